@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+, git, make):
+#   make dev    start the whole stack (embedded Postgres, Temporal + Web UI, worker, API)
+#   make test   run the whole test suite against real Postgres and Temporal
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test install bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/capstan dev $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/protocols.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

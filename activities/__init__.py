@@ -1,0 +1,1 @@
+"""Activities: one module per outside system. Each is safe to run twice."""

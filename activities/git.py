@@ -1,0 +1,148 @@
+"""Git: real ``git`` on real repositories, through a per-worker cache of mirror clones.
+
+Activities work from the remote: they fetch into the cache, read or build what
+they need, and push back. The remote is the state, so any worker can take any
+activity and running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import AsyncFileLock
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from models.workflow_io import FetchRepositoryInput, FetchRepositoryResult
+
+
+class GitErrorType:
+    REPOSITORY_UNREACHABLE = "RepositoryUnreachable"
+    BRANCH_NOT_FOUND = "BaseBranchNotFound"
+    GIT_FAILED = "GitCommandFailed"
+
+
+# Failures that another try cannot fix: the repository is not there at all.
+_PERMANENT_FETCH_FAILURE = re.compile(
+    r"does not appear to be a git repository|does not exist|not found|No such file|"
+    r"not a git repository|Invalid path|unable to find remote helper", re.IGNORECASE)
+
+
+@dataclass
+class GitResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class GitRunner:
+    """Runs git with no terminal prompts, heartbeating while a command runs inside an activity."""
+
+    def __init__(self, git_binary: str = "git") -> None:
+        self.git_binary = git_binary
+        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+
+    async def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+                  env: dict[str, str] | None = None) -> GitResult:
+        proc = await asyncio.create_subprocess_exec(
+            self.git_binary, *args, cwd=cwd, env={**self.env, **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        communicate = asyncio.ensure_future(proc.communicate())
+        try:
+            while True:
+                done, _ = await asyncio.wait({communicate}, timeout=1.0)
+                if done:
+                    break
+                if activity.in_activity():
+                    activity.heartbeat(f"git {args[0]}")
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.kill()
+            raise
+        out, err = communicate.result()
+        result = GitResult(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and result.returncode != 0:
+            raise ApplicationError(
+                f"git {args[0]} failed: {result.stderr.strip()[-500:]}", type=GitErrorType.GIT_FAILED)
+        return result
+
+
+def detect_ci_provider(paths: list[str]) -> str | None:
+    """The CI a repository uses, from the files at its branch tip."""
+    if any(p.startswith(".github/workflows/") for p in paths):
+        return "github"
+    if ".gitlab-ci.yml" in paths:
+        return "gitlab"
+    return None
+
+
+class RepositoryCache:
+    """Mirror clones keyed by URL, one lock per mirror so concurrent activities do not collide."""
+
+    def __init__(self, root: Path, git: GitRunner) -> None:
+        self.root = root
+        self.git = git
+
+    def mirror_path(self, git_url: str) -> Path:
+        digest = hashlib.sha256(git_url.encode()).hexdigest()[:20]
+        return self.root / f"{digest}.git"
+
+    def lock(self, git_url: str) -> AsyncFileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return AsyncFileLock(str(self.mirror_path(git_url)) + ".lock")
+
+    async def sync(self, git_url: str) -> Path:
+        """Clone the mirror, or fetch it if it exists. The caller holds ``lock(git_url)``."""
+        mirror = self.mirror_path(git_url)
+        if (mirror / "HEAD").exists():
+            result = await self.git.run("fetch", "--prune", "--force", "origin",
+                                        "+refs/heads/*:refs/heads/*", cwd=mirror, check=False)
+        else:
+            tmp = mirror.with_suffix(".tmp")
+            if tmp.exists():
+                await asyncio.to_thread(_rmtree, tmp)
+            result = await self.git.run("clone", "--mirror", "--quiet", git_url, str(tmp), check=False)
+            if result.returncode == 0:
+                tmp.rename(mirror)
+        if result.returncode != 0:
+            message = f"cannot fetch {git_url}: {result.stderr.strip()[-500:]}"
+            raise ApplicationError(message, type=GitErrorType.REPOSITORY_UNREACHABLE,
+                                   non_retryable=bool(_PERMANENT_FETCH_FAILURE.search(result.stderr)))
+        return mirror
+
+    async def branch_head(self, mirror: Path, branch: str) -> str | None:
+        result = await self.git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
+                                    cwd=mirror, check=False)
+        return result.stdout.strip() or None
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class GitActivities:
+    def __init__(self, cache_dir: Path, git_binary: str = "git") -> None:
+        self.git = GitRunner(git_binary)
+        self.cache = RepositoryCache(cache_dir, self.git)
+
+    @activity.defn(name="fetch_repository")
+    async def fetch_repository(self, request: FetchRepositoryInput) -> FetchRepositoryResult:
+        """Fetch the repository into this worker's cache, check the branch, detect its CI."""
+        async with self.cache.lock(request.git_url):
+            mirror = await self.cache.sync(request.git_url)
+            head = await self.cache.branch_head(mirror, request.branch)
+            if head is None:
+                raise ApplicationError(f"branch {request.branch!r} does not exist in {request.git_url}",
+                                       type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
+            listing = await self.git.run("ls-tree", "-r", "--name-only", head, "--", ".github/workflows",
+                                         ".gitlab-ci.yml", cwd=mirror)
+        return FetchRepositoryResult(head_sha=head,
+                                     detected_ci_provider=detect_ci_provider(listing.stdout.splitlines()))

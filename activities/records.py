@@ -1,0 +1,61 @@
+"""The ``records`` activities: the only way workflows write Postgres.
+
+Each write is one transaction, and every event carries a dedupe key, so an
+activity retried after a worker died records its rows once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from capstan.db import SessionFactory, session_scope
+from models.event import Event
+from models.project import Project
+from models.protocol import ProtocolRun, StepRun
+from models.workflow_io import RunRecordsWrite
+
+
+class RecordActivities:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="write_run_records")
+    async def write_run_records(self, write: RunRecordsWrite) -> list[int]:
+        """Apply status changes and append events atomically; returns the new event ids."""
+        async with session_scope(self.sessions) as session:
+            if write.protocol_run_id is not None and (
+                write.protocol_status is not None or write.protocol_runtime_state is not None
+            ):
+                values: dict = {}
+                if write.protocol_status is not None:
+                    values["status"] = write.protocol_status
+                if write.protocol_runtime_state is not None:
+                    values["runtime_state"] = write.protocol_runtime_state
+                await session.execute(
+                    update(ProtocolRun).where(ProtocolRun.id == write.protocol_run_id).values(**values))
+            if write.project_ci_provider is not None:
+                await session.execute(
+                    update(Project).where(Project.id == write.project_id, Project.ci_provider.is_(None))
+                    .values(ci_provider=write.project_ci_provider))
+            for change in write.step_changes:
+                values = {"status": change.status}
+                if change.retries is not None:
+                    values["retries"] = change.retries
+                if change.summary is not None:
+                    values["summary"] = change.summary
+                if change.runtime_state is not None:
+                    values["runtime_state"] = change.runtime_state
+                await session.execute(update(StepRun).where(StepRun.id == change.step_run_id).values(**values))
+            ids: list[int] = []
+            for event in write.events:
+                stmt = insert(Event).values(
+                    project_id=write.project_id, protocol_run_id=write.protocol_run_id,
+                    step_run_id=event.step_run_id, event_type=event.event_type, message=event.message,
+                    event_metadata=event.metadata, dedupe_key=event.dedupe_key,
+                ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
+                new_id = (await session.execute(stmt)).scalar_one_or_none()
+                if new_id is not None:
+                    ids.append(new_id)
+            return ids

@@ -1,0 +1,2 @@
+"""The FastAPI facade: routes stay thin, services below them start, signal and update
+workflows and read records."""

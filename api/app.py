@@ -1,0 +1,68 @@
+"""The app factory and its lifespan: one engine and one Temporal client per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api.auth import authenticator_from_token
+from api.errors import install_error_handlers
+from api.middleware import RequestGuardMiddleware
+from api.routes import events, health, projects, protocols
+from api.services.reconcile import reconcile_forever
+from capstan import __version__
+from capstan.db import create_engine, create_session_factory
+from capstan.settings import Settings, get_settings
+from capstan.temporal import connect
+
+log = logging.getLogger(__name__)
+
+OPENAPI_TAGS = [
+    {"name": "health", "description": "Liveness, component health and Prometheus metrics. No auth."},
+    {"name": "projects", "description": "Git repositories Capstan works on; creating one starts its setup run."},
+    {"name": "protocols", "description": "Protocol runs, their steps and the actions that move them."},
+    {"name": "events", "description": "The history of every run, newest first."},
+]
+
+
+def create_app(settings: Settings | None = None, *, temporal_client=None, reconcile: bool = True) -> FastAPI:
+    """Build the API. Tests pass their own settings (and may pass a connected client)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database)
+        app.state.engine = engine
+        app.state.sessions = create_session_factory(engine)
+        app.state.temporal = temporal_client or await connect(settings.temporal)
+        background = asyncio.create_task(reconcile_forever(app.state.sessions, app.state.temporal, settings)) \
+            if reconcile else None
+        log.info("api ready: temporal %s namespace %s", settings.temporal.address, settings.temporal.namespace)
+        try:
+            yield
+        finally:
+            if background:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Capstan",
+        version=__version__,
+        summary="Durable orchestration for code work: protocol runs, maintenance attempts and coding tasks.",
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
+    app.state.authenticator = authenticator_from_token(token)
+    install_error_handlers(app)
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    for module in (health, projects, protocols, events):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,50 @@
+"""Projects (seed 003)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.auth import check_project_token
+from api.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.services import projects as service
+from api.services.runs import get_project, list_runs, run_public
+from models.project import ProjectCreate, ProjectPublic
+from models.protocol import ProtocolRunPublic
+
+router = APIRouter(tags=["projects"])
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1–500).")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+
+
+@router.post("/projects", response_model=ProjectPublic, summary="Create a project and start its setup run")
+async def create_project(body: ProjectCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                         _: WriterDep) -> ProjectPublic:
+    project = await service.create_project(session, temporal, settings, body)
+    return ProjectPublic.from_row(project)
+
+
+@router.get("/projects", response_model=list[ProjectPublic], summary="List projects, oldest first")
+async def list_projects(session: SessionDep, _: ReaderDep, limit: Limit = 100, offset: Offset = 0
+                        ) -> list[ProjectPublic]:
+    return [ProjectPublic.from_row(p) for p in await service.list_projects(session, limit, offset)]
+
+
+@router.get("/projects/{project_id}", response_model=ProjectPublic, summary="Get a project",
+            responses={401: {"description": "Project token required and missing or wrong"},
+                       404: {"description": "No such project"}})
+async def get_project_route(project_id: int, request: Request, session: SessionDep, _: ReaderDep) -> ProjectPublic:
+    project = await get_project(session, project_id)
+    check_project_token(request, project.secrets)
+    return ProjectPublic.from_row(project)
+
+
+@router.get("/projects/{project_id}/protocols", response_model=list[ProtocolRunPublic],
+            summary="List a project's protocol runs, oldest first")
+async def list_project_protocols(project_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                                 _: ReaderDep, limit: Limit = 100, offset: Offset = 0) -> list[ProtocolRunPublic]:
+    project = await get_project(session, project_id)
+    check_project_token(request, project.secrets)
+    return [run_public(r, settings) for r in await list_runs(session, project_id, limit, offset)]

@@ -1,0 +1,1 @@
+"""Logic below the routes: record reads and writes, and the Temporal calls that start work."""

@@ -1,0 +1,104 @@
+"""The ``capstan`` command: ``dev`` for one machine, ``api``/``worker``/``migrate`` for production."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from capstan.settings import DevSettings, get_settings
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from capstan.devstack.supervisor import DevOptions, run_dev
+    from capstan.logs import configure_logging
+
+    configure_logging(get_settings().log, "dev")
+    return run_dev(DevOptions(
+        data_dir=Path(args.data_dir), api_port=args.api_port, temporal_port=args.temporal_port,
+        ui_port=args.ui_port, postgres_port=args.postgres_port, workers=args.workers,
+        worker_metrics_base_port=args.worker_metrics_port,
+    ))
+
+
+def _api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from capstan.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log, "api")
+    uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port,
+                log_config=None, proxy_headers=True)
+    return 0
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from capstan.logs import configure_logging
+    from capstan.temporal import TemporalUnavailable
+    from worker.main import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log, "worker")
+    try:
+        asyncio.run(run_worker(settings))
+    except TemporalUnavailable as exc:
+        print(f"capstan worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from capstan.migrate import upgrade_to_head
+    from capstan.temporal import TemporalUnavailable, connect, ensure_search_attributes
+
+    settings = get_settings()
+    upgrade_to_head(settings.database.url)
+    print("database: at head")
+    if args.skip_temporal:
+        return 0
+
+    async def register() -> None:
+        await ensure_search_attributes(await connect(settings.temporal))
+
+    try:
+        asyncio.run(register())
+    except TemporalUnavailable as exc:
+        print(f"capstan migrate: {exc}", file=sys.stderr)
+        return 2
+    print("temporal: search attributes registered")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    dev_defaults = DevSettings()
+    parser = argparse.ArgumentParser(prog="capstan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="start the whole stack on this machine (foreground)")
+    dev.add_argument("--api-port", type=int, default=get_settings().api.port)
+    dev.add_argument("--temporal-port", type=int, default=dev_defaults.temporal_port)
+    dev.add_argument("--ui-port", type=int, default=dev_defaults.ui_port)
+    dev.add_argument("--postgres-port", type=int, default=dev_defaults.postgres_port)
+    dev.add_argument("--data-dir", default=str(dev_defaults.data_dir))
+    dev.add_argument("--workers", type=int, default=dev_defaults.workers)
+    dev.add_argument("--worker-metrics-port", type=int, default=dev_defaults.worker_metrics_base_port,
+                     help="first worker's Prometheus port; 0 turns worker metrics off")
+    dev.set_defaults(run=_dev)
+
+    sub.add_parser("api", help="serve the HTTP API (configured by environment)").set_defaults(run=_api)
+    sub.add_parser("worker", help="run a Temporal worker (configured by environment)").set_defaults(run=_worker)
+    migrate = sub.add_parser("migrate", help="upgrade the database to head and register search attributes")
+    migrate.add_argument("--skip-temporal", action="store_true", help="only migrate the database")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

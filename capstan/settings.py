@@ -1,0 +1,142 @@
+"""Process settings: one pydantic-settings class per concern.
+
+Every setting is read from the environment with the ``CAPSTAN_`` prefix. The
+environment names documented by the seed APIs (``DEKSDENFLOW_API_TOKEN``,
+``DEKSDENFLOW_WEBHOOK_TOKEN``, ``PATCH_ADMIN_TOKEN``, …) are accepted as
+aliases so that deployments of the original systems keep their configuration.
+``docs/settings.md`` lists every field; ``tests/unit/test_settings.py`` keeps
+that table and these classes in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _aliases(name: str, *legacy: str) -> AliasChoices:
+    return AliasChoices(f"CAPSTAN_{name}", *legacy)
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPSTAN_", extra="ignore", populate_by_name=True)
+
+
+class DatabaseSettings(_Base):
+    url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5433/capstan",
+        validation_alias=_aliases("DATABASE_URL"),
+        description="SQLAlchemy URL of the Postgres database (psycopg 3 driver).",
+    )
+    pool_size: int = Field(5, validation_alias=_aliases("DATABASE_POOL_SIZE"), ge=1, le=100,
+                           description="Connections kept open per process.")
+    max_overflow: int = Field(5, validation_alias=_aliases("DATABASE_MAX_OVERFLOW"), ge=0, le=100,
+                              description="Extra connections allowed above the pool size under load.")
+
+
+class TemporalSettings(_Base):
+    address: str = Field("127.0.0.1:7233", validation_alias=_aliases("TEMPORAL_ADDRESS"),
+                         description="host:port of the Temporal frontend.")
+    namespace: str = Field("default", validation_alias=_aliases("TEMPORAL_NAMESPACE"),
+                           description="Temporal namespace every workflow runs in.")
+    task_queue: str = Field("capstan", validation_alias=_aliases("TEMPORAL_TASK_QUEUE"),
+                            description="Task queue for Capstan workflows and activities.")
+    ui_url: str = Field("http://127.0.0.1:8233", validation_alias=_aliases("TEMPORAL_UI_URL"),
+                        description="Base URL of the Temporal Web UI, used for links in run responses.")
+    connect_timeout_seconds: float = Field(
+        20.0, validation_alias=_aliases("TEMPORAL_CONNECT_TIMEOUT"), gt=0,
+        description="How long a process retries its first connection to Temporal before giving up.")
+    activity_heartbeat_seconds: float = Field(
+        10.0, validation_alias=_aliases("ACTIVITY_HEARTBEAT_TIMEOUT"), gt=0,
+        description="Heartbeat timeout of long activities: how soon a dead worker's activity is retried elsewhere.")
+
+
+class ApiSettings(_Base):
+    host: str = Field("127.0.0.1", validation_alias=_aliases("API_HOST"), description="Interface the API binds.")
+    port: int = Field(8000, validation_alias=_aliases("API_PORT"), ge=1, le=65535, description="API port.")
+    max_body_bytes: int = Field(1024 * 1024, validation_alias=_aliases("MAX_BODY_BYTES"), ge=1024,
+                                description="Request bodies larger than this are refused with 413.")
+    api_token: SecretStr | None = Field(
+        None, validation_alias=_aliases("API_TOKEN", "DEKSDENFLOW_API_TOKEN"),
+        description="Bearer token for the orchestrator API. Unset means the API is open, as the seed documents.")
+    public_url: str | None = Field(None, validation_alias=_aliases("API_PUBLIC_URL"),
+                                   description="URL clients use to reach the API (printed by `capstan dev`).")
+
+
+class WebhookSettings(_Base):
+    token: SecretStr | None = Field(
+        None, validation_alias=_aliases("WEBHOOK_TOKEN", "DEKSDENFLOW_WEBHOOK_TOKEN"),
+        description="Secret for GitHub signatures and the GitLab token. Unset means webhooks are not verified.")
+    auto_qa_on_ci: bool = Field(False, validation_alias=_aliases("AUTO_QA_ON_CI", "DEKSDENFLOW_AUTO_QA_ON_CI"),
+                                description="Run QA when CI reports success instead of completing the step.")
+
+
+class PatchSettings(_Base):
+    admin_token: SecretStr | None = Field(
+        None, validation_alias=_aliases("PATCH_ADMIN_TOKEN", "PATCH_ADMIN_TOKEN"),
+        description="Admin token of the update-trigger API (seed 000).")
+
+
+class WorkerSettings(_Base):
+    git_cache_dir: Path = Field(Path(".capstan/git-cache"), validation_alias=_aliases("GIT_CACHE_DIR"),
+                                description="Where this worker keeps its mirror clones; one directory per worker.")
+    git_binary: str = Field("git", validation_alias=_aliases("GIT_BINARY"), description="git executable to run.")
+    max_concurrent_activities: int = Field(
+        20, validation_alias=_aliases("WORKER_MAX_ACTIVITIES"), ge=1,
+        description="Activities one worker process runs at once.")
+    max_concurrent_workflow_tasks: int = Field(
+        50, validation_alias=_aliases("WORKER_MAX_WORKFLOW_TASKS"), ge=2,
+        description="Workflow tasks one worker process runs at once.")
+    metrics_port: int = Field(0, validation_alias=_aliases("WORKER_METRICS_PORT"), ge=0, le=65535,
+                              description="Port of the worker's Prometheus endpoint (Temporal SDK metrics); 0 = off.")
+
+
+class LogSettings(_Base):
+    level: str = Field("INFO", validation_alias=_aliases("LOG_LEVEL"), description="Root log level.")
+    json_lines: bool = Field(False, validation_alias=_aliases("LOG_JSON"),
+                             description="Log one JSON object per line instead of text.")
+
+
+class DevSettings(_Base):
+    """Used only by ``capstan dev``; the command-line options override them."""
+
+    data_dir: Path = Field(Path(".capstan"), validation_alias=_aliases("DATA_DIR"),
+                           description="Where `capstan dev` keeps Postgres data, Temporal state and git caches.")
+    postgres_port: int = Field(5433, validation_alias=_aliases("DEV_POSTGRES_PORT"), ge=1, le=65535,
+                               description="Port of the embedded Postgres started by `capstan dev`.")
+    temporal_port: int = Field(7233, validation_alias=_aliases("DEV_TEMPORAL_PORT"), ge=1, le=65535,
+                               description="gRPC port of the Temporal dev server.")
+    ui_port: int = Field(8233, validation_alias=_aliases("DEV_UI_PORT"), ge=1, le=65535,
+                         description="Port of the Temporal Web UI.")
+    workers: int = Field(1, validation_alias=_aliases("DEV_WORKERS"), ge=1, le=32,
+                         description="Worker processes `capstan dev` starts.")
+    worker_metrics_base_port: int = Field(
+        9464, validation_alias=_aliases("DEV_WORKER_METRICS_PORT"), ge=0, le=65535,
+        description="First worker's metrics port under `capstan dev` (next workers count up); 0 = off.")
+
+
+class Settings:
+    """All concerns of one process, each read once from the environment."""
+
+    def __init__(self, **overrides: BaseSettings) -> None:
+        self.database: DatabaseSettings = overrides.get("database") or DatabaseSettings()
+        self.temporal: TemporalSettings = overrides.get("temporal") or TemporalSettings()
+        self.api: ApiSettings = overrides.get("api") or ApiSettings()
+        self.webhooks: WebhookSettings = overrides.get("webhooks") or WebhookSettings()
+        self.patch: PatchSettings = overrides.get("patch") or PatchSettings()
+        self.worker: WorkerSettings = overrides.get("worker") or WorkerSettings()
+        self.log: LogSettings = overrides.get("log") or LogSettings()
+
+
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
+    DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, PatchSettings,
+    WorkerSettings, LogSettings, DevSettings,
+)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,7 @@
+"""Every table module, imported so ``SQLModel.metadata`` knows them all."""
+
+from sqlmodel import SQLModel
+
+from models import event, project, protocol, webhook  # noqa: F401
+
+metadata = SQLModel.metadata

@@ -1,0 +1,89 @@
+"""Worker entry point.
+
+One task queue (``CAPSTAN_TEMPORAL_TASK_QUEUE``) carries every Capstan workflow
+and activity, so any number of identical ``capstan worker`` processes share the
+work. Activities are stateless (git state lives on the remote), so it does not
+matter which worker takes which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.git import GitActivities
+from activities.records import RecordActivities
+from capstan.db import create_engine, create_session_factory
+from capstan.settings import Settings
+from capstan.temporal import connect
+from workflows.project_setup import ProjectSetupWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [ProjectSetupWorkflow]
+
+# Our models and pydantic are deterministic and heavy to import: load them once, not per run.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "pydantic", "pydantic_core"))
+
+
+class WorkerResources:
+    """What the activities need, made once per process and closed on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings.database)
+        sessions = create_session_factory(self.engine)
+        self.records = RecordActivities(sessions)
+        self.git = GitActivities(settings.worker.git_cache_dir.resolve(), settings.worker.git_binary)
+
+    @property
+    def activities(self) -> list:
+        return [self.records.write_run_records, self.git.fetch_repository]
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_worker(client: Client, settings: Settings, resources: WorkerResources,
+                 task_queue: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal.task_queue,
+        workflows=WORKFLOWS,
+        activities=resources.activities,
+        workflow_runner=SANDBOX,
+        max_concurrent_activities=settings.worker.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+        identity=f"capstan-worker@{socket.gethostname()}:{os.getpid()}",
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def make_runtime(metrics_port: int) -> Runtime | None:
+    if not metrics_port:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")))
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings.temporal, runtime=make_runtime(settings.worker.metrics_port))
+    resources = WorkerResources(settings)
+    worker = build_worker(client, settings, resources)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %r on %s", settings.temporal.task_queue, settings.temporal.address)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    await resources.close()
