@@ -33,10 +33,10 @@ class RecordActivities:
                     values["status"] = write.protocol_status
                 if write.protocol_runtime_state is not None:
                     values["runtime_state"] = write.protocol_runtime_state
-                await session.execute(
+                await session.exec(
                     update(ProtocolRun).where(ProtocolRun.id == write.protocol_run_id).values(**values))
             if write.project_ci_provider is not None:
-                await session.execute(
+                await session.exec(
                     update(Project).where(Project.id == write.project_id, Project.ci_provider.is_(None))
                     .values(ci_provider=write.project_ci_provider))
             for change in write.step_changes:
@@ -47,7 +47,7 @@ class RecordActivities:
                     values["summary"] = change.summary
                 if change.runtime_state is not None:
                     values["runtime_state"] = change.runtime_state
-                await session.execute(update(StepRun).where(StepRun.id == change.step_run_id).values(**values))
+                await session.exec(update(StepRun).where(StepRun.id == change.step_run_id).values(**values))
             ids: list[int] = []
             for event in write.events:
                 stmt = insert(Event).values(
@@ -55,7 +55,7 @@ class RecordActivities:
                     step_run_id=event.step_run_id, event_type=event.event_type, message=event.message,
                     event_metadata=event.metadata, dedupe_key=event.dedupe_key,
                 ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
-                new_id = (await session.execute(stmt)).scalar_one_or_none()
+                new_id = (await session.exec(stmt)).scalar_one_or_none()
                 if new_id is not None:
                     ids.append(new_id)
             return ids

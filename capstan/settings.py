@@ -140,3 +140,16 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_markdown_table() -> str:
+    """The table in ``docs/settings.md``; a unit test keeps the two identical."""
+    rows = ["| Variable | Also read from | Default | Meaning |", "|---|---|---|---|"]
+    for cls in SETTINGS_CLASSES:
+        for name, field in cls.model_fields.items():
+            primary, *legacy = [a for a in dict.fromkeys(field.validation_alias.choices) if isinstance(a, str)]
+            default = field.default
+            shown = "unset" if default is None else f"`{default}`"
+            also = ", ".join(f"`{n}`" for n in legacy) or ""
+            rows.append(f"| `{primary}` | {also} | {shown} | {field.description} |")
+    return "\n".join(rows) + "\n"

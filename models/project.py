@@ -49,4 +49,4 @@ class ProjectPublic(ProjectBase):
 
     @classmethod
     def from_row(cls, project: Project) -> "ProjectPublic":
-        return cls(**project.model_dump(exclude={"secrets"}), secret_keys=sorted((project.secrets or {}).keys()))
+        return cls.model_validate(project, update={"secret_keys": sorted((project.secrets or {}).keys())})

@@ -15,7 +15,7 @@ from models.protocol import ProtocolRun, ProtocolRunPublic
 def run_public(run: ProtocolRun, settings: Settings) -> ProtocolRunPublic:
     url = workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace, run.workflow_id) \
         if run.workflow_id else None
-    return ProtocolRunPublic(**run.model_dump(), workflow_url=url)
+    return ProtocolRunPublic.model_validate(run, update={"workflow_url": url})
 
 
 async def get_run(session: AsyncSession, run_id: int) -> ProtocolRun:
