@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.auth import authenticator_from_token
 from api.errors import install_error_handlers
 from api.middleware import RequestGuardMiddleware
-from api.routes import events, health, projects, protocols
+from api.routes import codemachine, events, health, projects, protocols, queues, steps, webhooks
 from api.services.reconcile import reconcile_forever
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
@@ -25,7 +25,11 @@ OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness, component health and Prometheus metrics. No auth."},
     {"name": "projects", "description": "Git repositories Capstan works on; creating one starts its setup run."},
     {"name": "protocols", "description": "Protocol runs, their steps and the actions that move them."},
+    {"name": "steps", "description": "Step runs of a protocol and the actions that move them."},
     {"name": "events", "description": "The history of every run, newest first."},
+    {"name": "codemachine", "description": "Import a CodeMachine workspace as a protocol run."},
+    {"name": "queues", "description": "Task queues and jobs, as Temporal sees them."},
+    {"name": "webhooks", "description": "GitHub and GitLab notifications (signed; no bearer token)."},
 ]
 
 
@@ -63,6 +67,6 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
     app.state.authenticator = authenticator_from_token(token)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes)
-    for module in (health, projects, protocols, events):
+    for module in (health, projects, protocols, steps, events, codemachine, queues, webhooks):
         app.include_router(module.router)
     return app

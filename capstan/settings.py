@@ -74,6 +74,43 @@ class WebhookSettings(_Base):
                                 description="Run QA when CI reports success instead of completing the step.")
 
 
+class ExecutionSettings(_Base):
+    """How protocol steps run."""
+
+    auto_qa_after_exec: bool = Field(
+        False, validation_alias=_aliases("AUTO_QA_AFTER_EXEC", "DEKSDENFLOW_AUTO_QA_AFTER_EXEC"),
+        description="Run a step's QA right after it executes.")
+    command_engine: str | None = Field(
+        None, validation_alias=_aliases("COMMAND_ENGINE"),
+        description="Shell command of the `command` engine (an agent CLI); gets the step file as stdin "
+                    "and $CAPSTAN_STEP_FILE.")
+    step_timeout_seconds: float = Field(3600.0, validation_alias=_aliases("STEP_TIMEOUT"), gt=0,
+                                        description="Longest a step's engine may run.")
+    qa_timeout_seconds: float = Field(1800.0, validation_alias=_aliases("QA_TIMEOUT"), gt=0,
+                                      description="Longest a step's QA check may run.")
+    activity_max_attempts: int = Field(
+        3, validation_alias=_aliases("ACTIVITY_MAX_ATTEMPTS"), ge=1, le=100,
+        description="Tries of a step, QA or pull-request job before the step fails with job_failed.")
+    codemachine_root: Path | None = Field(
+        None, validation_alias=_aliases("CODEMACHINE_ROOT"),
+        description="When set, CodeMachine workspaces must lie under this directory.")
+
+
+class ForgeSettings(_Base):
+    github_api_url: str = Field("https://api.github.com", validation_alias=_aliases("GITHUB_API_URL"),
+                                description="GitHub REST API base URL.")
+    github_token: SecretStr | None = Field(None, validation_alias=_aliases("GITHUB_TOKEN"),
+                                           description="Token for GitHub pull requests (a project's "
+                                                       "secrets.github_token wins).")
+    gitlab_api_url: str = Field("https://gitlab.com/api/v4", validation_alias=_aliases("GITLAB_API_URL"),
+                                description="GitLab REST API base URL.")
+    gitlab_token: SecretStr | None = Field(None, validation_alias=_aliases("GITLAB_TOKEN"),
+                                           description="Token for GitLab merge requests (a project's "
+                                                       "secrets.gitlab_token wins).")
+    timeout_seconds: float = Field(30.0, validation_alias=_aliases("FORGE_TIMEOUT"), gt=0,
+                                   description="Timeout of one forge API call.")
+
+
 class PatchSettings(_Base):
     admin_token: SecretStr | None = Field(
         None, validation_alias=_aliases("PATCH_ADMIN_TOKEN", "PATCH_ADMIN_TOKEN"),
@@ -128,12 +165,14 @@ class Settings:
         self.webhooks: WebhookSettings = overrides.get("webhooks") or WebhookSettings()
         self.patch: PatchSettings = overrides.get("patch") or PatchSettings()
         self.worker: WorkerSettings = overrides.get("worker") or WorkerSettings()
+        self.execution: ExecutionSettings = overrides.get("execution") or ExecutionSettings()
+        self.forge: ForgeSettings = overrides.get("forge") or ForgeSettings()
         self.log: LogSettings = overrides.get("log") or LogSettings()
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
-    DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, PatchSettings,
-    WorkerSettings, LogSettings, DevSettings,
+    DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, ExecutionSettings, ForgeSettings,
+    PatchSettings, WorkerSettings, LogSettings, DevSettings,
 )
 
 

@@ -17,6 +17,10 @@ class ProjectBase(SQLModel):
     base_branch: str = Field(default="main", min_length=1, max_length=255)
     ci_provider: str | None = Field(default=None, max_length=50)
     default_models: dict[str, Any] | None = json_field()
+    # Capstan additions, optional: where pull requests go when git_url is not a forge URL,
+    # and the QA command of steps whose file has no ``## QA`` block.
+    forge_repository: str | None = Field(default=None, max_length=300)
+    qa_command: str | None = Field(default=None, max_length=5000)
 
 
 class Project(ProjectBase, table=True):

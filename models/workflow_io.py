@@ -81,3 +81,189 @@ class FetchRepositoryInput:
 class FetchRepositoryResult:
     head_sha: str
     detected_ci_provider: str | None
+
+
+# --- protocol runs -------------------------------------------------------------------------------
+
+class Signal:
+    CI_REPORT = "ci_report"
+
+
+class CiOutcome:
+    """What a CI or forge notification means for a run (SURFACES.md §1, webhook mapping)."""
+
+    SUCCESS = "success"    # latest step → completed (or needs_qa + QA with auto-QA-on-CI)
+    RUNNING = "running"    # latest step → running
+    FAILURE = "failure"    # latest step → failed, protocol → blocked
+    MERGED = "merged"      # protocol → completed (event pr_merged)
+    ALL = (SUCCESS, RUNNING, FAILURE, MERGED)
+
+
+@dataclass
+class CiReport:
+    """A CI result or forge event for one protocol run, sent as the ``ci_report`` signal."""
+
+    outcome: str
+    source: str                      # "github" | "gitlab" | "ci"
+    event_name: str                  # e.g. "workflow_run", "Pipeline Hook"
+    status: str                      # the raw status/conclusion that was mapped
+    delivery_id: str | None = None   # the workflow ignores a delivery it has seen
+    branch: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class OpenPullRequestInput:
+    """Open (or find) the pull/merge request of a protocol branch. The forge token is read
+    by the activity from settings or the project's secrets: never put in workflow history."""
+
+    project_id: int
+    protocol_run_id: int
+    forge: str                       # "github" | "gitlab"
+    repository: str                  # "owner/name" (GitLab: the full project path)
+    head_branch: str
+    base_branch: str
+    title: str
+    body: str
+
+
+@dataclass
+class PullRequestResult:
+    url: str
+    number: int
+    created: bool                    # False when it already existed
+
+
+class WorkKind:
+    PLAN = "plan"
+    EXECUTE = "execute"
+    QA = "qa"
+    OPEN_PR = "open_pr"
+
+
+#: The job names of the original orchestrator, shown as ``job.type`` in action responses.
+JOB_TYPES = {
+    WorkKind.PLAN: "plan_protocol_job",
+    WorkKind.EXECUTE: "execute_step_job",
+    WorkKind.QA: "run_quality_job",
+    WorkKind.OPEN_PR: "open_pr_job",
+}
+
+
+@dataclass
+class WorkItem:
+    kind: str
+    step_id: int | None = None
+    depth: int = 0                   # trigger-policy nesting (at most 3)
+
+
+@dataclass
+class ProjectSnapshot:
+    id: int
+    name: str
+    git_url: str
+    base_branch: str
+    ci_provider: str | None = None
+    forge_repository: str | None = None
+    qa_command: str | None = None
+
+
+@dataclass
+class StepState:
+    id: int
+    step_index: int
+    step_name: str
+    step_type: str
+    status: str
+    retries: int = 0
+    engine_id: str | None = None
+    model: str | None = None
+    policy: dict[str, Any] | list[dict[str, Any]] | None = None
+    runtime_state: dict[str, Any] | None = None
+    summary: str | None = None
+
+
+@dataclass
+class ProtocolRunSnapshot:
+    id: int
+    protocol_name: str
+    status: str
+    base_branch: str
+    protocol_root: str | None = None
+    description: str | None = None
+    template_config: dict[str, Any] | None = None
+    runtime_state: dict[str, Any] | None = None
+    steps: list[StepState] = field(default_factory=list)
+
+
+@dataclass
+class RunOptions:
+    auto_qa_after_exec: bool = False
+    auto_qa_on_ci: bool = False
+    heartbeat_timeout_seconds: float = 10.0
+    step_timeout_seconds: float = 3600.0
+    qa_timeout_seconds: float = 1800.0
+    activity_max_attempts: int = 3
+
+
+@dataclass
+class ProtocolRunInput:
+    project: ProjectSnapshot
+    run: ProtocolRunSnapshot
+    options: RunOptions = field(default_factory=RunOptions)
+    # Carried across continue-as-new.
+    pending_work: list[WorkItem] = field(default_factory=list)
+    seen_deliveries: list[str] = field(default_factory=list)
+    last_step_id: int | None = None
+
+
+@dataclass
+class ActionResult:
+    """The documented ``{"message": str, "job": obj|null}`` of every action."""
+
+    message: str
+    job: dict[str, Any] | None = None
+    step_id: int | None = None
+
+
+@dataclass
+class StepRequest:
+    step_id: int
+
+
+@dataclass
+class NewStep:
+    step_index: int
+    step_name: str
+    step_type: str = "execute"
+    status: str = "pending"
+    model: str | None = None
+    summary: str | None = None
+    engine_id: str | None = None
+    policy: dict[str, Any] | list[dict[str, Any]] | None = None
+    runtime_state: dict[str, Any] | None = None
+
+
+class Update:
+    """Update names of ProtocolRunWorkflow: the protocol actions, the step actions, add_step."""
+
+    START = "start"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    RUN_NEXT_STEP = "run_next_step"
+    RETRY_LATEST = "retry_latest"
+    OPEN_PR = "open_pr"
+    STEP_RUN = "step_run"
+    STEP_RUN_QA = "step_run_qa"
+    STEP_APPROVE = "step_approve"
+    ADD_STEPS = "add_steps"
+    IMPORT_STEPS = "import_steps"    # CodeMachine import with enqueue=true: arg list[NewStep]
+
+
+class UpdateErrorType:
+    """``ApplicationError.type`` of a rejected update; the API maps them to HTTP statuses."""
+
+    CONFLICT = "Conflict"            # 409
+    NOT_FOUND = "NotFound"           # 404 (no eligible step, unknown step)
+    INVALID = "Invalid"              # 400

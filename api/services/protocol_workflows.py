@@ -1,0 +1,141 @@
+"""Talking to ProtocolRunWorkflow: every action is an Update, every CI result a Signal.
+
+Both start the workflow when it is not running (update-with-start and
+signal-with-start, ``USE_EXISTING`` on conflict). The workflow is then built
+from the records in Postgres, which are exactly what the last workflow run
+wrote, so an API or worker restart, or a run whose workflow had finished,
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from capstan.settings import Settings
+from capstan.temporal import workflow_ui_url
+from models import search_attributes as sa
+from models.project import Project
+from models.protocol import ProtocolRun, StepRun
+from models.workflow_io import (
+    ActionResult,
+    CiReport,
+    ProjectSnapshot,
+    ProtocolRunInput,
+    ProtocolRunSnapshot,
+    RunOptions,
+    Signal,
+    StepState,
+    UpdateErrorType,
+    WorkflowName,
+    protocol_run_workflow_id,
+)
+
+log = logging.getLogger(__name__)
+
+_ERRORS = {UpdateErrorType.CONFLICT: Conflict, UpdateErrorType.NOT_FOUND: NotFound,
+           UpdateErrorType.INVALID: BadRequest}
+
+
+def run_options(settings: Settings) -> RunOptions:
+    return RunOptions(
+        auto_qa_after_exec=settings.execution.auto_qa_after_exec,
+        auto_qa_on_ci=settings.webhooks.auto_qa_on_ci,
+        heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds,
+        step_timeout_seconds=settings.execution.step_timeout_seconds,
+        qa_timeout_seconds=settings.execution.qa_timeout_seconds,
+        activity_max_attempts=settings.execution.activity_max_attempts,
+    )
+
+
+def step_state(step: StepRun) -> StepState:
+    return StepState(id=step.id, step_index=step.step_index, step_name=step.step_name, step_type=step.step_type,
+                     status=step.status, retries=step.retries, engine_id=step.engine_id, model=step.model,
+                     policy=step.policy, runtime_state=step.runtime_state, summary=step.summary)
+
+
+async def workflow_input(session: AsyncSession, settings: Settings, run: ProtocolRun) -> ProtocolRunInput:
+    project = await session.get(Project, run.project_id)
+    steps = (await session.exec(select(StepRun).where(StepRun.protocol_run_id == run.id)
+                                .order_by(col(StepRun.step_index)))).all()
+    return ProtocolRunInput(
+        project=ProjectSnapshot(id=project.id, name=project.name, git_url=project.git_url,
+                                base_branch=project.base_branch, ci_provider=project.ci_provider,
+                                forge_repository=project.forge_repository, qa_command=project.qa_command),
+        run=ProtocolRunSnapshot(id=run.id, protocol_name=run.protocol_name, status=run.status,
+                                base_branch=run.base_branch, protocol_root=run.protocol_root,
+                                description=run.description, template_config=run.template_config,
+                                runtime_state=run.runtime_state, steps=[step_state(s) for s in steps]),
+        options=run_options(settings),
+    )
+
+
+def _start_args(wf_input: ProtocolRunInput, settings: Settings) -> dict[str, Any]:
+    return dict(
+        id=protocol_run_workflow_id(wf_input.run.id),
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes([
+            SearchAttributePair(sa.PROJECT_ID, wf_input.project.id),
+            SearchAttributePair(sa.PROTOCOL_RUN_ID, wf_input.run.id),
+            SearchAttributePair(sa.RUN_KIND, "protocol_run"),
+            SearchAttributePair(sa.STATUS, wf_input.run.status),
+        ]),
+    )
+
+
+async def ensure_workflow(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun) -> None:
+    """Start the run's workflow if it is not running; used when a run is created."""
+    wf_input = await workflow_input(session, settings, run)
+    await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, **_start_args(wf_input, settings))
+
+
+def _with_job_link(result: ActionResult, settings: Settings) -> ActionResult:
+    if result.job and result.job.get("workflow_id"):
+        result.job["url"] = workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace,
+                                            result.job["workflow_id"], result.job.get("run_id"))
+    return result
+
+
+async def send_update(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
+                      update: str, arg: Any = None) -> ActionResult:
+    """Run one action on the run's workflow and return once its new state is in Postgres."""
+    wf_input = await workflow_input(session, settings, run)
+    operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
+                                           **_start_args(wf_input, settings))
+    args = [] if arg is None else [arg]
+    try:
+        result = await temporal.execute_update_with_start_workflow(
+            update, *args, start_workflow_operation=operation, result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        raise _api_error(exc) from None
+    except RPCError as exc:
+        log.warning("temporal refused update %s on run %s: %s", update, run.id, exc)
+        raise ServiceUnavailable("the workflow service is unavailable; try again") from None
+    return _with_job_link(result, settings)
+
+
+def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
+    cause = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type in _ERRORS:
+        return _ERRORS[cause.type](cause.message, code=cause.type.lower())
+    log.error("update failed unexpectedly: %s", exc.cause)
+    return ServiceUnavailable("the action failed in the workflow; see the run's events")
+
+
+async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
+                           report: CiReport) -> None:
+    """Deliver a CI result to the run's workflow (signal-with-start)."""
+    wf_input = await workflow_input(session, settings, run)
+    await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, start_signal=Signal.CI_REPORT,
+                                  start_signal_args=[report], **_start_args(wf_input, settings))
