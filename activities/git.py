@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 
 from filelock import AsyncFileLock
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.process import ProcessResult, child_env, run_process
 from models.workflow_io import FetchRepositoryInput, FetchRepositoryResult
 
 
@@ -33,40 +33,18 @@ _PERMANENT_FETCH_FAILURE = re.compile(
     r"not a git repository|Invalid path|unable to find remote helper", re.IGNORECASE)
 
 
-@dataclass
-class GitResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 class GitRunner:
     """Runs git with no terminal prompts, heartbeating while a command runs inside an activity."""
 
-    def __init__(self, git_binary: str = "git") -> None:
+    def __init__(self, git_binary: str = "git", author_name: str = "Capstan",
+                 author_email: str = "capstan@localhost") -> None:
         self.git_binary = git_binary
-        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+        self.env = child_env(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", LC_ALL="C",
+                             GIT_AUTHOR_NAME=author_name, GIT_AUTHOR_EMAIL=author_email,
+                             GIT_COMMITTER_NAME=author_name, GIT_COMMITTER_EMAIL=author_email)
 
-    async def run(self, *args: str, cwd: Path | None = None, check: bool = True,
-                  env: dict[str, str] | None = None) -> GitResult:
-        proc = await asyncio.create_subprocess_exec(
-            self.git_binary, *args, cwd=cwd, env={**self.env, **(env or {})},
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        communicate = asyncio.ensure_future(proc.communicate())
-        try:
-            while True:
-                done, _ = await asyncio.wait({communicate}, timeout=1.0)
-                if done:
-                    break
-                if activity.in_activity():
-                    activity.heartbeat(f"git {args[0]}")
-        except asyncio.CancelledError:
-            if proc.returncode is None:
-                proc.kill()
-            raise
-        out, err = communicate.result()
-        result = GitResult(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    async def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> ProcessResult:
+        result = await run_process([self.git_binary, *args], cwd=cwd, env=self.env, heartbeat_detail=f"git {args[0]}")
         if check and result.returncode != 0:
             raise ApplicationError(
                 f"git {args[0]} failed: {result.stderr.strip()[-500:]}", type=GitErrorType.GIT_FAILED)
@@ -106,7 +84,7 @@ class RepositoryCache:
         else:
             tmp = mirror.with_suffix(".tmp")
             if tmp.exists():
-                await asyncio.to_thread(_rmtree, tmp)
+                await asyncio.to_thread(shutil.rmtree, tmp, True)
             result = await self.git.run("clone", "--mirror", "--quiet", git_url, str(tmp), check=False)
             if result.returncode == 0:
                 tmp.rename(mirror)
@@ -122,16 +100,25 @@ class RepositoryCache:
         return result.stdout.strip() or None
 
 
-def _rmtree(path: Path) -> None:
-    import shutil
+    async def add_worktree(self, mirror: Path, sha: str, path: Path) -> None:
+        """A detached worktree: no local branch is checked out, so fetches into the mirror never clash."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await self.git.run(f"--git-dir={mirror}", "worktree", "add", "--detach", "--force", str(path), sha)
 
-    shutil.rmtree(path, ignore_errors=True)
+    async def remove_worktree(self, mirror: Path, path: Path) -> None:
+        await self.git.run(f"--git-dir={mirror}", "worktree", "remove", "--force", str(path), check=False)
+        if path.exists():
+            await asyncio.to_thread(shutil.rmtree, path, True)
+        await self.git.run(f"--git-dir={mirror}", "worktree", "prune", check=False)
+
+    async def commit_message(self, mirror: Path, sha: str) -> str:
+        return (await self.git.run("log", "-1", "--format=%B", sha, cwd=mirror)).stdout
 
 
 class GitActivities:
-    def __init__(self, cache_dir: Path, git_binary: str = "git") -> None:
-        self.git = GitRunner(git_binary)
-        self.cache = RepositoryCache(cache_dir, self.git)
+    def __init__(self, cache: RepositoryCache) -> None:
+        self.git = cache.git
+        self.cache = cache
 
     @activity.defn(name="fetch_repository")
     async def fetch_repository(self, request: FetchRepositoryInput) -> FetchRepositoryResult:

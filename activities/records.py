@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 from temporalio import activity
 
 from capstan.db import SessionFactory, session_scope
 from models.event import Event
 from models.project import Project
 from models.protocol import ProtocolRun, StepRun
-from models.workflow_io import RunRecordsWrite
+from models.workflow_io import RunRecordsWrite, StepState
+from models.workspace_io import CreateStepsWrite
 
 
 class RecordActivities:
@@ -59,3 +61,22 @@ class RecordActivities:
                 if new_id is not None:
                     ids.append(new_id)
             return ids
+
+    @activity.defn(name="create_step_runs")
+    async def create_step_runs(self, write: CreateStepsWrite) -> list[StepState]:
+        """Insert the steps (an index already present is kept as it is) and return them all."""
+        async with session_scope(self.sessions) as session:
+            for step in write.steps:
+                await session.exec(insert(StepRun).values(
+                    protocol_run_id=write.protocol_run_id, step_index=step.step_index, step_name=step.step_name,
+                    step_type=step.step_type, status=step.status, model=step.model, summary=step.summary,
+                    engine_id=step.engine_id, policy=step.policy, runtime_state=step.runtime_state,
+                ).on_conflict_do_nothing(index_elements=["protocol_run_id", "step_index"]))
+            indexes = [s.step_index for s in write.steps]
+            rows = (await session.exec(
+                select(StepRun).where(StepRun.protocol_run_id == write.protocol_run_id,
+                                      col(StepRun.step_index).in_(indexes))
+                .order_by(col(StepRun.step_index)))).all()
+            return [StepState(id=r.id, step_index=r.step_index, step_name=r.step_name, step_type=r.step_type,
+                              status=r.status, retries=r.retries, engine_id=r.engine_id, model=r.model,
+                              policy=r.policy, runtime_state=r.runtime_state, summary=r.summary) for r in rows]

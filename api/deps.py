@@ -9,8 +9,12 @@ from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.auth import Principal, Scope, require_scope
+from api.auth import Principal, Scope, check_project_token, require_scope
+from api.services.protocols import get_step
+from api.services.runs import get_project, get_run
 from capstan.settings import Settings
+from models.project import Project
+from models.protocol import ProtocolRun, StepRun
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -48,3 +52,30 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 ReaderDep = Annotated[Principal, Depends(_reader)]
 #: Routes that change orchestrator records or start work.
 WriterDep = Annotated[Principal, Depends(_writer)]
+
+
+async def _project(project_id: int, request: Request, session: SessionDep, _: ReaderDep) -> Project:
+    project = await get_project(session, project_id)
+    check_project_token(request, project.secrets)
+    return project
+
+
+async def _run(protocol_run_id: int, request: Request, session: SessionDep, _: ReaderDep) -> ProtocolRun:
+    run = await get_run(session, protocol_run_id)
+    check_project_token(request, (await get_project(session, run.project_id)).secrets)
+    return run
+
+
+async def _step(step_id: int, request: Request, session: SessionDep, _: ReaderDep) -> StepRun:
+    step = await get_step(session, step_id)
+    run = await get_run(session, step.protocol_run_id)
+    check_project_token(request, (await get_project(session, run.project_id)).secrets)
+    return step
+
+
+#: The project of the path's ``project_id``, its project token checked.
+ProjectDep = Annotated[Project, Depends(_project)]
+#: The protocol run of the path's ``protocol_run_id``, its project token checked.
+RunDep = Annotated[ProtocolRun, Depends(_run)]
+#: The step of the path's ``step_id``, its project token checked.
+StepDep = Annotated[StepRun, Depends(_step)]

@@ -121,6 +121,10 @@ class WorkerSettings(_Base):
     git_cache_dir: Path = Field(Path(".capstan/git-cache"), validation_alias=_aliases("GIT_CACHE_DIR"),
                                 description="Where this worker keeps its mirror clones; one directory per worker.")
     git_binary: str = Field("git", validation_alias=_aliases("GIT_BINARY"), description="git executable to run.")
+    git_author_name: str = Field("Capstan", validation_alias=_aliases("GIT_AUTHOR_NAME"),
+                                 description="Author and committer name of the commits steps make.")
+    git_author_email: str = Field("capstan@localhost", validation_alias=_aliases("GIT_AUTHOR_EMAIL"),
+                                  description="Author and committer email of the commits steps make.")
     max_concurrent_activities: int = Field(
         20, validation_alias=_aliases("WORKER_MAX_ACTIVITIES"), ge=1,
         description="Activities one worker process runs at once.")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import re
+
+from pydantic import field_validator
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, updated_at_field
+from models.policies import validate_policy
 from models.status import ProtocolStatus, StepStatus
 
 
@@ -35,8 +39,42 @@ class ProtocolRun(ProtocolRunBase, table=True):
     updated_at: datetime = updated_at_field()
 
 
+_BAD_REF = re.compile(r"(^[-./])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(/\.)|(//)|(\.lock$)|([./]$)")
+
+
+def check_branch_name(value: str) -> str:
+    """The protocol's branch is named after it, so the name must be a valid git branch name."""
+    if _BAD_REF.search(value) or value == "@":
+        raise ValueError("must be a valid git branch name (no spaces, '..', '~^:?*[\\', leading '-' ...)")
+    return value
+
+
+def check_repository_folder(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = value.strip("/").split("/")
+    if value.startswith("/") or ".." in parts or not value.strip("/ "):
+        raise ValueError("must be a folder inside the repository (relative, no '..')")
+    return value
+
+
 class ProtocolRunCreate(ProtocolRunBase):
-    pass
+    @field_validator("protocol_name", "base_branch")
+    @classmethod
+    def _is_a_branch_name(cls, value: str) -> str:
+        return check_branch_name(value)
+
+    @field_validator("protocol_root")
+    @classmethod
+    def _is_inside_the_repository(cls, value: str | None) -> str | None:
+        return check_repository_folder(value)
+
+
+class ActionResponse(SQLModel):
+    """What every protocol and step action returns."""
+
+    message: str
+    job: dict[str, Any] | None = None
 
 
 class ProtocolRunPublic(ProtocolRunBase):
@@ -73,7 +111,13 @@ class StepRun(StepRunBase, table=True):
 
 
 class StepRunCreate(StepRunBase):
-    pass
+    @field_validator("policy")
+    @classmethod
+    def _policy_is_known(cls, value: Any) -> Any:
+        problems = validate_policy(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class StepRunPublic(StepRunBase):

@@ -259,6 +259,7 @@ class Update:
     STEP_APPROVE = "step_approve"
     ADD_STEPS = "add_steps"
     IMPORT_STEPS = "import_steps"    # CodeMachine import with enqueue=true: arg list[NewStep]
+    WAIT_IDLE = "wait_idle"          # returns the status once no work is queued or running
 
 
 class UpdateErrorType:

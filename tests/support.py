@@ -37,3 +37,35 @@ async def workflow_result(client: Client, workflow_id: str, timeout: float = 60.
     """Await a workflow's result: the event a test waits on, with a bound."""
     handle = client.get_workflow_handle(workflow_id)
     return await handle.result(rpc_timeout=timedelta(seconds=timeout))
+
+
+async def settle(client: Client, protocol_run_id: int, timeout: float = 120.0) -> str | None:
+    """Await the end of the work a protocol run's actions started (the ``wait_idle`` update).
+    Returns the run's status, or None when its workflow had already finished."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from models.workflow_io import Update, protocol_run_workflow_id
+
+    handle = client.get_workflow_handle(protocol_run_workflow_id(protocol_run_id))
+    try:
+        return await handle.execute_update(Update.WAIT_IDLE, result_type=str,
+                                           rpc_timeout=timedelta(seconds=timeout))
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        if "completed" in str(exc).lower() or "not found" in str(exc).lower():
+            return None
+        raise
+
+
+def make_bare_remote(tmp_path: Path, files: dict[str, str], name: str = "remote.git") -> Path:
+    """A bare repository (the project's remote) holding ``files`` on main."""
+    work = make_git_repo(tmp_path / f"{name}-work", files)
+    bare = tmp_path / name
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+def remote_log(bare: Path, branch: str) -> list[str]:
+    """Subjects of the commits on ``branch`` of a bare repository, newest first."""
+    out = git("log", "--format=%s", f"refs/heads/{branch}", cwd=bare)
+    return out.splitlines()

@@ -20,20 +20,24 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.git import GitActivities
+from activities.artifacts import ArtifactStore
+from activities.engines import engine_registry
+from activities.git import GitActivities, GitRunner, RepositoryCache
 from activities.records import RecordActivities
+from activities.workspace import WorkspaceActivities
 from capstan.db import create_engine, create_session_factory
 from capstan.settings import Settings
 from capstan.temporal import connect
 from workflows.project_setup import ProjectSetupWorkflow
+from workflows.protocol_run import ProtocolRunWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ProjectSetupWorkflow]
+WORKFLOWS = [ProjectSetupWorkflow, ProtocolRunWorkflow]
 
 # Our models and pydantic are deterministic and heavy to import: load them once, not per run.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "pydantic", "pydantic_core"))
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "pydantic", "pydantic_core", "yaml"))
 
 
 class WorkerResources:
@@ -42,12 +46,23 @@ class WorkerResources:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings.database)
         sessions = create_session_factory(self.engine)
+        cache = RepositoryCache(settings.worker.git_cache_dir.resolve(),
+                                GitRunner(settings.worker.git_binary, settings.worker.git_author_name,
+                                          settings.worker.git_author_email))
         self.records = RecordActivities(sessions)
-        self.git = GitActivities(settings.worker.git_cache_dir.resolve(), settings.worker.git_binary)
+        self.git = GitActivities(cache)
+        self.workspace = WorkspaceActivities(cache, ArtifactStore(sessions),
+                                             engine_registry(settings.execution.command_engine))
 
     @property
     def activities(self) -> list:
-        return [self.records.write_run_records, self.git.fetch_repository]
+        """Every activity this worker runs, all on the one task queue."""
+        return [
+            self.records.write_run_records, self.records.create_step_runs,
+            self.git.fetch_repository,
+            self.workspace.plan_protocol, self.workspace.execute_step, self.workspace.run_qa,
+            self.workspace.ensure_protocol_branch,
+        ]
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from api.auth import check_project_token
-from api.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.deps import ProjectDep, ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.services import projects as service
-from api.services.runs import get_project, list_runs, run_public
+from api.services.runs import list_runs, run_public
 from models.project import ProjectCreate, ProjectPublic
 from models.protocol import ProtocolRunPublic
 
@@ -35,16 +34,12 @@ async def list_projects(session: SessionDep, _: ReaderDep, limit: Limit = 100, o
 @router.get("/projects/{project_id}", response_model=ProjectPublic, summary="Get a project",
             responses={401: {"description": "Project token required and missing or wrong"},
                        404: {"description": "No such project"}})
-async def get_project_route(project_id: int, request: Request, session: SessionDep, _: ReaderDep) -> ProjectPublic:
-    project = await get_project(session, project_id)
-    check_project_token(request, project.secrets)
+async def get_project(project: ProjectDep) -> ProjectPublic:
     return ProjectPublic.from_row(project)
 
 
 @router.get("/projects/{project_id}/protocols", response_model=list[ProtocolRunPublic],
             summary="List a project's protocol runs, oldest first")
-async def list_project_protocols(project_id: int, request: Request, session: SessionDep, settings: SettingsDep,
-                                 _: ReaderDep, limit: Limit = 100, offset: Offset = 0) -> list[ProtocolRunPublic]:
-    project = await get_project(session, project_id)
-    check_project_token(request, project.secrets)
-    return [run_public(r, settings) for r in await list_runs(session, project_id, limit, offset)]
+async def list_project_protocols(project: ProjectDep, session: SessionDep, settings: SettingsDep,
+                                 limit: Limit = 100, offset: Offset = 0) -> list[ProtocolRunPublic]:
+    return [run_public(r, settings) for r in await list_runs(session, project.id, limit, offset)]

@@ -1,32 +1,86 @@
-"""Protocol runs (seed 003)."""
+"""Protocol runs and their actions (seed 003)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from api.auth import check_project_token
-from api.deps import ReaderDep, SessionDep, SettingsDep
+from fastapi import APIRouter, Query
+
+from api.deps import ProjectDep, ReaderDep, RunDep, SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.routes.events import LimitQuery, OffsetQuery
+from api.services import protocols as service
 from api.services.events import clamp_limit, list_events
-from api.services.runs import get_project, get_run, run_public
+from api.services.runs import run_public
 from models.event import EventPublic
-from models.protocol import ProtocolRunPublic
+from models.protocol import ActionResponse, ProtocolRunCreate, ProtocolRunPublic, StepRunCreate, StepRunPublic
+from models.status import ProtocolAction
 
 router = APIRouter(tags=["protocols"])
 
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1–500).")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+
+ACTION_RESPONSES = {
+    401: {"description": "Bearer or project token missing or wrong"},
+    404: {"description": "No such protocol run, or no eligible step"},
+    409: {"description": "The action is not allowed from the run's current status"},
+    503: {"description": "Temporal is unavailable; nothing changed"},
+}
+
+ACTION_SUMMARIES = {
+    ProtocolAction.START: "Plan the protocol from its step files (from pending, planned or paused)",
+    ProtocolAction.PAUSE: "Pause the run",
+    ProtocolAction.RESUME: "Resume a paused run",
+    ProtocolAction.CANCEL: "Cancel the run and its unfinished steps (idempotent)",
+    ProtocolAction.RUN_NEXT_STEP: "Run the first pending, blocked or failed step",
+    ProtocolAction.RETRY_LATEST: "Retry the latest failed or blocked step",
+    ProtocolAction.OPEN_PR: "Push the protocol branch and open a pull or merge request",
+}
+
+
+@router.post("/projects/{project_id}/protocols", response_model=ProtocolRunPublic,
+             summary="Create a protocol run", responses={404: {"description": "No such project"}})
+async def create_protocol(project: ProjectDep, body: ProtocolRunCreate, session: SessionDep, temporal: TemporalDep,
+                          settings: SettingsDep, _: WriterDep) -> ProtocolRunPublic:
+    return run_public(await service.create_run(session, temporal, settings, project, body), settings)
+
 
 @router.get("/protocols/{protocol_run_id}", response_model=ProtocolRunPublic, summary="Get a protocol run")
-async def get_protocol(protocol_run_id: int, request: Request, session: SessionDep, settings: SettingsDep,
-                       _: ReaderDep) -> ProtocolRunPublic:
-    run = await get_run(session, protocol_run_id)
-    check_project_token(request, (await get_project(session, run.project_id)).secrets)
+async def get_protocol(run: RunDep, settings: SettingsDep) -> ProtocolRunPublic:
     return run_public(run, settings)
 
 
 @router.get("/protocols/{protocol_run_id}/events", response_model=list[EventPublic],
             summary="A protocol run's events, newest first")
-async def protocol_events(protocol_run_id: int, request: Request, session: SessionDep, _: ReaderDep,
-                          limit: LimitQuery = None, offset: OffsetQuery = 0) -> list[EventPublic]:
-    run = await get_run(session, protocol_run_id)
-    check_project_token(request, (await get_project(session, run.project_id)).secrets)
-    return await list_events(session, protocol_run_id=protocol_run_id, limit=clamp_limit(limit), offset=offset)
+async def protocol_events(run: RunDep, session: SessionDep, limit: LimitQuery = None,
+                          offset: OffsetQuery = 0) -> list[EventPublic]:
+    return await list_events(session, protocol_run_id=run.id, limit=clamp_limit(limit), offset=offset)
+
+
+@router.post("/protocols/{protocol_run_id}/steps", response_model=StepRunPublic,
+             summary="Create a step run (no job is started)",
+             responses={409: {"description": "A step with that step_index exists"}})
+async def create_step(run: RunDep, body: StepRunCreate, session: SessionDep, temporal: TemporalDep,
+                      settings: SettingsDep, _: WriterDep) -> StepRunPublic:
+    return StepRunPublic.model_validate(await service.create_step(session, temporal, settings, run, body))
+
+
+@router.get("/protocols/{protocol_run_id}/steps", response_model=list[StepRunPublic],
+            summary="A protocol run's steps, by step_index")
+async def list_steps(run: RunDep, session: SessionDep, _: ReaderDep, limit: Limit = 500,
+                     offset: Offset = 0) -> list[StepRunPublic]:
+    return [StepRunPublic.model_validate(s) for s in await service.list_steps(session, run.id, limit, offset)]
+
+
+def _action_route(action: ProtocolAction) -> None:
+    async def protocol_action(run: RunDep, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                              _: WriterDep) -> ActionResponse:
+        return await service.run_protocol_action(session, temporal, settings, run, action)
+
+    router.add_api_route(f"/protocols/{{protocol_run_id}}/actions/{action.value}", protocol_action,
+                         methods=["POST"], response_model=ActionResponse, summary=ACTION_SUMMARIES[action],
+                         responses=ACTION_RESPONSES, operation_id=f"protocol_{action.value}")
+
+
+for _action in ProtocolAction:
+    _action_route(_action)

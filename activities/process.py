@@ -1,0 +1,69 @@
+"""Running an outside program from an activity: heartbeat while it runs, kill it on cancel or timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio import activity
+
+HEARTBEAT_EVERY = 1.0
+
+
+@dataclass
+class ProcessResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                      stdin: bytes | None = None, timeout: float | None = None,
+                      merge_output: bool = False, heartbeat_detail: str = "") -> ProcessResult:
+    """Run ``args`` to completion. The child gets its own process group so a timeout or a
+    cancelled activity kills everything it started."""
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=cwd, env=env, start_new_session=True,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_output else asyncio.subprocess.PIPE,
+    )
+    communicate = asyncio.ensure_future(proc.communicate(stdin))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout if timeout else None
+    timed_out = False
+    try:
+        while True:
+            wait = HEARTBEAT_EVERY if deadline is None else max(0.0, min(HEARTBEAT_EVERY, deadline - loop.time()))
+            done, _ = await asyncio.wait({communicate}, timeout=wait)
+            if done:
+                break
+            if deadline is not None and loop.time() >= deadline:
+                timed_out = True
+                _kill_group(proc)
+                await communicate
+                break
+            if activity.in_activity():
+                activity.heartbeat(heartbeat_detail or args[0])
+    except asyncio.CancelledError:
+        _kill_group(proc)
+        with contextlib.suppress(Exception):
+            await communicate
+        raise
+    out, err = communicate.result()
+    return ProcessResult(proc.returncode if proc.returncode is not None else -1,
+                         (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"), timed_out)
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
