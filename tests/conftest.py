@@ -38,6 +38,9 @@ from capstan.temporal import connect
 from models.registry import metadata
 from worker.main import WorkerResources, build_worker
 
+# Fixtures of the fake servers that stand in for what this machine cannot reach.
+pytest_plugins = ["tests.fakes.forge"]
+
 # Settings read from a developer's shell must not leak into tests.
 for _name in list(os.environ):
     if _name.startswith(("CAPSTAN_", "DEKSDENFLOW_")) or _name == "PATCH_ADMIN_TOKEN":

@@ -22,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.artifacts import ArtifactStore
 from activities.engines import engine_registry
+from activities.forge import ForgeActivities
 from activities.git import GitActivities, GitRunner, RepositoryCache
 from activities.records import RecordActivities
 from activities.workspace import WorkspaceActivities
@@ -50,6 +51,7 @@ class WorkerResources:
                                 GitRunner(settings.worker.git_binary, settings.worker.git_author_name,
                                           settings.worker.git_author_email))
         self.records = RecordActivities(sessions)
+        self.forge = ForgeActivities(sessions, settings.forge)
         self.git = GitActivities(cache)
         self.workspace = WorkspaceActivities(cache, ArtifactStore(sessions),
                                              engine_registry(settings.execution.command_engine))
@@ -62,6 +64,7 @@ class WorkerResources:
             self.git.fetch_repository,
             self.workspace.plan_protocol, self.workspace.execute_step, self.workspace.run_qa,
             self.workspace.ensure_protocol_branch,
+            self.forge.open_pull_request,
         ]
 
     async def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Fake outside systems speaking real protocols, for integration and end-to-end tests."""
