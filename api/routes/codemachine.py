@@ -1,5 +1,28 @@
-"""Placeholder router; filled in by its surface."""
+"""CodeMachine import (seed 003): a workspace's agents and steps become a protocol run."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from api.auth import check_project_token
+from api.deps import SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.services import codemachine as service
+from api.services.codemachine import CodeMachineImportRequest, CodeMachineImportResponse
+from api.services.runs import get_project
+
+router = APIRouter(tags=["codemachine"])
+
+
+@router.post("/projects/{project_id}/codemachine/import", response_model=CodeMachineImportResponse,
+             summary="Import a CodeMachine workspace as a protocol run",
+             responses={400: {"description": "Invalid body, or the workspace or its config is unusable "
+                                             "(every problem is listed)"},
+                        401: {"description": "Bearer or project token missing or wrong"},
+                        403: {"description": "Workspace outside CAPSTAN_CODEMACHINE_ROOT"},
+                        404: {"description": "No such project"}})
+async def import_codemachine_workspace(project_id: int, body: CodeMachineImportRequest, request: Request,
+                                       session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                                       _: WriterDep) -> CodeMachineImportResponse:
+    project = await get_project(session, project_id)
+    check_project_token(request, project.secrets)
+    return await service.import_workspace(session, temporal, settings, project, body)
