@@ -49,6 +49,9 @@ class TemporalSettings(_Base):
     connect_timeout_seconds: float = Field(
         20.0, validation_alias=_aliases("TEMPORAL_CONNECT_TIMEOUT"), gt=0,
         description="How long a process retries its first connection to Temporal before giving up.")
+    update_timeout_seconds: float = Field(
+        30.0, validation_alias=_aliases("UPDATE_TIMEOUT"), gt=0,
+        description="How long an API action waits for a worker to apply it before answering 503.")
     activity_heartbeat_seconds: float = Field(
         10.0, validation_alias=_aliases("ACTIVITY_HEARTBEAT_TIMEOUT"), gt=0,
         description="Heartbeat timeout of long activities: how soon a dead worker's activity is retried elsewhere.")
@@ -91,6 +94,9 @@ class ExecutionSettings(_Base):
     activity_max_attempts: int = Field(
         3, validation_alias=_aliases("ACTIVITY_MAX_ATTEMPTS"), ge=1, le=100,
         description="Tries of a step, QA or pull-request job before the step fails with job_failed.")
+    history_limit: int = Field(
+        5000, validation_alias=_aliases("WORKFLOW_HISTORY_LIMIT"), ge=50, le=40000,
+        description="History events after which a protocol run's workflow continues as new.")
     codemachine_root: Path | None = Field(
         None, validation_alias=_aliases("CODEMACHINE_ROOT"),
         description="When set, CodeMachine workspaces must lie under this directory.")

@@ -65,7 +65,8 @@ PROTOCOL_ACTION_FROM: dict[ProtocolAction, frozenset[ProtocolStatus]] = {
         ProtocolStatus.BLOCKED, ProtocolStatus.FAILED,
     }),
     ProtocolAction.RETRY_LATEST: frozenset({
-        ProtocolStatus.PLANNED, ProtocolStatus.RUNNING, ProtocolStatus.BLOCKED, ProtocolStatus.FAILED,
+        ProtocolStatus.PENDING, ProtocolStatus.PLANNED, ProtocolStatus.RUNNING, ProtocolStatus.BLOCKED,
+        ProtocolStatus.FAILED,
     }),
     ProtocolAction.OPEN_PR: _ALL_PROTOCOL - {ProtocolStatus.CANCELLED, ProtocolStatus.PLANNING},
 }

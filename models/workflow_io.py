@@ -204,6 +204,7 @@ class RunOptions:
     step_timeout_seconds: float = 3600.0
     qa_timeout_seconds: float = 1800.0
     activity_max_attempts: int = 3
+    continue_as_new_after_events: int = 5000
 
 
 @dataclass

@@ -56,7 +56,6 @@ from workflows.protocol_state import ProtocolRunState, conflict
 from workflows.records import RECORDS_RETRY, RecordWriter
 
 IMPORT_JOB = "codemachine_import_job"
-CONTINUE_AS_NEW_AFTER_EVENTS = 5000
 SEEN_DELIVERIES_KEPT = 500
 
 
@@ -109,7 +108,8 @@ class ProtocolRunWorkflow:
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > CONTINUE_AS_NEW_AFTER_EVENTS
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() > self.options.continue_as_new_after_events)
 
     def _continue_input(self) -> ProtocolRunInput:
         run = ProtocolRunSnapshot(**{**self.run_info.__dict__, "status": self.state.status.value,

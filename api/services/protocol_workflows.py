@@ -10,11 +10,17 @@ loses nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -53,6 +59,7 @@ def run_options(settings: Settings) -> RunOptions:
         step_timeout_seconds=settings.execution.step_timeout_seconds,
         qa_timeout_seconds=settings.execution.qa_timeout_seconds,
         activity_max_attempts=settings.execution.activity_max_attempts,
+        continue_as_new_after_events=settings.execution.history_limit,
     )
 
 
@@ -114,11 +121,17 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
     args = [] if arg is None else [arg]
     try:
         result = await temporal.execute_update_with_start_workflow(
-            update, *args, start_workflow_operation=operation, result_type=ActionResult)
+            update, *args, start_workflow_operation=operation, result_type=ActionResult,
+            rpc_timeout=timedelta(seconds=settings.temporal.update_timeout_seconds))
     except WorkflowUpdateFailedError as exc:
         raise _api_error(exc) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        log.warning("update %s on run %s not applied within the timeout", update, run.id)
+        raise ServiceUnavailable(
+            f"no worker applied the action within {settings.temporal.update_timeout_seconds:.0f}s; "
+            "it may still be applied when a worker is available", code="no_worker") from None
     except RPCError as exc:
-        log.warning("temporal refused update %s on run %s: %s", update, run.id, exc)
+        log.warning("update %s on run %s not applied: %s", update, run.id, exc)
         raise ServiceUnavailable("the workflow service is unavailable; try again") from None
     return _with_job_link(result, settings)
 

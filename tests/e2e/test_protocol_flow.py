@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
+from capstan.settings import Settings
 from tests.support import git, make_bare_remote, remote_log, settle
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_forge) -> Settings:
+    """The test's settings, with GitHub and GitLab at the fake forge."""
+    return Settings(**{**vars(settings), "forge": fake_forge.forge_settings()})
 
 STEP = """---
 engine_id: script
@@ -36,8 +45,8 @@ async def setup_run(api, tmp_path, files=DEMO, **project):
     return remote, run.json()
 
 
-async def test_three_script_steps_from_plan_to_pushed_branch(api, worker, temporal_client, tmp_path):
-    remote, run = await setup_run(api, tmp_path)
+async def test_three_script_steps_from_plan_to_pull_request(api, worker, temporal_client, fake_forge, tmp_path):
+    remote, run = await setup_run(api, tmp_path, ci_provider="github", forge_repository="acme/demo")
     rid = run["id"]
     assert run["status"] == "pending" and run["workflow_id"] == f"protocol-run-{rid}"
 
@@ -64,6 +73,17 @@ async def test_three_script_steps_from_plan_to_pushed_branch(api, worker, tempor
         assert (await api.get(f"/steps/{step['id']}")).json()["status"] == "completed"
 
     assert (await api.get(f"/protocols/{rid}")).json()["status"] == "completed"
+    approved = await api.post(f"/steps/{steps[-1]['id']}/actions/approve")
+    assert approved.status_code == 200 and approved.json()["message"] == "Step 03-third.md approved"
+
+    opened = await api.post(f"/protocols/{rid}/actions/open_pr")
+    assert opened.status_code == 200 and opened.json()["job"]["type"] == "open_pr_job"
+    await settle(temporal_client, rid)
+    [pull] = fake_forge.pulls["acme/demo"]
+    assert (pull.head, pull.base, pull.title) == ("0001-demo", "main", "0001-demo: Demo protocol")
+    assert "03-third.md" in pull.body
+    pr_event = (await api.get(f"/protocols/{rid}/events")).json()[0]
+    assert pr_event["event_type"] == "pr_opened" and pr_event["metadata"]["url"] == pull.url
     assert remote_log(remote, "0001-demo")[:3] == [
         "capstan: 0001-demo step 2 03-third.md", "capstan: 0001-demo step 1 02-second.md",
         "capstan: 0001-demo step 0 01-first.md"]
@@ -75,4 +95,5 @@ async def test_three_script_steps_from_plan_to_pushed_branch(api, worker, tempor
     types = [e["event_type"] for e in reversed((await api.get(f"/protocols/{rid}/events")).json())]
     assert types[:3] == ["planning_started", "protocol_planned", "step_started"]
     assert types.count("step_completed") == 3 and types.count("qa_passed") == 3
-    assert types[-1] == "protocol_completed"
+    assert types[-3:] == ["manual_approval", "open_pr_requested", "pr_opened"]
+    assert "protocol_completed" in types
