@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.auth import authenticator_from_token
-from api.errors import install_error_handlers
+from api.errors import document_errors_as_400, install_error_handlers
 from api.middleware import RequestGuardMiddleware
 from api.routes import codemachine, events, health, projects, protocols, queues, steps, webhooks
 from api.services.reconcile import reconcile_forever
@@ -66,6 +66,14 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
     token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
     app.state.authenticator = authenticator_from_token(token)
     install_error_handlers(app)
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors_as_400(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes)
     for module in (health, projects, protocols, steps, events, codemachine, queues, webhooks):
         app.include_router(module.router)

@@ -111,6 +111,8 @@ class StepRun(StepRunBase, table=True):
 
 
 class StepRunCreate(StepRunBase):
+    runtime_state: dict[str, Any] | None = None  # e.g. {"agent_id": ...} for trigger policies
+
     @field_validator("policy")
     @classmethod
     def _policy_is_known(cls, value: Any) -> Any:

@@ -13,8 +13,16 @@ class WorkflowName:
     PROTOCOL_RUN = "ProtocolRunWorkflow"
 
 
+PROJECT_SETUP_PREFIX = "project-setup-"
+
+
 def project_setup_workflow_id(project_id: int) -> str:
-    return f"project-setup-{project_id}"
+    return f"{PROJECT_SETUP_PREFIX}{project_id}"
+
+
+def is_project_setup(workflow_id: str | None) -> bool:
+    """Setup runs are run by ProjectSetupWorkflow; protocol actions and CI results skip them."""
+    return bool(workflow_id) and workflow_id.startswith(PROJECT_SETUP_PREFIX)
 
 
 def protocol_run_workflow_id(protocol_run_id: int) -> str:

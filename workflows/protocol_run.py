@@ -76,6 +76,7 @@ class ProtocolRunWorkflow:
         self.current: asyncio.Task | None = None
         self.job_seq = 0
         self.work_seq = 0
+        self.reports_in_flight = 0
 
     # --- main loop -------------------------------------------------------------------------------
 
@@ -342,7 +343,8 @@ class ProtocolRunWorkflow:
     async def wait_idle(self) -> str:
         """Return once no work is queued (or only held by a pause) and none is running: lets a
         client or a test await the end of what an action started instead of polling."""
-        await workflow.wait_condition(lambda: self.current is None and not self._has_ready_work())
+        await workflow.wait_condition(
+            lambda: self.current is None and not self._has_ready_work() and not self.reports_in_flight)
         return self.state.status.value
 
     # --- CI results ------------------------------------------------------------------------------
@@ -354,8 +356,12 @@ class ProtocolRunWorkflow:
                 return
             self.seen_deliveries.append(report.delivery_id)
             del self.seen_deliveries[:-SEEN_DELIVERIES_KEPT]
-        async with self.lock:
-            await self._apply_ci_report(report)
+        self.reports_in_flight += 1
+        try:
+            async with self.lock:
+                await self._apply_ci_report(report)
+        finally:
+            self.reports_in_flight -= 1
 
     async def _apply_ci_report(self, report: CiReport) -> None:
         meta = {"source": report.source, "event": report.event_name, "status": report.status,

@@ -42,6 +42,7 @@ from models.workflow_io import (
     StepState,
     UpdateErrorType,
     WorkflowName,
+    is_project_setup,
     protocol_run_workflow_id,
 )
 
@@ -105,6 +106,12 @@ async def ensure_workflow(session: AsyncSession, temporal: Client, settings: Set
     await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, **_start_args(wf_input, settings))
 
 
+def refuse_setup_run(run: ProtocolRun) -> None:
+    if is_project_setup(run.workflow_id):
+        raise Conflict(f"protocol run {run.id} is a project setup run; it takes no actions",
+                       code="setup_run")
+
+
 def _with_job_link(result: ActionResult, settings: Settings) -> ActionResult:
     if result.job and result.job.get("workflow_id"):
         result.job["url"] = workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace,
@@ -115,6 +122,7 @@ def _with_job_link(result: ActionResult, settings: Settings) -> ActionResult:
 async def send_update(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
                       update: str, arg: Any = None) -> ActionResult:
     """Run one action on the run's workflow and return once its new state is in Postgres."""
+    refuse_setup_run(run)
     wf_input = await workflow_input(session, settings, run)
     operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
                                            **_start_args(wf_input, settings))
@@ -149,6 +157,7 @@ def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
 async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
                            report: CiReport) -> None:
     """Deliver a CI result to the run's workflow (signal-with-start)."""
+    refuse_setup_run(run)
     wf_input = await workflow_input(session, settings, run)
     await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, start_signal=Signal.CI_REPORT,
                                   start_signal_args=[report], **_start_args(wf_input, settings))

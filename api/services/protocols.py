@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from api.errors import NotFound
 from api.services.protocol_workflows import ensure_workflow, send_update
+from api.services.runs import record_exists
 from capstan.settings import Settings
 from models.artifact import Artifact
 from models.project import Project
@@ -63,7 +64,7 @@ async def create_step(session: AsyncSession, temporal: Client, settings: Setting
 
 
 async def get_step(session: AsyncSession, step_id: int) -> StepRun:
-    step = await session.get(StepRun, step_id)
+    step = await session.get(StepRun, step_id) if record_exists(step_id) else None
     if step is None:
         raise NotFound(f"step {step_id} not found", code="step_not_found")
     return step

@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.project import Project
 from models.protocol import ProtocolRun
 from models.status import ProtocolStatus
+from models.workflow_io import PROJECT_SETUP_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ async def start_lost_setups(sessions: SessionFactory, temporal: Client, settings
         rows = (await session.exec(
             select(ProtocolRun, Project).join(Project, col(Project.id) == col(ProtocolRun.project_id))
             .where(ProtocolRun.status == ProtocolStatus.PENDING,
-                   col(ProtocolRun.workflow_id).startswith("project-setup-"),
+                   col(ProtocolRun.workflow_id).startswith(PROJECT_SETUP_PREFIX),
                    ProtocolRun.created_at < utcnow() - GRACE)
             .limit(100))).all()
     for run, project in rows:

@@ -70,3 +70,12 @@ async def test_openapi_documents_every_route(api):
         assert path in spec["paths"], path
         for operation in spec["paths"][path].values():
             assert operation.get("summary"), (path, operation)
+
+
+async def test_openapi_documents_client_errors_as_400_in_the_error_shape(api):
+    spec = (await api.get("/openapi.json")).json()
+    create = spec["paths"]["/projects"]["post"]["responses"]
+    assert "422" not in create and create["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorResponse")
+    assert set(spec["components"]["schemas"]["ErrorResponse"]["required"]) == {"error", "detail", "request_id"}
+    assert not any("422" in op.get("responses", {}) for ops in spec["paths"].values() for op in ops.values())

@@ -185,3 +185,27 @@ async def test_bearer_and_project_tokens_guard_actions(settings, api_factory, wo
         assert (await api.get(f"/steps/{step['id']}", headers=bearer)).status_code == 401
         assert (await api.get(f"/steps/{step['id']}", headers=both)).status_code == 200
         assert (await api.get(f"/protocols/{run['id']}", headers=both)).json()["status"] == "paused"
+
+
+async def test_ids_beyond_the_integer_range_are_404(api):
+    huge = 2**40
+    for path in (f"/projects/{huge}", f"/protocols/{huge}", f"/steps/{huge}", f"/protocols/{huge}/steps"):
+        assert (await api.get(path)).status_code == 404, path
+    assert (await api.post(f"/protocols/{huge}/actions/pause")).status_code == 404
+
+
+async def test_setup_runs_take_no_actions_and_no_ci_results(api, worker, temporal_client, tmp_path):
+    from models.workflow_io import project_setup_workflow_id
+    from tests.support import workflow_result
+
+    _, project = await create_project(api, tmp_path)
+    await workflow_result(temporal_client, project_setup_workflow_id(project["id"]))
+    setup = (await api.get(f"/projects/{project['id']}/protocols")).json()[0]
+    for action in ("start", "pause", "cancel"):
+        response = await act(api, setup["id"], action)
+        assert response.status_code == 409 and response.json()["error"] == "setup_run", action
+    assert await status_of(api, setup["id"]) == "completed"
+    hook = await api.post("/webhooks/github", json={"ref": f"refs/heads/{setup['protocol_name']}",
+                                                   "state": "success", "branches": [{"name": setup['protocol_name']}]},
+                          headers={"X-GitHub-Event": "status"})
+    assert hook.status_code == 404
