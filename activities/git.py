@@ -51,6 +51,11 @@ class GitRunner:
         return result
 
 
+def branch_not_found(branch: str, git_url: str) -> ApplicationError:
+    return ApplicationError(f"branch {branch!r} does not exist in {git_url}", type=GitErrorType.BRANCH_NOT_FOUND,
+                            non_retryable=True)
+
+
 def detect_ci_provider(paths: list[str]) -> str | None:
     """The CI a repository uses, from the files at its branch tip."""
     if any(p.startswith(".github/workflows/") for p in paths):
@@ -127,8 +132,7 @@ class GitActivities:
             mirror = await self.cache.sync(request.git_url)
             head = await self.cache.branch_head(mirror, request.branch)
             if head is None:
-                raise ApplicationError(f"branch {request.branch!r} does not exist in {request.git_url}",
-                                       type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
+                raise branch_not_found(request.branch, request.git_url)
             listing = await self.git.run("ls-tree", "-r", "--name-only", head, "--", ".github/workflows",
                                          ".gitlab-ci.yml", cwd=mirror)
         return FetchRepositoryResult(head_sha=head,

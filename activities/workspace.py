@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.artifacts import ArtifactStore
 from activities.engines import DEFAULT_ENGINE, Engine, EngineContext, EngineOutcome, run_shell
-from activities.git import GitErrorType, RepositoryCache
+from activities.git import RepositoryCache, branch_not_found
 from activities.stepfile import StepFile, StepFileError, parse_step_file
 from models.artifact import ArtifactKind
 from models.workflow_io import NewStep
@@ -63,6 +63,15 @@ class WorkspaceActivities:
             mirror = await self.cache.sync(git_url)
             return mirror, [await self.cache.branch_head(mirror, b) for b in branches]
 
+    async def _fetch_protocol_branch(self, git_url: str, protocol_branch: str,
+                                     base_branch: str) -> tuple[Path, str | None, str]:
+        """The mirror, the protocol branch's tip (None before the first push) and where work
+        starts: that tip, else the base branch's."""
+        mirror, (branch_sha, base_sha) = await self._fetch(git_url, protocol_branch, base_branch)
+        if base_sha is None and branch_sha is None:
+            raise branch_not_found(base_branch, git_url)
+        return mirror, branch_sha, branch_sha or base_sha
+
     @asynccontextmanager
     async def _worktree(self, git_url: str, mirror: Path, sha: str) -> AsyncIterator[Path]:
         path = self.cache.root / "worktrees" / f"{activity.info().workflow_id}-{uuid.uuid4().hex[:8]}"
@@ -71,6 +80,7 @@ class WorkspaceActivities:
         try:
             yield path
         finally:
+            path.with_name(f"{path.name}.prompt.md").unlink(missing_ok=True)
             async with self.cache.lock(git_url):
                 await self.cache.remove_worktree(mirror, path)
 
@@ -81,8 +91,7 @@ class WorkspaceActivities:
         root = normalize_root(request.protocol_root or default_protocol_root(request.protocol_name))
         mirror, (base_sha,) = await self._fetch(request.git_url, request.base_branch)
         if base_sha is None:
-            raise ApplicationError(f"branch {request.base_branch!r} does not exist in {request.git_url}",
-                                   type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
+            raise branch_not_found(request.base_branch, request.git_url)
         listing = await self.git.run("ls-tree", "--name-only", f"{base_sha}:{root}", cwd=mirror, check=False)
         names = sorted(n for n in listing.stdout.splitlines() if n.endswith(".md")) if listing.returncode == 0 else []
         steps = []
@@ -99,12 +108,8 @@ class WorkspaceActivities:
 
     @activity.defn(name="execute_step")
     async def execute_step(self, request: StepWorkInput) -> ExecuteStepResult:
-        mirror, (branch_sha, base_sha) = await self._fetch(request.git_url, request.protocol_branch,
-                                                           request.base_branch)
-        start_sha = branch_sha or base_sha
-        if start_sha is None:
-            raise ApplicationError(f"branch {request.base_branch!r} does not exist in {request.git_url}",
-                                   type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
+        mirror, branch_sha, start_sha = await self._fetch_protocol_branch(
+            request.git_url, request.protocol_branch, request.base_branch)
         if branch_sha and f"{EXECUTION_TRAILER}: {request.execution_key}" in \
                 await self.cache.commit_message(mirror, branch_sha):
             return ExecuteStepResult(exit_code=0, changed=True, commit_sha=branch_sha,
@@ -125,9 +130,14 @@ class WorkspaceActivities:
 
     async def _run_engine(self, request: StepWorkInput, worktree: Path) -> EngineOutcome:
         step_path = worktree / request.protocol_root / request.step_name
-        if not step_path.is_file():
+        if step_path.is_file():
+            text = step_path.read_text(errors="replace")
+        elif request.prompt is not None:
+            step_path = worktree.with_name(f"{worktree.name}.prompt.md")  # outside the tree: not committed
+            step_path.write_text(request.prompt)
+            text = request.prompt
+        else:
             return EngineOutcome(2, "", f"step file {request.protocol_root}/{request.step_name} not found")
-        text = step_path.read_text(errors="replace")
         try:
             step = parse_step_file(text)
         except StepFileError as exc:
@@ -163,12 +173,8 @@ class WorkspaceActivities:
     @activity.defn(name="run_qa")
     async def run_qa(self, request: StepWorkInput) -> QaResult:
         """The ``## QA`` block of the step file, else the project's QA command; exit 0 passes."""
-        mirror, (branch_sha, base_sha) = await self._fetch(request.git_url, request.protocol_branch,
+        mirror, _, sha = await self._fetch_protocol_branch(request.git_url, request.protocol_branch,
                                                            request.base_branch)
-        sha = branch_sha or base_sha
-        if sha is None:
-            raise ApplicationError(f"branch {request.base_branch!r} does not exist in {request.git_url}",
-                                   type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
         async with self._worktree(request.git_url, mirror, sha) as worktree:
             step_path = worktree / request.protocol_root / request.step_name
             script = None
@@ -194,12 +200,9 @@ class WorkspaceActivities:
     @activity.defn(name="ensure_protocol_branch")
     async def ensure_protocol_branch(self, request: BranchInput) -> str:
         """The protocol branch on the remote (created from the base branch if missing); its tip."""
-        mirror, (branch_sha, base_sha) = await self._fetch(request.git_url, request.protocol_branch,
-                                                           request.base_branch)
+        mirror, branch_sha, base_sha = await self._fetch_protocol_branch(
+            request.git_url, request.protocol_branch, request.base_branch)
         if branch_sha:
             return branch_sha
-        if base_sha is None:
-            raise ApplicationError(f"branch {request.base_branch!r} does not exist in {request.git_url}",
-                                   type=GitErrorType.BRANCH_NOT_FOUND, non_retryable=True)
         await self._push(request.git_url, mirror, base_sha, request.protocol_branch, None)
         return base_sha

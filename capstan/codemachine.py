@@ -346,10 +346,23 @@ def steps_from_config(config: WorkflowConfig, workspace: Path) -> list[NewStep]:
             raise CodeMachineConfigError([f"steps[{index}].{p}" for p in problems])
         runtime_state: dict[str, Any] = {"agent_id": agent.id}
         if agent.prompt is not None:
-            runtime_state["prompt_path"] = (workspace / agent.prompt).resolve().relative_to(workspace).as_posix()
+            prompt_file = (workspace / agent.prompt).resolve()
+            runtime_state["prompt_path"] = prompt_file.relative_to(workspace).as_posix()
+            # The workspace lives where the API runs, not where workers do: carry the prompt itself.
+            runtime_state["prompt"] = _read_prompt(prompt_file)
         steps.append(NewStep(step_index=index, step_name=name, step_type=step.type, engine_id=agent.engine,
                              model=agent.model, summary=agent.name, policy=policy, runtime_state=runtime_state))
     return steps
+
+
+MAX_PROMPT_CHARS = 64 * 1024
+
+
+def _read_prompt(path: Path) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\x00", "")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise CodeMachineConfigError([f"prompt {path.name}: larger than {MAX_PROMPT_CHARS} characters"])
+    return text
 
 
 def step_policy(step: StepConfig) -> list[dict[str, Any]] | None:

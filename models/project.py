@@ -9,6 +9,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, updated_at_field
+from models.gitrefs import check_branch_name
 
 
 class ProjectBase(SQLModel):
@@ -38,9 +39,7 @@ class ProjectCreate(ProjectBase):
     @field_validator("base_branch")
     @classmethod
     def _branch_is_a_ref_name(cls, value: str) -> str:
-        if value.startswith("-") or ".." in value or any(c.isspace() for c in value):
-            raise ValueError("not a valid git branch name")
-        return value
+        return check_branch_name(value)
 
 
 class ProjectPublic(ProjectBase):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import re
-
 from pydantic import field_validator
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, updated_at_field
+from models.gitrefs import check_branch_name, check_repository_folder
 from models.policies import validate_policy
 from models.status import ProtocolStatus, StepStatus
 
@@ -37,25 +36,6 @@ class ProtocolRun(ProtocolRunBase, table=True):
     runtime_state: dict[str, Any] | None = json_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-_BAD_REF = re.compile(r"(^[-./])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(/\.)|(//)|(\.lock$)|([./]$)")
-
-
-def check_branch_name(value: str) -> str:
-    """The protocol's branch is named after it, so the name must be a valid git branch name."""
-    if _BAD_REF.search(value) or value == "@":
-        raise ValueError("must be a valid git branch name (no spaces, '..', '~^:?*[\\', leading '-' ...)")
-    return value
-
-
-def check_repository_folder(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = value.strip("/").split("/")
-    if value.startswith("/") or ".." in parts or not value.strip("/ "):
-        raise ValueError("must be a folder inside the repository (relative, no '..')")
-    return value
 
 
 class ProtocolRunCreate(ProtocolRunBase):

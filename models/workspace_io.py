@@ -43,6 +43,8 @@ class StepWorkInput:
     engine_id: str | None = None
     model: str | None = None
     qa_command: str | None = None
+    # The step's own prompt (CodeMachine agents), used when the repository has no step file.
+    prompt: str | None = None
     timeout_seconds: float = 3600.0
 
 

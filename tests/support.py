@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -36,7 +36,7 @@ def make_git_repo(path: Path, files: dict[str, str] | None = None, branch: str =
 async def workflow_result(client: Client, workflow_id: str, timeout: float = 60.0):
     """Await a workflow's result: the event a test waits on, with a bound."""
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.result(rpc_timeout=timedelta(seconds=timeout))
+    return await asyncio.wait_for(handle.result(), timeout)
 
 
 async def settle(client: Client, protocol_run_id: int, timeout: float = 120.0) -> str | None:
@@ -49,8 +49,7 @@ async def settle(client: Client, protocol_run_id: int, timeout: float = 120.0) -
 
     handle = client.get_workflow_handle(protocol_run_workflow_id(protocol_run_id))
     try:
-        return await handle.execute_update(Update.WAIT_IDLE, result_type=str,
-                                           rpc_timeout=timedelta(seconds=timeout))
+        return await asyncio.wait_for(handle.execute_update(Update.WAIT_IDLE, result_type=str), timeout)
     except (WorkflowUpdateFailedError, RPCError) as exc:
         if "completed" in str(exc).lower() or "not found" in str(exc).lower():
             return None
@@ -69,3 +68,13 @@ def remote_log(bare: Path, branch: str) -> list[str]:
     """Subjects of the commits on ``branch`` of a bare repository, newest first."""
     out = git("log", "--format=%s", f"refs/heads/{branch}", cwd=bare)
     return out.splitlines()
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The response is ``status`` in the one error shape (with ``code`` when given)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= {"error", "detail", "request_id"}
+    if code:
+        assert body["error"] == code
+    return body

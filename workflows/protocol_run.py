@@ -471,7 +471,8 @@ class ProtocolRunWorkflow:
             step_index=step.step_index, step_name=step.step_name, git_url=self.project.git_url,
             base_branch=self.run_info.base_branch, protocol_branch=self.run_info.protocol_name,
             protocol_root=self.protocol_root, execution_key=f"{info.run_id}/{kind}/{step.id}/{self._next_work_seq()}",
-            engine_id=step.engine_id, model=step.model, qa_command=self.project.qa_command, timeout_seconds=timeout)
+            engine_id=step.engine_id, model=step.model, qa_command=self.project.qa_command,
+            prompt=(step.runtime_state or {}).get("prompt"), timeout_seconds=timeout)
 
     async def _execute(self, item: WorkItem) -> None:
         step = self.state.steps.get(item.step_id)

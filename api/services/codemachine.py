@@ -27,6 +27,7 @@ from capstan.codemachine import (
 )
 from capstan.settings import Settings
 from models.event import Event
+from models.gitrefs import check_branch_name
 from models.project import Project
 from models.protocol import ProtocolRun, ProtocolRunPublic, StepRun
 from models.status import ProtocolStatus
@@ -51,12 +52,10 @@ class CodeMachineImportRequest(BaseModel):
     enqueue: StrictBool = Field(default=False, description="Import through the run's workflow (a job) "
                                                            "instead of at once.")
 
-    @field_validator("base_branch")
+    @field_validator("protocol_name", "base_branch")
     @classmethod
-    def _branch_is_a_ref_name(cls, value: str) -> str:
-        if value.startswith("-") or ".." in value or any(c.isspace() for c in value):
-            raise ValueError("not a valid git branch name")
-        return value
+    def _is_a_branch_name(cls, value: str) -> str:
+        return check_branch_name(value)
 
 
 class CodeMachineImportResponse(BaseModel):

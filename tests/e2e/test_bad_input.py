@@ -5,19 +5,11 @@ from __future__ import annotations
 import pytest
 
 from capstan.settings import ApiSettings, Settings
+from tests.support import assert_error
 
 
 async def project_count(api) -> int:
     return len((await api.get("/projects")).json())
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) >= {"error", "detail", "request_id"}
-    if code:
-        assert body["error"] == code
-    return body
 
 
 async def test_malformed_json_is_400(api):

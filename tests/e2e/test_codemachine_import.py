@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from capstan.settings import ApiSettings, ExecutionSettings, Settings
 from models.event import Event
 from models.protocol import ProtocolRun, StepRun
-from tests.support import make_git_repo
+from tests.support import assert_error, make_git_repo, settle
 
 CONFIG: dict[str, Any] = {
     "name": "feature-x",
@@ -90,8 +89,8 @@ async def test_import_now_plans_the_run_with_its_steps_and_an_event(api, db_engi
         None, [{"type": "trigger", "agent_id": "reviewer"}],
         [{"type": "loop", "step_back": 1, "max_iterations": 3}]]
     assert [s.runtime_state for s in steps] == [
-        {"agent_id": "planner", "prompt_path": "prompts/plan.md"},
-        {"agent_id": "coder", "prompt_path": "prompts/code.md"},
+        {"agent_id": "planner", "prompt_path": "prompts/plan.md", "prompt": "# plan.md\n"},
+        {"agent_id": "coder", "prompt_path": "prompts/code.md", "prompt": "# code.md\n"},
         {"agent_id": "reviewer"}]
 
     events = (await api.get(f"/protocols/{run['id']}/events")).json()
@@ -121,15 +120,6 @@ async def test_imported_steps_are_listed_with_their_policy(api, tmp_path):
 
 
 # --- refusals --------------------------------------------------------------------------------------
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) >= {"error", "detail", "request_id"}
-    if code:
-        assert body["error"] == code
-    return body
-
 
 async def test_bad_config_is_400_listing_every_problem_and_creates_nothing(api, db_engine, tmp_path):
     project_id = await create_project(api, tmp_path)
@@ -246,16 +236,7 @@ async def test_workspace_outside_the_codemachine_root_is_403(settings, api_facto
 
 # --- enqueue=true ---------------------------------------------------------------------------------
 
-async def wait_for_status(api, run_id: int, status: str, timeout: float = 60.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        run = (await api.get(f"/protocols/{run_id}")).json()
-        if run["status"] == status or asyncio.get_running_loop().time() > deadline:
-            return run
-        await asyncio.sleep(0.2)
-
-
-async def test_enqueue_imports_through_the_workflow_as_a_job(api, worker, db_engine, tmp_path):
+async def test_enqueue_imports_through_the_workflow_as_a_job(api, worker, db_engine, temporal_client, tmp_path):
     project_id = await create_project(api, tmp_path, git_url=str(make_git_repo(tmp_path / "repo")))
     response = await api.post(f"/projects/{project_id}/codemachine/import",
                               json=import_body(make_workspace(tmp_path / "ws"), enqueue=True))
@@ -266,13 +247,14 @@ async def test_enqueue_imports_through_the_workflow_as_a_job(api, worker, db_eng
     assert run["status"] in ("planning", "planned")
     assert run["template_source"]["kind"] == "codemachine"
 
-    run = await wait_for_status(api, run["id"], "planned")
+    assert await settle(temporal_client, run["id"]) == "planned"
+    run = (await api.get(f"/protocols/{run['id']}")).json()
     assert run["status"] == "planned"
     steps = await db_rows(db_engine, StepRun, StepRun.protocol_run_id == run["id"])
     assert [(s.step_index, s.step_name, s.status) for s in steps] == [
         (0, "plan", "pending"), (1, "coder", "pending"), (2, "reviewer", "pending")]
     assert steps[2].policy == [{"type": "loop", "step_back": 1, "max_iterations": 3}]
-    assert steps[1].runtime_state == {"agent_id": "coder", "prompt_path": "prompts/code.md"}
+    assert steps[1].runtime_state == {"agent_id": "coder", "prompt_path": "prompts/code.md", "prompt": "# code.md\n"}
     listed = (await api.get(f"/protocols/{run['id']}/steps")).json()
     assert [s["policy"] for s in listed] == [s.policy for s in steps]
     types = [e["event_type"] for e in (await api.get(f"/protocols/{run['id']}/events")).json()]

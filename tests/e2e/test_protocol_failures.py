@@ -195,3 +195,27 @@ async def continued_as_new(temporal_client, rid: int) -> bool:
     async for event in handle.fetch_history_events():
         return bool(event.workflow_execution_started_event_attributes.continued_execution_run_id)
     return False
+
+
+async def test_imported_codemachine_steps_run_their_agent_prompt(api, worker, temporal_client, tmp_path):
+    import json
+
+    from tests.support import git
+
+    workspace = tmp_path / "workspace"
+    (workspace / ".codemachine").mkdir(parents=True)
+    (workspace / "prompts").mkdir()
+    (workspace / "prompts" / "build.md").write_text(step_file("echo built > built.txt"))
+    (workspace / ".codemachine" / "workflow.json").write_text(json.dumps({
+        "agents": [{"id": "builder", "engine": "script", "prompt": "prompts/build.md"}],
+        "steps": [{"agent": "builder", "name": "build"}]}))
+    remote, project = await create_project(api, tmp_path)
+    imported = await api.post(f"/projects/{project['id']}/codemachine/import",
+                              json={"protocol_name": "cm-build", "workspace_path": str(workspace)})
+    assert imported.status_code == 200, imported.text
+    rid = imported.json()["protocol_run"]["id"]
+    await api.post(f"/protocols/{rid}/actions/run_next_step")
+    await settle(temporal_client, rid)
+    assert await step_statuses(api, rid) == ["needs_qa"]
+    assert git("show", "refs/heads/cm-build:built.txt", cwd=remote) == "built"
+    assert "prompt" not in git("ls-tree", "-r", "--name-only", "refs/heads/cm-build", cwd=remote)
