@@ -18,10 +18,13 @@ LimitQuery = Annotated[int | None, Query(description="Page size; default 50, cla
 OffsetQuery = Annotated[int, Query(ge=0, description="Events to skip (newest first).")]
 
 
-@router.get("/events", response_model=list[EventPublic], summary="Recent events, newest first")
+@router.get("/events", response_model=list[EventPublic], summary="Recent events, newest first",
+            description="Without `project_id`, events of projects guarded by a project token are left out; "
+                        "ask for such a project's events with `project_id` and its `X-Project-Token`.")
 async def recent_events(request: Request, session: SessionDep, _: ReaderDep,
                         project_id: Annotated[int | None, Query(description="Only this project's events.")] = None,
                         limit: LimitQuery = None, offset: OffsetQuery = 0) -> list[EventPublic]:
     if project_id is not None:
         check_project_token(request, (await get_project(session, project_id)).secrets)
-    return await list_events(session, project_id=project_id, limit=clamp_limit(limit), offset=offset)
+    return await list_events(session, project_id=project_id, limit=clamp_limit(limit), offset=offset,
+                             open_projects_only=project_id is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +22,10 @@ def clamp_limit(limit: int | None, default: int = DEFAULT_LIMIT, maximum: int = 
 
 
 async def list_events(session: AsyncSession, *, project_id: int | None = None, protocol_run_id: int | None = None,
-                      limit: int = DEFAULT_LIMIT, offset: int = 0) -> list[EventPublic]:
+                      limit: int = DEFAULT_LIMIT, offset: int = 0,
+                      open_projects_only: bool = False) -> list[EventPublic]:
+    """``open_projects_only`` leaves out projects guarded by a project token: a list across
+    projects cannot check every project's token."""
     query = (
         select(Event, ProtocolRun.protocol_name, Project.name)
         .join(Project, col(Project.id) == col(Event.project_id))
@@ -32,6 +36,8 @@ async def list_events(session: AsyncSession, *, project_id: int | None = None, p
         query = query.where(Event.project_id == project_id)
     if protocol_run_id is not None:
         query = query.where(Event.protocol_run_id == protocol_run_id)
+    if open_projects_only:
+        query = query.where(or_(col(Project.secrets).is_(None), ~col(Project.secrets).has_key("api_token")))
     rows = (await session.exec(query)).all()
     return [
         EventPublic(id=e.id, protocol_run_id=e.protocol_run_id, step_run_id=e.step_run_id, event_type=e.event_type,

@@ -260,7 +260,8 @@ GITHUB_OUTCOMES: dict[str, str] = {
     **dict.fromkeys(("success", "neutral", "passed", "ok"), CiOutcome.SUCCESS),
     "merged": CiOutcome.MERGED,
     **dict.fromkeys(("in_progress", "queued", "requested", "pending"), CiOutcome.RUNNING),
-    **dict.fromkeys(("failure", "timed_out", "cancelled", "action_required", "error"), CiOutcome.FAILURE),
+    **dict.fromkeys(("failure", "timed_out", "cancelled", "action_required", "error",
+                     "startup_failure"), CiOutcome.FAILURE),
 }
 
 GITLAB_OUTCOMES: dict[str, str] = {

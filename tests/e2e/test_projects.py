@@ -109,3 +109,15 @@ async def test_events_limit_is_clamped(api, worker, temporal_client, tmp_path):
     assert len((await api.get("/events", params={"limit": 0})).json()) == 1
     assert len((await api.get("/events", params={"limit": 2})).json()) == 2
     assert len((await api.get("/events", params={"limit": 100000})).json()) == 5
+
+
+async def test_events_of_token_guarded_projects_need_their_token(api, worker, temporal_client, tmp_path):
+    repo = make_git_repo(tmp_path / "repo")
+    guarded = await create_project(api, repo, secrets={"api_token": "tok"})
+    open_project = await create_project(api, repo)
+    for project in (guarded, open_project):
+        await workflow_result(temporal_client, project_setup_workflow_id(project["id"]))
+    listed = {e["project_id"] for e in (await api.get("/events")).json()}
+    assert listed == {open_project["id"]}
+    own = await api.get("/events", params={"project_id": guarded["id"]}, headers={"X-Project-Token": "tok"})
+    assert {e["project_id"] for e in own.json()} == {guarded["id"]}

@@ -103,7 +103,7 @@ GITHUB_STATUSES = [
     *[(s, SUCCESS) for s in ("success", "neutral", "passed", "ok")],
     ("merged", MERGED),
     *[(s, RUNNING) for s in ("in_progress", "queued", "requested", "pending")],
-    *[(s, FAILURE) for s in ("failure", "timed_out", "cancelled", "action_required", "error")],
+    *[(s, FAILURE) for s in ("failure", "timed_out", "cancelled", "action_required", "error", "startup_failure")],
     *[(s, None) for s in ("skipped", "stale", "completed", "waiting", "weird")],
 ]
 
