@@ -484,7 +484,7 @@ class ProtocolRunWorkflow:
                                                              self.options.step_timeout_seconds)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
-                raise
+                return  # cancelled with the run: the cancel action recorded it
             async with self.lock:
                 if step.status == StepStatus.RUNNING:
                     await self._persist(*self._fail_step(step, "job_failed", f"Step {step.step_name} could not "
@@ -516,7 +516,7 @@ class ProtocolRunWorkflow:
             result: QaResult = await self._activity("run_qa", request, QaResult, self.options.qa_timeout_seconds)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
-                raise
+                return  # cancelled with the run: the cancel action recorded it
             async with self.lock:
                 if step.status == StepStatus.NEEDS_QA:
                     await self._persist(*self._fail_step(step, "job_failed", f"QA of {step.step_name} could not "
@@ -553,7 +553,7 @@ class ProtocolRunWorkflow:
                 title=self._pr_title(), body=self._pr_body()), PullRequestResult, 60)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
-                raise
+                return  # cancelled with the run: the cancel action recorded it
             await self._open_pr_failed(failure_reason(error))
             return
         async with self.lock:

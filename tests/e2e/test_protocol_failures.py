@@ -219,3 +219,31 @@ async def test_imported_codemachine_steps_run_their_agent_prompt(api, worker, te
     assert await step_statuses(api, rid) == ["needs_qa"]
     assert git("show", "refs/heads/cm-build:built.txt", cwd=remote) == "built"
     assert "prompt" not in git("ls-tree", "-r", "--name-only", "refs/heads/cm-build", cwd=remote)
+
+
+async def test_cancel_stops_a_running_step(api, worker, temporal_client, tmp_path):
+    import asyncio
+    import os
+
+    started, hold = tmp_path / "started.fifo", tmp_path / "hold.fifo"
+    os.mkfifo(started)
+    os.mkfifo(hold)
+    files = {".protocols/0001-demo/01-hang.md": step_file(f'echo started > {started}\ncat {hold}\necho late > late.txt')}
+    remote, run = await planned_run(api, temporal_client, tmp_path, files)
+    rid = run["id"]
+    await api.post(f"/protocols/{rid}/actions/run_next_step")
+
+    def read_started() -> str:
+        with open(started) as fifo:
+            return fifo.read()
+
+    assert (await asyncio.wait_for(asyncio.to_thread(read_started), 60)).strip() == "started"
+    cancelled = await api.post(f"/protocols/{rid}/actions/cancel")
+    assert cancelled.status_code == 200
+    result = await asyncio.wait_for(
+        temporal_client.get_workflow_handle(protocol_run_workflow_id(rid)).result(), 60)
+    assert result["status"] == "cancelled"  # the workflow ended cleanly, not failed
+    assert await status_of(api, rid) == "cancelled" and await step_statuses(api, rid) == ["cancelled"]
+    from tests.support import git
+
+    assert "0001-demo" not in git("branch", "--list", cwd=remote)  # nothing was pushed
