@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from api.auth import authenticator_from_token
 from api.errors import document_errors_as_400, install_error_handlers
@@ -17,6 +18,7 @@ from api.services.reconcile import reconcile_forever
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
 from capstan.settings import Settings, get_settings
+from capstan.telemetry import request_tracer, temporal_interceptors, tracer_provider
 from capstan.temporal import connect
 
 log = logging.getLogger(__name__)
@@ -33,16 +35,19 @@ OPENAPI_TAGS = [
 ]
 
 
-def create_app(settings: Settings | None = None, *, temporal_client=None, reconcile: bool = True) -> FastAPI:
-    """Build the API. Tests pass their own settings (and may pass a connected client)."""
+def create_app(settings: Settings | None = None, *, temporal_client=None, reconcile: bool = True,
+               tracing: TracerProvider | None = None) -> FastAPI:
+    """Build the API. Tests pass their own settings (and may pass a connected client or a tracer provider)."""
     settings = settings or get_settings()
+    tracing = tracing or tracer_provider(settings.telemetry, "api")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database)
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
-        app.state.temporal = temporal_client or await connect(settings.temporal)
+        app.state.temporal = temporal_client or await connect(settings.temporal,
+                                                              interceptors=temporal_interceptors(tracing))
         background = asyncio.create_task(reconcile_forever(app.state.sessions, app.state.temporal, settings)) \
             if reconcile else None
         log.info("api ready: temporal %s namespace %s", settings.temporal.address, settings.temporal.namespace)
@@ -54,6 +59,8 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
             await engine.dispose()
+            if tracing is not None:
+                tracing.force_flush()
 
     app = FastAPI(
         title="Capstan",
@@ -74,7 +81,8 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
         return app.openapi_schema
 
     app.openapi = openapi
-    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes,
+                       tracer=request_tracer(tracing))
     for module in (health, projects, protocols, steps, events, codemachine, queues, webhooks):
         app.include_router(module.router)
     return app

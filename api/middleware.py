@@ -8,6 +8,7 @@ request in Prometheus metrics by route template.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from prometheus_client import Counter, Histogram
+from opentelemetry.trace import SpanKind, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
@@ -57,9 +59,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestGuardMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, tracer: Tracer | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,21 +83,33 @@ class RequestGuardMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
+        span_scope = self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER) \
+            if self.tracer else contextlib.nullcontext()
+        with span_scope as span:
             try:
-                receive = await self._guard(scope, receive)
-            except RejectRequest as reject:
-                await self._reject(send_with_id, reject)
-            else:
-                await self.app(scope, receive, send_with_id)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
-            log.info("%s %s -> %s in %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
-            request_id_var.reset(token)
+                try:
+                    receive = await self._guard(scope, receive)
+                except RejectRequest as reject:
+                    await self._reject(send_with_id, reject)
+                else:
+                    await self.app(scope, receive, send_with_id)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                if span is not None:
+                    span.update_name(f"{scope['method']} {template}")
+                    span.set_attributes({"http.request.method": scope["method"], "http.route": template,
+                                         "http.response.status_code": status, "capstan.request_id": request_id})
+                self._observe(scope, template, status, started)
+                request_id_var.reset(token)
+
+    @staticmethod
+    def _observe(scope: Scope, template: str, status: int, started: float) -> None:
+        """Metrics by route template, and the request's one log line."""
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(scope["method"], template, str(status)).inc()
+        LATENCY.labels(scope["method"], template).observe(elapsed)
+        log.info("%s %s -> %s in %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
 
     async def _guard(self, scope: Scope, receive: Receive) -> Receive:
         if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -141,6 +142,12 @@ class WorkerSettings(_Base):
                               description="Port of the worker's Prometheus endpoint (Temporal SDK metrics); 0 = off.")
 
 
+class TelemetrySettings(_Base):
+    tracing: Literal["off", "console"] = Field(
+        "off", validation_alias=_aliases("TRACING"),
+        description="OpenTelemetry traces of requests, workflows and activities: off, or printed (console).")
+
+
 class LogSettings(_Base):
     level: str = Field("INFO", validation_alias=_aliases("LOG_LEVEL"), description="Root log level.")
     json_lines: bool = Field(False, validation_alias=_aliases("LOG_JSON"),
@@ -178,11 +185,12 @@ class Settings:
         self.execution: ExecutionSettings = overrides.get("execution") or ExecutionSettings()
         self.forge: ForgeSettings = overrides.get("forge") or ForgeSettings()
         self.log: LogSettings = overrides.get("log") or LogSettings()
+        self.telemetry: TelemetrySettings = overrides.get("telemetry") or TelemetrySettings()
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, ExecutionSettings, ForgeSettings,
-    PatchSettings, WorkerSettings, LogSettings, DevSettings,
+    PatchSettings, WorkerSettings, TelemetrySettings, LogSettings, DevSettings,
 )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
@@ -22,7 +23,8 @@ class TemporalUnavailable(RuntimeError):
     """Temporal did not answer within the connect timeout."""
 
 
-async def connect(settings: TemporalSettings, runtime: Runtime | None = None) -> Client:
+async def connect(settings: TemporalSettings, runtime: Runtime | None = None,
+                  interceptors: Sequence[Interceptor] = ()) -> Client:
     """Connect, retrying until ``connect_timeout_seconds``: in a fresh stack Temporal may
     still be starting when the API or a worker comes up."""
     deadline = time.monotonic() + settings.connect_timeout_seconds
@@ -31,7 +33,7 @@ async def connect(settings: TemporalSettings, runtime: Runtime | None = None) ->
         try:
             return await Client.connect(
                 settings.address, namespace=settings.namespace,
-                data_converter=pydantic_data_converter, runtime=runtime,
+                data_converter=pydantic_data_converter, runtime=runtime, interceptors=interceptors,
             )
         except Exception as exc:  # the SDK raises RuntimeError for every transport failure
             if time.monotonic() + delay > deadline:

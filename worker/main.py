@@ -28,6 +28,7 @@ from activities.records import RecordActivities
 from activities.workspace import WorkspaceActivities
 from capstan.db import create_engine, create_session_factory
 from capstan.settings import Settings
+from capstan.telemetry import temporal_interceptors, tracer_provider
 from capstan.temporal import connect
 from workflows.project_setup import ProjectSetupWorkflow
 from workflows.protocol_run import ProtocolRunWorkflow
@@ -38,7 +39,8 @@ WORKFLOWS = [ProjectSetupWorkflow, ProtocolRunWorkflow]
 
 # Our models and pydantic are deterministic and heavy to import: load them once, not per run.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("models", "pydantic", "pydantic_core", "yaml"))
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "models", "pydantic", "pydantic_core", "yaml", "opentelemetry"))
 
 
 class WorkerResources:
@@ -93,7 +95,9 @@ def make_runtime(metrics_port: int) -> Runtime | None:
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect(settings.temporal, runtime=make_runtime(settings.worker.metrics_port))
+    tracing = tracer_provider(settings.telemetry, "worker")
+    client = await connect(settings.temporal, runtime=make_runtime(settings.worker.metrics_port),
+                           interceptors=temporal_interceptors(tracing))
     resources = WorkerResources(settings)
     worker = build_worker(client, settings, resources)
     stop = asyncio.Event()
@@ -105,3 +109,5 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
     await resources.close()
+    if tracing is not None:
+        tracing.shutdown()
