@@ -25,6 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from capstan.db import SessionFactory
+from capstan.secrets import SecretBox, SecretsUnreadable
 from capstan.settings import ForgeSettings
 from models.project import Project
 from models.forges import Forge, display_url, forge_for, forge_repository
@@ -297,9 +298,10 @@ def _not_configured(message: str) -> ApplicationError:
 
 
 class ForgeActivities:
-    def __init__(self, sessions: SessionFactory, settings: ForgeSettings) -> None:
+    def __init__(self, sessions: SessionFactory, settings: ForgeSettings, secret_box: SecretBox) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.secret_box = secret_box
 
     @activity.defn(name="open_pull_request")
     async def open_pull_request(self, request: OpenPullRequestInput) -> PullRequestResult:
@@ -352,7 +354,10 @@ class ForgeActivities:
     def _token(self, project: Project, forge: str) -> str:
         """The project's ``<forge>_token`` secret, else the worker's configured token."""
         secret_name = f"{forge}_token"
-        secret = (project.secrets or {}).get(secret_name)
+        try:
+            secret = self.secret_box.open(project.secrets).get(secret_name)
+        except SecretsUnreadable as exc:
+            raise _not_configured(f"project {project.id}: {exc}") from None
         if isinstance(secret, str) and secret.strip():
             return secret.strip()
         configured = self.settings.github_token if forge == Forge.GITHUB else self.settings.gitlab_token

@@ -17,7 +17,8 @@ from api.routes import codemachine, events, health, projects, protocols, queues,
 from api.services.reconcile import reconcile_forever
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
-from capstan.settings import Settings, get_settings
+from capstan.secrets import SecretBox
+from capstan.settings import Settings, get_settings, secret_value
 from capstan.telemetry import request_tracer, temporal_interceptors, tracer_provider
 from capstan.temporal import connect
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
     app.state.settings = settings
     token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
     app.state.authenticator = authenticator_from_token(token)
+    app.state.secret_box = SecretBox(secret_value(settings.secrets.key))
     install_error_handlers(app)
     default_openapi = app.openapi
 

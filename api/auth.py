@@ -15,6 +15,7 @@ from typing import Protocol
 from fastapi import Request
 
 from api.errors import Forbidden, Unauthorized
+from models.project import Project
 
 
 class Scope(StrEnum):
@@ -105,9 +106,11 @@ def require_scope(principal: Principal, scope: Scope) -> None:
         raise Forbidden(f"missing scope {scope}")
 
 
-def check_project_token(request: Request, project_secrets: dict | None) -> None:
+def check_project_token(request: Request, project: Project) -> None:
     """A project with ``secrets.api_token`` also needs ``X-Project-Token``."""
-    expected = (project_secrets or {}).get("api_token")
+    if "api_token" not in (project.secrets or {}):
+        return
+    expected = request.app.state.secret_box.open(project.secrets).get("api_token")
     if not expected:
         return
     given = request.headers.get("x-project-token")

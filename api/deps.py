@@ -56,20 +56,20 @@ WriterDep = Annotated[Principal, Depends(_writer)]
 
 async def _project(project_id: int, request: Request, session: SessionDep, _: ReaderDep) -> Project:
     project = await get_project(session, project_id)
-    check_project_token(request, project.secrets)
+    check_project_token(request, project)
     return project
 
 
 async def _run(protocol_run_id: int, request: Request, session: SessionDep, _: ReaderDep) -> ProtocolRun:
     run = await get_run(session, protocol_run_id)
-    check_project_token(request, (await get_project(session, run.project_id)).secrets)
+    check_project_token(request, await get_project(session, run.project_id))
     return run
 
 
 async def _step(step_id: int, request: Request, session: SessionDep, _: ReaderDep) -> StepRun:
     step = await get_step(session, step_id)
     run = await get_run(session, step.protocol_run_id)
-    check_project_token(request, (await get_project(session, run.project_id)).secrets)
+    check_project_token(request, await get_project(session, run.project_id))
     return step
 
 

@@ -142,6 +142,12 @@ class WorkerSettings(_Base):
                               description="Port of the worker's Prometheus endpoint (Temporal SDK metrics); 0 = off.")
 
 
+class SecretsSettings(_Base):
+    key: SecretStr | None = Field(
+        None, validation_alias=_aliases("SECRETS_KEY"),
+        description="Fernet key sealing project secrets in Postgres (`capstan dev` makes one in its data dir).")
+
+
 class TelemetrySettings(_Base):
     tracing: Literal["off", "console"] = Field(
         "off", validation_alias=_aliases("TRACING"),
@@ -172,6 +178,10 @@ class DevSettings(_Base):
         description="First worker's metrics port under `capstan dev` (next workers count up); 0 = off.")
 
 
+def secret_value(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
+
+
 class Settings:
     """All concerns of one process, each read once from the environment."""
 
@@ -186,11 +196,12 @@ class Settings:
         self.forge: ForgeSettings = overrides.get("forge") or ForgeSettings()
         self.log: LogSettings = overrides.get("log") or LogSettings()
         self.telemetry: TelemetrySettings = overrides.get("telemetry") or TelemetrySettings()
+        self.secrets: SecretsSettings = overrides.get("secrets") or SecretsSettings()
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, ExecutionSettings, ForgeSettings,
-    PatchSettings, WorkerSettings, TelemetrySettings, LogSettings, DevSettings,
+    PatchSettings, WorkerSettings, SecretsSettings, TelemetrySettings, LogSettings, DevSettings,
 )
 
 

@@ -26,9 +26,11 @@ from capstan.devstack.ports import free_port
 from capstan.devstack.postgres import EmbeddedPostgres
 from capstan.devstack.temporal_server import TemporalDevServer
 from capstan.migrate import upgrade_to_head
+from capstan.secrets import SecretBox
 from capstan.settings import (
     ApiSettings,
     DatabaseSettings,
+    SecretsSettings,
     Settings,
     TemporalSettings,
     WebhookSettings,
@@ -45,6 +47,9 @@ pytest_plugins = ["tests.fakes.forge"]
 for _name in list(os.environ):
     if _name.startswith(("CAPSTAN_", "DEKSDENFLOW_")) or _name == "PATCH_ADMIN_TOKEN":
         del os.environ[_name]
+
+
+SESSION_SECRETS_KEY = SecretBox.generate_key()
 
 
 @dataclass
@@ -104,6 +109,7 @@ def settings(stack: Stack, task_queue: str, tmp_path: Path, clean_tables: None) 
         api=ApiSettings(),
         webhooks=WebhookSettings(),
         worker=WorkerSettings(git_cache_dir=tmp_path / "git-cache"),
+        secrets=SecretsSettings(key=SESSION_SECRETS_KEY),
     )
 
 

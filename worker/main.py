@@ -27,7 +27,8 @@ from activities.git import GitActivities, GitRunner, RepositoryCache
 from activities.records import RecordActivities
 from activities.workspace import WorkspaceActivities
 from capstan.db import create_engine, create_session_factory
-from capstan.settings import Settings
+from capstan.secrets import SecretBox
+from capstan.settings import Settings, secret_value
 from capstan.telemetry import temporal_interceptors, tracer_provider
 from capstan.temporal import connect
 from workflows.project_setup import ProjectSetupWorkflow
@@ -53,7 +54,7 @@ class WorkerResources:
                                 GitRunner(settings.worker.git_binary, settings.worker.git_author_name,
                                           settings.worker.git_author_email))
         self.records = RecordActivities(sessions)
-        self.forge = ForgeActivities(sessions, settings.forge)
+        self.forge = ForgeActivities(sessions, settings.forge, SecretBox(secret_value(settings.secrets.key)))
         self.git = GitActivities(cache)
         self.workspace = WorkspaceActivities(cache, ArtifactStore(sessions),
                                              engine_registry(settings.execution.command_engine))

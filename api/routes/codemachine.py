@@ -24,5 +24,5 @@ async def import_codemachine_workspace(project_id: int, body: CodeMachineImportR
                                        session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                                        _: WriterDep) -> CodeMachineImportResponse:
     project = await get_project(session, project_id)
-    check_project_token(request, project.secrets)
+    check_project_token(request, project)
     return await service.import_workspace(session, temporal, settings, project, body)

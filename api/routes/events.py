@@ -25,6 +25,6 @@ async def recent_events(request: Request, session: SessionDep, _: ReaderDep,
                         project_id: Annotated[int | None, Query(description="Only this project's events.")] = None,
                         limit: LimitQuery = None, offset: OffsetQuery = 0) -> list[EventPublic]:
     if project_id is not None:
-        check_project_token(request, (await get_project(session, project_id)).secrets)
+        check_project_token(request, await get_project(session, project_id))
     return await list_events(session, project_id=project_id, limit=clamp_limit(limit), offset=offset,
                              open_projects_only=project_id is None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import ProjectDep, ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.services import projects as service
@@ -19,9 +19,9 @@ Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 
 
 @router.post("/projects", response_model=ProjectPublic, summary="Create a project and start its setup run")
-async def create_project(body: ProjectCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                         _: WriterDep) -> ProjectPublic:
-    project = await service.create_project(session, temporal, settings, body)
+async def create_project(body: ProjectCreate, request: Request, session: SessionDep, temporal: TemporalDep,
+                         settings: SettingsDep, _: WriterDep) -> ProjectPublic:
+    project = await service.create_project(session, temporal, settings, request.app.state.secret_box, body)
     return ProjectPublic.from_row(project)
 
 

@@ -11,6 +11,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
     WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from capstan.secrets import SecretBox
 from capstan.settings import Settings
 from models import search_attributes as sa
 from models.project import Project, ProjectCreate
@@ -23,14 +24,14 @@ log = logging.getLogger(__name__)
 SETUP_PREFIX = "setup-"
 
 
-async def create_project(session: AsyncSession, temporal: Client, settings: Settings,
+async def create_project(session: AsyncSession, temporal: Client, settings: Settings, secret_box: SecretBox,
                          body: ProjectCreate) -> Project:
     """Record the project and its setup run in one transaction, then start the setup workflow.
 
     If the start fails (Temporal down, API killed in between), the run stays
     ``pending`` and ``reconcile`` starts it later: nothing is lost.
     """
-    project = Project.model_validate(body)
+    project = Project.model_validate(body, update={"secrets": secret_box.seal(body.secrets)})
     session.add(project)
     await session.flush()
     run = ProtocolRun(project_id=project.id, protocol_name=f"{SETUP_PREFIX}{project.id}",

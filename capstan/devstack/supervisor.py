@@ -24,6 +24,7 @@ from capstan.devstack.postgres import EmbeddedPostgres
 from capstan.devstack.process import spawn, stop, wait_until
 from capstan.devstack.temporal_server import TemporalDevServer
 from capstan.migrate import upgrade_to_head
+from capstan.secrets import SecretBox
 
 
 @dataclass
@@ -48,9 +49,20 @@ class DevStack:
         self.children: list[tuple[str, subprocess.Popen]] = []
         self._stopping = threading.Event()
 
+    def secrets_key(self) -> str:
+        """The key sealing project secrets: from the environment, else kept in the data dir."""
+        if os.environ.get("CAPSTAN_SECRETS_KEY"):
+            return os.environ["CAPSTAN_SECRETS_KEY"]
+        key_file = self.data_dir / "secrets.key"
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(SecretBox.generate_key())
+        return key_file.read_text().strip()
+
     def child_env(self) -> dict[str, str]:
         return {
             **os.environ,
+            "CAPSTAN_SECRETS_KEY": self.secrets_key(),
             "CAPSTAN_DATABASE_URL": self.postgres.url,
             "CAPSTAN_TEMPORAL_ADDRESS": self.temporal.address,
             "CAPSTAN_TEMPORAL_UI_URL": self.temporal.ui_url or "",

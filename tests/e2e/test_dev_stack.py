@@ -62,12 +62,14 @@ async def test_dev_stack_serves_and_keeps_data_across_restarts(ports, tmp_path):
         async with httpx.AsyncClient(base_url=dev.api, timeout=10) as http:
             assert (await http.get("/health")).json()["status"] == "ok"
             assert (await http.get(f"http://127.0.0.1:{ports['ui']}/")).status_code == 200
-            created = await http.post("/projects", json={"name": "kept", "git_url": str(repo)},
+            created = await http.post("/projects", json={"name": "kept", "git_url": str(repo),
+                                                         "secrets": {"api_token": "kept-token"}},
                                       headers={"X-Request-ID": "dev-stack-req-1"})
             project = created.json()
             client = await connect(TemporalSettings(address=f"127.0.0.1:{ports['temporal']}"))
             await workflow_result(client, project_setup_workflow_id(project["id"]))
-            events_before = (await http.get("/events")).json()
+            events_before = (await http.get("/events", params={"project_id": project["id"]},
+                                            headers={"X-Project-Token": "kept-token"})).json()
             assert events_before[0]["event_type"] == "setup_completed"
     finally:
         assert dev.stop() == 0
@@ -80,8 +82,11 @@ async def test_dev_stack_serves_and_keeps_data_across_restarts(ports, tmp_path):
         again.wait_until_up()
         async with httpx.AsyncClient(base_url=again.api, timeout=10) as http:
             assert [p["name"] for p in (await http.get("/projects")).json()] == ["kept"]
-            assert (await http.get("/events")).json() == events_before
-            run = (await http.get(f"/projects/{project['id']}/protocols")).json()[0]
+            token = {"X-Project-Token": "kept-token"}  # its sealed secret still opens after the restart
+            assert (await http.get(f"/projects/{project['id']}", headers=token)).status_code == 200
+            assert (await http.get("/events", params={"project_id": project["id"]}, headers=token)).json() \
+                == events_before
+            run = (await http.get(f"/projects/{project['id']}/protocols", headers=token)).json()[0]
             assert run["status"] == "completed"
         # Temporal kept its history too: the finished workflow is still there.
         client = await connect(TemporalSettings(address=f"127.0.0.1:{ports['temporal']}"))

@@ -121,3 +121,15 @@ async def test_events_of_token_guarded_projects_need_their_token(api, worker, te
     assert listed == {open_project["id"]}
     own = await api.get("/events", params={"project_id": guarded["id"]}, headers={"X-Project-Token": "tok"})
     assert {e["project_id"] for e in own.json()} == {guarded["id"]}
+
+
+async def test_secrets_are_sealed_in_postgres(api, db_engine, tmp_path):
+    from sqlalchemy import text
+
+    project = await create_project(api, tmp_path / "r", secrets={"api_token": "plain-token-123"})
+    async with db_engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT secrets::text FROM projects WHERE id = :id"),
+                                     {"id": project["id"]})).scalar_one()
+    assert "plain-token-123" not in stored and "api_token" in stored
+    ok = await api.get(f"/projects/{project['id']}", headers={"X-Project-Token": "plain-token-123"})
+    assert ok.status_code == 200

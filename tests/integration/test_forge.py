@@ -14,11 +14,14 @@ from temporalio.testing import ActivityEnvironment
 from activities.forge import ForgeActivities, ForgeErrorType
 from capstan.db import SessionFactory, create_session_factory, session_scope
 from capstan.devstack.ports import free_port
+from capstan.secrets import SecretBox
 from capstan.settings import ForgeSettings
 from models.project import Project
 from models.workflow_io import OpenPullRequestInput, PullRequestResult
 from tests.fakes.forge import FAKE_FORGE_TOKEN, FakeForge
 
+# Secrets are sealed in Postgres as the API stores them.
+BOX = SecretBox(SecretBox.generate_key())
 GITHUB_URL = "https://github.com/acme/widgets.git"
 GITLAB_URL = "https://gitlab.example.com/group/sub/widgets.git"
 
@@ -30,6 +33,8 @@ def sessions(db_engine, clean_tables) -> SessionFactory:
 
 async def add_project(sessions: SessionFactory, git_url: str = GITHUB_URL, **fields: Any) -> int:
     async with session_scope(sessions) as session:
+        if "secrets" in fields:
+            fields["secrets"] = BOX.seal(fields["secrets"])
         project = Project(name="widgets", git_url=git_url, **fields)
         session.add(project)
         await session.flush()
@@ -46,7 +51,7 @@ def pr_input(project_id: int, forge: str = "github", repository: str = "acme/wid
 
 async def open_pr(sessions: SessionFactory, settings: ForgeSettings,
                   request: OpenPullRequestInput) -> PullRequestResult:
-    return await ActivityEnvironment().run(ForgeActivities(sessions, settings).open_pull_request, request)
+    return await ActivityEnvironment().run(ForgeActivities(sessions, settings, BOX).open_pull_request, request)
 
 
 async def open_pr_error(sessions: SessionFactory, settings: ForgeSettings,
@@ -214,7 +219,7 @@ async def test_heartbeats_while_the_forge_is_slow(sessions, fake_forge: FakeForg
     environment.info = dataclasses.replace(environment.info, heartbeat_timeout=timedelta(seconds=0.3))
     beats: list[Any] = []
     environment.on_heartbeat = lambda *details: beats.append(details)
-    activities = ForgeActivities(sessions, fake_forge.forge_settings())
+    activities = ForgeActivities(sessions, fake_forge.forge_settings(), BOX)
     result = await environment.run(activities.open_pull_request, pr_input(project_id))
     assert result.created
     assert len(beats) >= 3
@@ -234,3 +239,14 @@ def test_retry_after_becomes_the_next_retry_delay() -> None:
 
     error = ForgeError("GitHub returned HTTP 503", 503, forge="github", retry_after=12).to_application_error()
     assert (error.non_retryable, error.next_retry_delay) == (False, timedelta(seconds=12))
+
+
+async def test_a_secret_sealed_with_another_key_is_a_clear_non_retryable_error(sessions, fake_forge):
+    project_id = await add_project(sessions, secrets={"github_token": FAKE_FORGE_TOKEN})
+    other_key = SecretBox(SecretBox.generate_key())
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(
+            ForgeActivities(sessions, fake_forge.forge_settings(github_token=None), other_key).open_pull_request,
+            pr_input(project_id))
+    assert caught.value.non_retryable and "cannot be opened with this key" in caught.value.message
+    assert FAKE_FORGE_TOKEN not in str(caught.value)

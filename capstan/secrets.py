@@ -1,0 +1,53 @@
+"""Project secrets at rest: every value sealed with Fernet (AES-128-CBC + HMAC) before it
+reaches Postgres, opened only where it is used (token checks, forge calls).
+
+Keys stay readable, so "which secrets are set" needs no key. With no
+``CAPSTAN_SECRETS_KEY`` values are stored as given and each process warns once;
+``capstan dev`` creates a key in its data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fernet:v1:"
+
+
+class SecretsUnreadable(RuntimeError):
+    """A sealed value that this key cannot open (the key changed)."""
+
+
+class SecretBox:
+    def __init__(self, key: str | None) -> None:
+        self._fernet = Fernet(key.encode()) if key else None
+        if self._fernet is None:
+            log.warning("CAPSTAN_SECRETS_KEY is not set: project secrets are stored unencrypted")
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode()
+
+    def seal(self, secrets: dict[str, Any] | None) -> dict[str, Any] | None:
+        if secrets is None or self._fernet is None:
+            return secrets
+        return {name: PREFIX + self._fernet.encrypt(json.dumps(value).encode()).decode()
+                for name, value in secrets.items()}
+
+    def open(self, secrets: dict[str, Any] | None) -> dict[str, Any]:
+        opened: dict[str, Any] = {}
+        for name, value in (secrets or {}).items():
+            if isinstance(value, str) and value.startswith(PREFIX):
+                if self._fernet is None:
+                    raise SecretsUnreadable(f"secret {name!r} is encrypted but CAPSTAN_SECRETS_KEY is not set")
+                try:
+                    value = json.loads(self._fernet.decrypt(value[len(PREFIX):].encode()))
+                except InvalidToken:
+                    raise SecretsUnreadable(f"secret {name!r} cannot be opened with this key") from None
+            opened[name] = value
+        return opened
