@@ -27,9 +27,9 @@ from temporalio.exceptions import ApplicationError
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox, SecretsUnreadable
 from capstan.settings import ForgeSettings
-from models.project import Project
 from models.forges import Forge, display_url, forge_for, forge_repository
-from models.workflow_io import OpenPullRequestInput, PullRequestResult
+from models.project import Project
+from models.workflow_io import ActivityName, OpenPullRequestInput, PullRequestResult
 
 
 class ForgeErrorType:
@@ -303,7 +303,7 @@ class ForgeActivities:
         self.settings = settings
         self.secret_box = secret_box
 
-    @activity.defn(name="open_pull_request")
+    @activity.defn(name=ActivityName.OPEN_PULL_REQUEST)
     async def open_pull_request(self, request: OpenPullRequestInput) -> PullRequestResult:
         """Open the protocol branch's pull/merge request, or return the one already open.
 

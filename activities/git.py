@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.process import ProcessResult, child_env, run_process
-from models.workflow_io import FetchRepositoryInput, FetchRepositoryResult
+from models.workflow_io import ActivityName, FetchRepositoryInput, FetchRepositoryResult
 
 
 class GitErrorType:
@@ -125,7 +125,7 @@ class GitActivities:
         self.git = cache.git
         self.cache = cache
 
-    @activity.defn(name="fetch_repository")
+    @activity.defn(name=ActivityName.FETCH_REPOSITORY)
     async def fetch_repository(self, request: FetchRepositoryInput) -> FetchRepositoryResult:
         """Fetch the repository into this worker's cache, check the branch, detect its CI."""
         async with self.cache.lock(request.git_url):

@@ -15,7 +15,7 @@ from capstan.db import SessionFactory, session_scope
 from models.event import Event
 from models.project import Project
 from models.protocol import ProtocolRun, StepRun
-from models.workflow_io import RunRecordsWrite, StepState
+from models.workflow_io import ActivityName, RunRecordsWrite, StepState
 from models.workspace_io import CreateStepsWrite
 
 
@@ -23,7 +23,7 @@ class RecordActivities:
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
 
-    @activity.defn(name="write_run_records")
+    @activity.defn(name=ActivityName.WRITE_RUN_RECORDS)
     async def write_run_records(self, write: RunRecordsWrite) -> list[int]:
         """Apply status changes and append events atomically; returns the new event ids."""
         async with session_scope(self.sessions) as session:
@@ -62,7 +62,7 @@ class RecordActivities:
                     ids.append(new_id)
             return ids
 
-    @activity.defn(name="create_step_runs")
+    @activity.defn(name=ActivityName.CREATE_STEP_RUNS)
     async def create_step_runs(self, write: CreateStepsWrite) -> list[StepState]:
         """Insert the steps (an index already present is kept as it is) and return them all."""
         async with session_scope(self.sessions) as session:

@@ -22,7 +22,7 @@ from activities.engines import DEFAULT_ENGINE, Engine, EngineContext, EngineOutc
 from activities.git import RepositoryCache, branch_not_found
 from activities.stepfile import StepFile, StepFileError, parse_step_file
 from models.artifact import ArtifactKind
-from models.workflow_io import NewStep
+from models.workflow_io import ActivityName, NewStep
 from models.workspace_io import (
     BranchInput,
     ExecuteStepResult,
@@ -84,7 +84,7 @@ class WorkspaceActivities:
             async with self.cache.lock(git_url):
                 await self.cache.remove_worktree(mirror, path)
 
-    @activity.defn(name="plan_protocol")
+    @activity.defn(name=ActivityName.PLAN_PROTOCOL)
     async def plan_protocol(self, request: PlanInput) -> PlanResult:
         """Step files are ``<root>/*.md`` at the base branch, sorted by name; a file's position
         is its ``step_index`` and its name the ``step_name``."""
@@ -106,7 +106,7 @@ class WorkspaceActivities:
                                  engine_id=parsed.engine_id, model=parsed.model, policy=parsed.policy))
         return PlanResult(root=root, base_sha=base_sha, steps=steps)
 
-    @activity.defn(name="execute_step")
+    @activity.defn(name=ActivityName.EXECUTE_STEP)
     async def execute_step(self, request: StepWorkInput) -> ExecuteStepResult:
         mirror, branch_sha, start_sha = await self._fetch_protocol_branch(
             request.git_url, request.protocol_branch, request.base_branch)
@@ -170,7 +170,7 @@ class WorkspaceActivities:
             raise ApplicationError(f"push of {branch} to {git_url} was rejected: {result.stderr.strip()[-400:]}",
                                    type=WorkspaceErrorType.PUSH_REJECTED)
 
-    @activity.defn(name="run_qa")
+    @activity.defn(name=ActivityName.RUN_QA)
     async def run_qa(self, request: StepWorkInput) -> QaResult:
         """The ``## QA`` block of the step file, else the project's QA command; exit 0 passes."""
         mirror, _, sha = await self._fetch_protocol_branch(request.git_url, request.protocol_branch,
@@ -197,7 +197,7 @@ class WorkspaceActivities:
         return QaResult(passed=outcome.exit_code == 0, exit_code=outcome.exit_code, artifact_id=artifact_id,
                         message=outcome.message)
 
-    @activity.defn(name="ensure_protocol_branch")
+    @activity.defn(name=ActivityName.ENSURE_PROTOCOL_BRANCH)
     async def ensure_protocol_branch(self, request: BranchInput) -> str:
         """The protocol branch on the remote (created from the base branch if missing); its tip."""
         mirror, branch_sha, base_sha = await self._fetch_protocol_branch(

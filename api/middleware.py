@@ -17,8 +17,8 @@ import uuid
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from prometheus_client import Counter, Histogram
 from opentelemetry.trace import SpanKind, Tracer
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body

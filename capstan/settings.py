@@ -214,7 +214,7 @@ def settings_markdown_table() -> str:
     """The table in ``docs/settings.md``; a unit test keeps the two identical."""
     rows = ["| Variable | Also read from | Default | Meaning |", "|---|---|---|---|"]
     for cls in SETTINGS_CLASSES:
-        for name, field in cls.model_fields.items():
+        for field in cls.model_fields.values():
             primary, *legacy = [a for a in dict.fromkeys(field.validation_alias.choices) if isinstance(a, str)]
             default = field.default
             shown = "unset" if default is None else f"`{default}`"

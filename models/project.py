@@ -51,5 +51,5 @@ class ProjectPublic(ProjectBase):
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, project: Project) -> "ProjectPublic":
+    def from_row(cls, project: Project) -> ProjectPublic:
         return cls.model_validate(project, update={"secret_keys": sorted((project.secrets or {}).keys())})

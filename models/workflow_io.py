@@ -16,6 +16,19 @@ class WorkflowName:
 PROJECT_SETUP_PREFIX = "project-setup-"
 
 
+class ActivityName:
+    """Activity names, shared by the workflows that call them and the code that reads jobs."""
+
+    WRITE_RUN_RECORDS = "write_run_records"
+    CREATE_STEP_RUNS = "create_step_runs"
+    FETCH_REPOSITORY = "fetch_repository"
+    PLAN_PROTOCOL = "plan_protocol"
+    EXECUTE_STEP = "execute_step"
+    RUN_QA = "run_qa"
+    ENSURE_PROTOCOL_BRANCH = "ensure_protocol_branch"
+    OPEN_PULL_REQUEST = "open_pull_request"
+
+
 def project_setup_workflow_id(project_id: int) -> str:
     return f"{PROJECT_SETUP_PREFIX}{project_id}"
 

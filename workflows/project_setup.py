@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from models import search_attributes as sa
 from models.status import ProtocolStatus
 from models.workflow_io import (
+    ActivityName,
     FetchRepositoryInput,
     FetchRepositoryResult,
     ProjectSetupInput,
@@ -46,7 +47,7 @@ class ProjectSetupWorkflow:
         )
         try:
             fetched: FetchRepositoryResult = await workflow.execute_activity(
-                "fetch_repository", FetchRepositoryInput(git_url=setup.git_url, branch=setup.base_branch),
+                ActivityName.FETCH_REPOSITORY, FetchRepositoryInput(git_url=setup.git_url, branch=setup.base_branch),
                 result_type=FetchRepositoryResult,
                 start_to_close_timeout=timedelta(minutes=30),
                 heartbeat_timeout=timedelta(seconds=setup.heartbeat_timeout_seconds),

@@ -24,6 +24,7 @@ from models.status import PROTOCOL_TERMINAL, ProtocolAction, ProtocolStatus, Ste
 from models.workflow_io import (
     JOB_TYPES,
     ActionResult,
+    ActivityName,
     CiOutcome,
     CiReport,
     NewStep,
@@ -333,8 +334,8 @@ class ProtocolRunWorkflow:
         if not steps:
             return []
         created: list[StepState] = await workflow.execute_activity(
-            "create_step_runs", CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id,
-                                                 steps=steps),
+            ActivityName.CREATE_STEP_RUNS,
+            CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id, steps=steps),
             result_type=list[StepState], start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORDS_RETRY)
         self.state.add_steps(created)
         return created
@@ -432,7 +433,7 @@ class ProtocolRunWorkflow:
         request = PlanInput(git_url=self.project.git_url, base_branch=self.run_info.base_branch,
                             protocol_name=self.run_info.protocol_name, protocol_root=self.run_info.protocol_root)
         try:
-            plan: PlanResult = await self._activity("plan_protocol", request, PlanResult, 600)
+            plan: PlanResult = await self._activity(ActivityName.PLAN_PROTOCOL, request, PlanResult, 600)
         except ActivityError as error:
             async with self.lock:
                 if self.state.status == ProtocolStatus.PLANNING:
@@ -441,8 +442,8 @@ class ProtocolRunWorkflow:
                                                 job=JOB_TYPES[WorkKind.PLAN]))
             return
         async with self.lock:
-            created = await self._create_steps([s for s in plan.steps
-                                                if s.step_index not in {x.step_index for x in self.state.steps.values()}])
+            known = {s.step_index for s in self.state.steps.values()}
+            created = await self._create_steps([s for s in plan.steps if s.step_index not in known])
             if self.state.status == ProtocolStatus.PLANNING:
                 self.state.set_status(ProtocolStatus.PLANNED)
             if plan.steps:
@@ -480,7 +481,7 @@ class ProtocolRunWorkflow:
             return
         request = self._work_input(step, "exec", self.options.step_timeout_seconds)
         try:
-            result: ExecuteStepResult = await self._activity("execute_step", request, ExecuteStepResult,
+            result: ExecuteStepResult = await self._activity(ActivityName.EXECUTE_STEP, request, ExecuteStepResult,
                                                              self.options.step_timeout_seconds)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
@@ -513,7 +514,8 @@ class ProtocolRunWorkflow:
             return
         request = self._work_input(step, "qa", self.options.qa_timeout_seconds)
         try:
-            result: QaResult = await self._activity("run_qa", request, QaResult, self.options.qa_timeout_seconds)
+            result: QaResult = await self._activity(ActivityName.RUN_QA, request, QaResult,
+                                                    self.options.qa_timeout_seconds)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 return  # cancelled with the run: the cancel action recorded it
@@ -544,10 +546,10 @@ class ProtocolRunWorkflow:
                                        "(set ci_provider and forge_repository)")
             return
         try:
-            await self._activity("ensure_protocol_branch", BranchInput(
+            await self._activity(ActivityName.ENSURE_PROTOCOL_BRANCH, BranchInput(
                 git_url=self.project.git_url, base_branch=self.run_info.base_branch,
                 protocol_branch=self.run_info.protocol_name), str, 600)
-            pr: PullRequestResult = await self._activity("open_pull_request", OpenPullRequestInput(
+            pr: PullRequestResult = await self._activity(ActivityName.OPEN_PULL_REQUEST, OpenPullRequestInput(
                 project_id=self.project.id, protocol_run_id=self.run_info.id, forge=forge, repository=repository,
                 head_branch=self.run_info.protocol_name, base_branch=self.run_info.base_branch,
                 title=self._pr_title(), body=self._pr_body()), PullRequestResult, 60)

@@ -85,7 +85,8 @@ class ProtocolRunState:
         return started[-1] if started else None
 
     def can_complete(self) -> bool:
-        return bool(self.steps) and protocol_can_complete(self.status, [StepStatus(s.status) for s in self.steps.values()])
+        statuses = [StepStatus(s.status) for s in self.steps.values()]
+        return bool(statuses) and protocol_can_complete(self.status, statuses)
 
     # --- guards ----------------------------------------------------------------------------------
 

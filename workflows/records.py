@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from models.workflow_io import EventRecord, RunRecordsWrite
+from models.workflow_io import ActivityName, EventRecord, RunRecordsWrite
 
 # Record writes must not be lost: they retry until Postgres answers.
 RECORDS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
@@ -32,7 +32,7 @@ class RecordWriter:
 
     async def write(self, write: RunRecordsWrite) -> None:
         await workflow.execute_activity(
-            "write_run_records", write, start_to_close_timeout=timedelta(seconds=30),
+            ActivityName.WRITE_RUN_RECORDS, write, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORDS_RETRY, result_type=list[int],
         )
 

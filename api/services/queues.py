@@ -46,7 +46,7 @@ from models.queues import (
     TaskType,
     TaskTypeStats,
 )
-from models.workflow_io import JOB_TYPES, WorkflowName, WorkKind
+from models.workflow_io import JOB_TYPES, ActivityName, WorkflowName, WorkKind
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ HISTORY_HEAD_EVENTS = 10
 #: The seed's job name of a workflow type whose whole execution is one job.
 WORKFLOW_JOB_TYPES = {WorkflowName.PROJECT_SETUP: "project_setup_job"}
 #: Activities that only write Capstan's records: never the job a run is doing.
-BOOKKEEPING_ACTIVITIES = frozenset({"write_run_records", "create_step_runs"})
+BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.WRITE_RUN_RECORDS, ActivityName.CREATE_STEP_RUNS})
 #: The seed's job name of each activity of a protocol run (``workflows/protocol_run.py``).
 ACTIVITY_JOB_TYPES = {
-    "plan_protocol": JOB_TYPES[WorkKind.PLAN],
-    "execute_step": JOB_TYPES[WorkKind.EXECUTE],
-    "run_qa": JOB_TYPES[WorkKind.QA],
-    "ensure_protocol_branch": JOB_TYPES[WorkKind.OPEN_PR],
-    "open_pull_request": JOB_TYPES[WorkKind.OPEN_PR],
+    ActivityName.PLAN_PROTOCOL: JOB_TYPES[WorkKind.PLAN],
+    ActivityName.EXECUTE_STEP: JOB_TYPES[WorkKind.EXECUTE],
+    ActivityName.RUN_QA: JOB_TYPES[WorkKind.QA],
+    ActivityName.ENSURE_PROTOCOL_BRANCH: JOB_TYPES[WorkKind.OPEN_PR],
+    ActivityName.OPEN_PULL_REQUEST: JOB_TYPES[WorkKind.OPEN_PR],
 }
 
 _CLOSED_STATUSES = {

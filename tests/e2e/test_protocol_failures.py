@@ -228,7 +228,8 @@ async def test_cancel_stops_a_running_step(api, worker, temporal_client, tmp_pat
     started, hold = tmp_path / "started.fifo", tmp_path / "hold.fifo"
     os.mkfifo(started)
     os.mkfifo(hold)
-    files = {".protocols/0001-demo/01-hang.md": step_file(f'echo started > {started}\ncat {hold}\necho late > late.txt')}
+    script = f"echo started > {started}\ncat {hold}\necho late > late.txt"
+    files = {".protocols/0001-demo/01-hang.md": step_file(script)}
     remote, run = await planned_run(api, temporal_client, tmp_path, files)
     rid = run["id"]
     await api.post(f"/protocols/{rid}/actions/run_next_step")

@@ -64,7 +64,8 @@ def test_valid_json_config_becomes_steps_in_order(tmp_path):
     assert workspace.steps == [
         NewStep(step_index=0, step_name="plan", step_type="execute", engine_id="script", model="m-large",
                 summary="Planner", policy=None,
-                runtime_state={"agent_id": "planner", "prompt_path": "prompts/plan.md", "prompt": "# prompts/plan.md\n"}),
+                runtime_state={"agent_id": "planner", "prompt_path": "prompts/plan.md",
+                               "prompt": "# prompts/plan.md\n"}),
         NewStep(step_index=1, step_name="coder", step_type="execute", engine_id="command", model=None,
                 summary=None, policy=[{"type": "trigger", "agent_id": "reviewer"}],
                 runtime_state={"agent_id": "coder", "prompt_path": "prompts/code.md", "prompt": "# prompts/code.md\n"}),
@@ -154,7 +155,8 @@ def test_prompt_path_is_normalised_relative_to_the_workspace(tmp_path):
     config = with_changes(agents=[{"id": "planner", "prompt": "./prompts/../prompts/plan.md"}],
                           steps=[{"agent": "planner"}])
     step = load_workspace(make_workspace(tmp_path / "ws", config)).steps[0]
-    assert step.runtime_state == {"agent_id": "planner", "prompt_path": "prompts/plan.md", "prompt": "# prompts/plan.md\n"}
+    assert step.runtime_state == {"agent_id": "planner", "prompt_path": "prompts/plan.md",
+                                  "prompt": "# prompts/plan.md\n"}
 
 
 def test_a_relative_workspace_is_taken_under_the_root(tmp_path):

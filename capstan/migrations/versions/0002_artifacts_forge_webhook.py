@@ -10,7 +10,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -38,7 +37,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_artifacts_step_run_id'), 'artifacts', ['step_run_id'], unique=False)
     op.add_column('projects', sa.Column('forge_repository', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
     op.add_column('projects', sa.Column('qa_command', sqlmodel.sql.sqltypes.AutoString(length=5000), nullable=True))
-    op.add_column('webhook_deliveries', sa.Column('signalled', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('webhook_deliveries',
+                  sa.Column('signalled', sa.Boolean(), server_default=sa.false(), nullable=False))
     # ### end Alembic commands ###
 
 
