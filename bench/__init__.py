@@ -1,0 +1,1 @@
+"""Benchmarks of a running Capstan stack; see ``bench/protocols.py`` and ``docs/performance.md``."""
