@@ -1,4 +1,9 @@
-"""Typed dependency aliases for routes."""
+"""Typed dependency aliases for routes.
+
+Every dependency is ``async def``, even where it awaits nothing: FastAPI runs a
+plain ``def`` dependency in a worker thread, and those hops cost more than the
+dependency itself on every request.
+"""
 
 from __future__ import annotations
 
@@ -22,24 +27,24 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     return request.app.state.authenticator.authenticate(request)
 
 
-def _reader(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+async def _reader(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     require_scope(principal, Scope.PROTOCOLS_READ)
     return principal
 
 
-def _writer(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+async def _writer(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     require_scope(principal, Scope.PROTOCOLS_WRITE)
     return principal
 

@@ -1,10 +1,14 @@
 """Talking to ProtocolRunWorkflow: every action is an Update, every CI result a Signal.
 
-Both start the workflow when it is not running (update-with-start and
-signal-with-start, ``USE_EXISTING`` on conflict). The workflow is then built
-from the records in Postgres, which are exactly what the last workflow run
-wrote, so an API or worker restart, or a run whose workflow had finished,
-loses nothing.
+Both go to the running workflow first. When it is not running (never started,
+or finished), they start it (update-with-start and signal-with-start,
+``USE_EXISTING`` on conflict) from the records in Postgres, which are exactly
+what the last workflow run wrote, so an API or worker restart, or a run whose
+workflow had finished, loses nothing.
+
+The session's connection goes back to the pool before any Temporal call: an
+Update can take seconds, and holding a connection across it made the pool, not
+Temporal, the limit on concurrent requests (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from capstan.settings import Settings
@@ -123,14 +127,23 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
                       update: str, arg: Any = None) -> ActionResult:
     """Run one action on the run's workflow and return once its new state is in Postgres."""
     refuse_setup_run(run)
-    wf_input = await workflow_input(session, settings, run)
-    operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
-                                           **_start_args(wf_input, settings))
+    await release_connection(session)
     args = [] if arg is None else [arg]
+    rpc_timeout = timedelta(seconds=settings.temporal.update_timeout_seconds)
     try:
-        result = await temporal.execute_update_with_start_workflow(
-            update, *args, start_workflow_operation=operation, result_type=ActionResult,
-            rpc_timeout=timedelta(seconds=settings.temporal.update_timeout_seconds))
+        try:
+            result = await temporal.get_workflow_handle(protocol_run_workflow_id(run.id)).execute_update(
+                update, *args, result_type=ActionResult, rpc_timeout=rpc_timeout)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            wf_input = await workflow_input(session, settings, run)
+            await release_connection(session)
+            operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
+                                                   **_start_args(wf_input, settings))
+            result = await temporal.execute_update_with_start_workflow(
+                update, *args, start_workflow_operation=operation, result_type=ActionResult,
+                rpc_timeout=rpc_timeout)
     except WorkflowUpdateFailedError as exc:
         raise _api_error(exc) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -142,6 +155,15 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
         log.warning("update %s on run %s not applied: %s", update, run.id, exc)
         raise ServiceUnavailable("the workflow service is unavailable; try again") from None
     return _with_job_link(result, settings)
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's (read-only) transaction so its connection returns to the pool.
+
+    Callers have committed their writes before talking to Temporal; loaded
+    objects stay usable (``expire_on_commit=False``).
+    """
+    await session.commit()
 
 
 def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
@@ -156,8 +178,16 @@ def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
 
 async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
                            report: CiReport) -> None:
-    """Deliver a CI result to the run's workflow (signal-with-start)."""
+    """Deliver a CI result to the run's workflow, starting it from the records if it is not running."""
     refuse_setup_run(run)
+    await release_connection(session)
+    try:
+        await temporal.get_workflow_handle(protocol_run_workflow_id(run.id)).signal(Signal.CI_REPORT, report)
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
     wf_input = await workflow_input(session, settings, run)
+    await release_connection(session)
     await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, start_signal=Signal.CI_REPORT,
                                   start_signal_args=[report], **_start_args(wf_input, settings))

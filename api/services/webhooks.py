@@ -3,7 +3,7 @@
 Reading a payload is pure (``read_github``/``read_gitlab`` → ``ForgeNotice``,
 ``ci_report`` → ``CiReport | None``) so every mapping row is unit-tested without
 a server. ``receive`` does the I/O: the delivery row and its event are written
-in one transaction, the ``ci_report`` signal is sent after that commit, and the
+by one statement, the ``ci_report`` signal is sent after it, and the
 row is marked ``signalled`` only once Temporal has the signal, so a redelivery
 after a crash (or a 503) signals again; the workflow ignores delivery ids it has
 already seen.
@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel
-from sqlalchemy import or_, update
+from sqlalchemy import Insert, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +34,7 @@ from api.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 from api.middleware import contains_nul
 from api.services.protocol_workflows import signal_ci_report
 from api.services.runs import get_run
+from capstan.db import use_autocommit
 from capstan.settings import Settings, WebhookSettings
 from models.event import Event
 from models.protocol import ProtocolRun
@@ -347,31 +348,39 @@ async def find_run(session: AsyncSession, protocol_run_id: int | None, branch: s
     return None
 
 
+def record_statement(run: ProtocolRun, delivery: Delivery, notice: ForgeNotice, outcome: str | None) -> Insert:
+    """One statement that inserts the delivery row and, only when its delivery id is new, its event.
+
+    It returns the new event's id, or no row for a delivery id seen before.
+    """
+    events = Event.__table__
+    event = {"project_id": run.project_id, "protocol_run_id": run.id, "event_type": event_type_of(notice),
+             "message": event_message(notice, outcome)[:20000],
+             "metadata": {"provider": notice.provider, "delivery_id": delivery.delivery_id,
+                          "event": notice.event_name, "action": notice.action, "status": notice.status,
+                          "outcome": outcome, "branch": notice.branch, "url": notice.url}}
+    if delivery.delivery_id is None:
+        return insert(events).values(event).returning(events.c.id)
+    deliveries = WebhookDelivery.__table__
+    # created_at is given in both INSERTs: its Python-side default would bind the same name twice.
+    new_delivery = (insert(deliveries)
+                    .values(provider=delivery.provider, delivery_id=delivery.delivery_id,
+                            event_name=delivery.event_name[:100], protocol_run_id=run.id, created_at=func.now())
+                    .on_conflict_do_nothing(index_elements=["delivery_id"])
+                    .returning(deliveries.c.id)
+                    .cte("new_delivery"))
+    event_row = select(*(literal(value, events.c[name].type) for name, value in event.items()),
+                       func.now()).select_from(new_delivery)
+    return insert(events).from_select([*event, "created_at"], event_row).returning(events.c.id)
+
+
 async def _record(session: AsyncSession, run: ProtocolRun, delivery: Delivery, notice: ForgeNotice,
                   outcome: str | None) -> WebhookDelivery | None:
-    """Write the delivery row and its event in one transaction.
-
-    Returns the existing row when this delivery id was recorded before (nothing is
-    written then), else ``None``.
-    """
-    if delivery.delivery_id is not None:
-        insert_row = (insert(WebhookDelivery)
-                      .values(provider=delivery.provider, delivery_id=delivery.delivery_id,
-                              event_name=delivery.event_name[:100], protocol_run_id=run.id)
-                      .on_conflict_do_nothing(index_elements=["delivery_id"])
-                      .returning(col(WebhookDelivery.id)))
-        if (await session.exec(insert_row)).scalar_one_or_none() is None:
-            existing = select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery.delivery_id)
-            return (await session.exec(existing)).one()
-    session.add(Event(
-        project_id=run.project_id, protocol_run_id=run.id, event_type=event_type_of(notice),
-        message=event_message(notice, outcome)[:20000],
-        event_metadata={"provider": notice.provider, "delivery_id": delivery.delivery_id,
-                        "event": notice.event_name, "action": notice.action, "status": notice.status,
-                        "outcome": outcome, "branch": notice.branch, "url": notice.url},
-    ))
-    await session.commit()
-    return None
+    """Record the delivery and its event; the existing row when this delivery id was recorded before."""
+    if (await session.exec(record_statement(run, delivery, notice, outcome))).first() is not None:
+        return None
+    existing = select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery.delivery_id)
+    return (await session.exec(existing)).one()
 
 
 async def _signal(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
@@ -380,10 +389,10 @@ async def _signal(session: AsyncSession, temporal: Client, settings: Settings, r
         await signal_ci_report(session, temporal, settings, run, report)
     except (RPCError, RuntimeError) as exc:  # the SDK raises RuntimeError when it cannot connect at all
         log.warning("could not signal ci_report to run %s (delivery %s): %r", run.id, report.delivery_id, exc)
-        await session.rollback()
         raise ServiceUnavailable("the workflow service is unavailable; the delivery is recorded, send it again",
                                  headers={"Retry-After": "10"}) from None
     if report.delivery_id is not None:
+        await use_autocommit(session)
         await session.exec(update(WebhookDelivery).where(col(WebhookDelivery.delivery_id) == report.delivery_id)
                            .values(signalled=True))
     await session.commit()
@@ -394,6 +403,7 @@ async def receive(session: AsyncSession, temporal: Client, settings: Settings, d
     """Handle a verified, parsed delivery (see docs/api/webhooks.md for every case)."""
     if delivery.provider == GITHUB and delivery.event_name == "ping":
         return WebhookAnswer(message=PONG)
+    await use_autocommit(session)  # every write below is one statement
     notice = delivery.notice()
     run = await find_run(session, protocol_run_id, notice.branch)
     if run is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from tests.e2e.protocols import add_step, create_project, create_run, event_types, status_of, step_statuses
 from tests.support import settle
@@ -209,3 +210,18 @@ async def test_setup_runs_take_no_actions_and_no_ci_results(api, worker, tempora
                                                    "state": "success", "branches": [{"name": setup['protocol_name']}]},
                           headers={"X-GitHub-Event": "status"})
     assert hook.status_code == 404
+
+
+async def test_an_action_after_the_workflow_was_terminated_restarts_it_from_the_records(api, run, temporal_client):
+    """An operator may terminate a run's workflow in the Web UI; the records stay the truth."""
+    rid = run["id"]
+    assert (await act(api, rid, "pause")).status_code == 200
+    handle = temporal_client.get_workflow_handle(run["workflow_id"])
+    await handle.terminate("operator stopped it")
+
+    resumed = await act(api, rid, "resume")  # allowed only from paused: the state came from the records
+    assert resumed.status_code == 200, resumed.text
+    assert (await act(api, rid, "resume")).status_code == 409
+    assert await status_of(api, rid) == "running"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING  # a new workflow run
+    assert await event_types(api, rid) == ["protocol_paused", "protocol_resumed"]
