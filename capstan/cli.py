@@ -18,7 +18,7 @@ def _dev(args: argparse.Namespace) -> int:
     return run_dev(DevOptions(
         data_dir=Path(args.data_dir), api_port=args.api_port, temporal_port=args.temporal_port,
         ui_port=args.ui_port, postgres_port=args.postgres_port, workers=args.workers,
-        worker_metrics_base_port=args.worker_metrics_port,
+        worker_metrics_base_port=args.worker_metrics_port, temporal_cli=DevSettings().temporal_cli,
     ))
 
 

