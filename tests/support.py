@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -78,3 +80,12 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code:
         assert body["error"] == code
     return body
+
+
+#: GitHub's real webhook payloads (copied from the project's shared fixtures; see tests/fixtures/README.md).
+GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
+
+
+def github_fixture(event: str, name: str = "payload") -> dict[str, Any]:
+    """``github_fixture("workflow_run", "completed.payload")`` → the parsed payload."""
+    return json.loads((GITHUB_FIXTURES / event / f"{name}.json").read_text())

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,18 +30,13 @@ from models.project import Project
 from models.protocol import ProtocolRun, StepRun
 from models.webhook import WebhookDelivery
 from models.workflow_io import CiReport, Signal, protocol_run_workflow_id
-from tests.support import make_git_repo, workflow_result
+from tests.support import github_fixture, make_git_repo, workflow_result
 
 SECRET = "hook-secret"
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github"
-
-
-def fixture(event: str, name: str = "payload") -> dict[str, Any]:
-    return json.loads((FIXTURES / event / f"{name}.json").read_text())
 
 
 def workflow_run(branch: str, conclusion: str | None = "success", status: str = "completed") -> dict[str, Any]:
-    payload = fixture("workflow_run", "completed.payload")
+    payload = github_fixture("workflow_run", "completed.payload")
     payload["workflow_run"].update(head_branch=branch, conclusion=conclusion, status=status)
     return payload
 
@@ -237,9 +231,9 @@ async def test_without_a_secret_unsigned_deliveries_are_accepted(api, sessions, 
 
 
 async def test_ping_answers_pong_and_records_nothing(secured_api, sessions, temporal_client):
-    answer(await post_github(secured_api, "ping", fixture("ping"), secret=SECRET, delivery="p-1"), "pong")
-    answer(await post_github(secured_api, "ping", fixture("ping"), secret=SECRET, run_id=999999), "pong")
-    error(await post_github(secured_api, "ping", fixture("ping")), 401)
+    answer(await post_github(secured_api, "ping", github_fixture("ping"), secret=SECRET, delivery="p-1"), "pong")
+    answer(await post_github(secured_api, "ping", github_fixture("ping"), secret=SECRET, run_id=999999), "pong")
+    error(await post_github(secured_api, "ping", github_fixture("ping")), 401)
     assert await event_count(sessions) == 0 and await deliveries(sessions) == []
 
 
@@ -329,7 +323,7 @@ async def test_branch_maps_to_the_newest_run_of_that_name(api, sessions, tempora
 
 
 def _check_suite(branch: str) -> dict[str, Any]:
-    payload = fixture("check_suite", "completed.payload")
+    payload = github_fixture("check_suite", "completed.payload")
     payload["check_suite"]["head_branch"] = branch
     return payload
 
@@ -360,27 +354,27 @@ async def test_unknown_run_or_branch_is_404_and_records_nothing(api, sessions, t
 
 async def test_unknown_status_is_recorded_without_a_signal(api, sessions, temporal_client):
     run = await make_run(sessions, await make_project(sessions), "changes")
-    answer(await post_github(api, "pull_request", fixture("pull_request", "opened.payload"), delivery="pr-1"),
+    answer(await post_github(api, "pull_request", github_fixture("pull_request", "opened.payload"), delivery="pr-1"),
            "Webhook recorded")
     [event] = await events_of(sessions, run.id)
     assert event.event_type == "github_pull_request" and event.event_metadata["outcome"] is None
     assert event.event_metadata["status"] == "open"
     assert not await workflow_exists(temporal_client, run.id)
-    answer(await post_github(api, "pull_request", fixture("pull_request", "opened.payload"), delivery="pr-1"),
+    answer(await post_github(api, "pull_request", github_fixture("pull_request", "opened.payload"), delivery="pr-1"),
            "Duplicate delivery ignored")
     assert len(await events_of(sessions, run.id)) == 1
 
 
 async def test_other_events_are_ignored_but_recorded_when_they_match_a_run(api, sessions, temporal_client):
     run = await make_run(sessions, await make_project(sessions), "feature-x")
-    push = {**fixture("push"), "ref": "refs/heads/feature-x"}
+    push = {**github_fixture("push"), "ref": "refs/heads/feature-x"}
     answer(await post_github(api, "push", push, delivery="push-1"), "Webhook ignored")
     [event] = await events_of(sessions, run.id)
     assert event.event_type == "github_push" and event.message == "GitHub push on branch feature-x: ignored"
     assert [d.delivery_id for d in await deliveries(sessions)] == ["push-1"]
     # Events that match no run are answered 200, not 404, and leave nothing behind.
-    answer(await post_github(api, "installation", fixture("installation", "created.payload")), "Webhook ignored")
-    answer(await post_github(api, "issue_comment", fixture("issue_comment", "created.payload")), "Webhook ignored")
+    for event in ("installation", "issue_comment"):
+        answer(await post_github(api, event, github_fixture(event, "created.payload")), "Webhook ignored")
     answer(await post_gitlab(api, {"object_kind": "note"}, event="Note Hook"), "Webhook ignored")
     assert await event_count(sessions) == 1
     assert not await workflow_exists(temporal_client, run.id)
@@ -541,7 +535,7 @@ async def test_ci_failure_fails_the_step_and_blocks_the_protocol(api, worker, se
 async def test_merged_pull_request_completes_the_protocol(api, worker, sessions, temporal_client):
     run = await make_run(sessions, await make_project(sessions), "changes")
     await make_step(sessions, run, "needs_qa")
-    merged = fixture("pull_request", "closed.payload")
+    merged = github_fixture("pull_request", "closed.payload")
     merged["pull_request"]["merged"] = True
     answer(await post_github(api, "pull_request", merged, delivery="merge-1"), "Webhook recorded")
     await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
@@ -566,6 +560,6 @@ async def test_ci_success_runs_qa_when_auto_qa_on_ci(settings, api_factory, work
 
 
 def _check_run(branch: str) -> dict[str, Any]:
-    payload = fixture("check_run", "completed.payload")
+    payload = github_fixture("check_run", "completed.payload")
     payload["check_run"]["check_suite"]["head_branch"] = branch
     return payload

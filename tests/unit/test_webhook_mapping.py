@@ -1,13 +1,11 @@
 """Webhook payloads → CI reports, one test per mapping row (SURFACES.md §1, "webhook mapping"),
-with GitHub's real payloads from ``shared/fixtures/github`` and crafted variants."""
+with GitHub's real payloads from ``tests/fixtures/github`` and crafted variants."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import hmac
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,14 +28,7 @@ from api.services.webhooks import (
 )
 from capstan.settings import WebhookSettings
 from models.workflow_io import CiOutcome, CiReport
-
-# shared/ sits beside the repository root, here and in CI.
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github"
-
-
-def fixture(event: str, name: str = "payload") -> dict[str, Any]:
-    return json.loads((FIXTURES / event / f"{name}.json").read_text())
-
+from tests.support import github_fixture
 
 SUCCESS, RUNNING, FAILURE, MERGED = CiOutcome.SUCCESS, CiOutcome.RUNNING, CiOutcome.FAILURE, CiOutcome.MERGED
 
@@ -54,7 +45,7 @@ SUCCESS, RUNNING, FAILURE, MERGED = CiOutcome.SUCCESS, CiOutcome.RUNNING, CiOutc
     ("status", "payload", "success", "master", SUCCESS),
 ])
 def test_github_fixture_payloads(event, name, status, branch, outcome):
-    payload = fixture(event, name)
+    payload = github_fixture(event, name)
     notice = read_github(event, payload)
     assert notice.supported and notice.status == status and notice.branch == branch
     report = github_report(event, payload, delivery_id="d-1")
@@ -66,15 +57,15 @@ def test_github_fixture_payloads(event, name, status, branch, outcome):
 
 
 def test_github_fixture_urls_point_at_the_run():
-    assert read_github("workflow_run", fixture("workflow_run", "completed.payload")).url.startswith(
+    assert read_github("workflow_run", github_fixture("workflow_run", "completed.payload")).url.startswith(
         "https://github.com/")
-    assert read_github("pull_request", fixture("pull_request", "opened.payload")).url.startswith(
+    assert read_github("pull_request", github_fixture("pull_request", "opened.payload")).url.startswith(
         "https://github.com/")
-    assert read_github("check_run", fixture("check_run", "completed.payload")).url is not None
+    assert read_github("check_run", github_fixture("check_run", "completed.payload")).url is not None
 
 
 def test_a_merged_pull_request_is_merged():
-    payload = fixture("pull_request", "closed.payload")
+    payload = github_fixture("pull_request", "closed.payload")
     payload["pull_request"]["merged"] = True
     report = github_report("pull_request", payload)
     assert report is not None and report.outcome == MERGED and report.status == "merged"
@@ -86,13 +77,13 @@ def test_a_merged_pull_request_is_merged():
     ("issue_comment", "edited.payload"), ("ping", "payload"),
 ])
 def test_other_github_events_are_not_acted_on(event, name):
-    notice = read_github(event, fixture(event, name))
+    notice = read_github(event, github_fixture(event, name))
     assert not notice.supported and notice.status is None
-    assert github_report(event, fixture(event, name)) is None
+    assert github_report(event, github_fixture(event, name)) is None
 
 
 def test_a_push_keeps_its_ref_so_it_can_still_be_matched_and_recorded():
-    notice = read_github("push", fixture("push"))
+    notice = read_github("push", github_fixture("push"))
     assert notice.branch == "refs/tags/simple-tag"  # only refs/heads/ is stripped
     assert read_github("push", {"ref": "refs/heads/feature/x"}).branch == "feature/x"
 
@@ -110,7 +101,7 @@ GITHUB_STATUSES = [
 
 @pytest.mark.parametrize("status, outcome", GITHUB_STATUSES)
 def test_github_workflow_run_conclusion(status, outcome):
-    payload = copy.deepcopy(fixture("workflow_run", "completed.payload"))
+    payload = copy.deepcopy(github_fixture("workflow_run", "completed.payload"))
     payload["workflow_run"]["conclusion"] = status
     report = github_report("workflow_run", payload)
     assert (report.outcome if report else None) == outcome
@@ -118,7 +109,7 @@ def test_github_workflow_run_conclusion(status, outcome):
 
 @pytest.mark.parametrize("status, outcome", GITHUB_STATUSES)
 def test_github_status_state(status, outcome):
-    payload = fixture("status")
+    payload = github_fixture("status")
     payload["state"] = status
     report = github_report("status", payload)
     assert (report.outcome if report else None) == outcome
@@ -133,14 +124,14 @@ def test_github_status_state(status, outcome):
 ])
 def test_github_conclusion_wins_and_status_is_the_fallback(event, key, conclusion, status, outcome):
     name = "requested.payload" if event == "workflow_run" else "completed.payload"
-    payload = fixture(event, name)
+    payload = github_fixture(event, name)
     payload[key]["conclusion"], payload[key]["status"] = conclusion, status
     report = github_report(event, payload)
     assert report is not None and report.outcome == outcome and report.status == (conclusion or status)
 
 
 def test_github_status_branch_is_the_first_of_branches():
-    payload = fixture("status")
+    payload = github_fixture("status")
     assert [b["name"] for b in payload["branches"]][0] == "master"
     payload["branches"] = []
     assert read_github("status", payload).branch is None
@@ -258,10 +249,10 @@ def test_event_type_and_message():
     notice = read_gitlab("Pipeline Hook", pipeline("failed"))
     assert event_type_of(notice) == "gitlab_pipeline_hook"
     assert event_message(notice, FAILURE) == "GitLab Pipeline Hook on branch feature-x: failed (outcome failure)"
-    notice = read_github("workflow_run", fixture("workflow_run", "completed.payload"))
+    notice = read_github("workflow_run", github_fixture("workflow_run", "completed.payload"))
     assert event_type_of(notice) == "github_workflow_run"
     assert event_message(notice, SUCCESS) == "GitHub workflow_run on branch master: success (outcome success)"
-    unknown = read_github("pull_request", fixture("pull_request", "opened.payload"))
+    unknown = read_github("pull_request", github_fixture("pull_request", "opened.payload"))
     assert event_message(unknown, None) == "GitHub pull_request on branch changes: open (no action for this status)"
     assert event_message(read_github("push", {"ref": "refs/heads/x"}), None) == "GitHub push on branch x: ignored"
 
