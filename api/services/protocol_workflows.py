@@ -128,22 +128,8 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
     """Run one action on the run's workflow and return once its new state is in Postgres."""
     refuse_setup_run(run)
     await release_connection(session)
-    args = [] if arg is None else [arg]
-    rpc_timeout = timedelta(seconds=settings.temporal.update_timeout_seconds)
     try:
-        try:
-            result = await temporal.get_workflow_handle(protocol_run_workflow_id(run.id)).execute_update(
-                update, *args, result_type=ActionResult, rpc_timeout=rpc_timeout)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            wf_input = await workflow_input(session, settings, run)
-            await release_connection(session)
-            operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
-                                                   **_start_args(wf_input, settings))
-            result = await temporal.execute_update_with_start_workflow(
-                update, *args, start_workflow_operation=operation, result_type=ActionResult,
-                rpc_timeout=rpc_timeout)
+        result = await _update_or_start(session, temporal, settings, run, update, [] if arg is None else [arg])
     except WorkflowUpdateFailedError as exc:
         raise _api_error(exc) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -155,6 +141,24 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
         log.warning("update %s on run %s not applied: %s", update, run.id, exc)
         raise ServiceUnavailable("the workflow service is unavailable; try again") from None
     return _with_job_link(result, settings)
+
+
+async def _update_or_start(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
+                           update: str, args: list[Any]) -> ActionResult:
+    """The Update on the running workflow; update-with-start from the records when none is running."""
+    rpc_timeout = timedelta(seconds=settings.temporal.update_timeout_seconds)
+    handle = temporal.get_workflow_handle(protocol_run_workflow_id(run.id))
+    try:
+        return await handle.execute_update(update, *args, result_type=ActionResult, rpc_timeout=rpc_timeout)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    wf_input = await workflow_input(session, settings, run)
+    await release_connection(session)
+    operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
+                                           **_start_args(wf_input, settings))
+    return await temporal.execute_update_with_start_workflow(
+        update, *args, start_workflow_operation=operation, result_type=ActionResult, rpc_timeout=rpc_timeout)
 
 
 async def release_connection(session: AsyncSession) -> None:
