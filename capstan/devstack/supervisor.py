@@ -76,9 +76,7 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://{self.options.host}:{self.options.api_port}"
 
-    def preflight(self) -> None:
-        """Refuse to start anything when a binary is missing or a port is taken."""
-        self.temporal.command()  # resolves the Temporal CLI
+    def check_ports(self) -> None:
         require_free_port(self.options.api_port, "API", self.options.host)
         for i in range(self.options.workers):
             if self.options.worker_metrics_base_port:
@@ -86,7 +84,7 @@ class DevStack:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.preflight()
+        self.check_ports()
         self.postgres.start()
         upgrade_to_head(self.postgres.url)
         self.temporal.start()

@@ -40,7 +40,7 @@ class TemporalDevServer:
         self.log_path = log_path
         self.namespace = namespace
         self.host = host
-        self.cli = cli
+        self.binary = temporal_binary(cli)  # a missing CLI fails here, before anything starts
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -52,7 +52,7 @@ class TemporalDevServer:
         return f"http://{self.host}:{self.ui_port}" if self.ui_port else None
 
     def command(self) -> list[str]:
-        args = [temporal_binary(self.cli), "server", "start-dev", "--ip", self.host, "--port", str(self.port),
+        args = [self.binary, "server", "start-dev", "--ip", self.host, "--port", str(self.port),
                 "--namespace", self.namespace, "--log-level", "warn", "--log-format", "pretty"]
         if self.ui_port:
             args += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
