@@ -107,6 +107,7 @@ def _start_args(wf_input: ProtocolRunInput, settings: Settings) -> dict[str, Any
 async def ensure_workflow(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun) -> None:
     """Start the run's workflow if it is not running; used when a run is created."""
     wf_input = await workflow_input(session, settings, run)
+    await release_connection(session)
     await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, **_start_args(wf_input, settings))
 
 
