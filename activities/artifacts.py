@@ -1,9 +1,14 @@
-"""Run artifacts written by activities: one row per execution key, overwritten on a retry."""
+"""Run artifacts written by activities: one row per execution key, overwritten on a retry.
+
+Output Postgres refuses fails the activity at once rather than on every try
+(``activities.db_errors``), and the workflow fails the step with ``job_failed``.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 
+from activities.db_errors import refuses_bad_records
 from capstan.db import SessionFactory, session_scope
 from models.artifact import Artifact
 
@@ -14,6 +19,7 @@ class ArtifactStore:
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
 
+    @refuses_bad_records
     async def save(self, *, protocol_run_id: int, step_run_id: int | None, kind: str, name: str, content: str,
                    exit_code: int | None, dedupe_key: str) -> int:
         if len(content) > MAX_ARTIFACT_CHARS:

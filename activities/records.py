@@ -1,7 +1,8 @@
 """The ``records`` activities: the only way workflows write Postgres.
 
 Each write is one transaction, and every event carries a dedupe key, so an
-activity retried after a worker died records its rows once.
+activity retried after a worker died records its rows once. Data Postgres
+refuses fails the write at once, never retried (``activities.db_errors``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from temporalio import activity
 
+from activities.db_errors import refuses_bad_records
 from capstan.db import SessionFactory, session_scope
 from models.event import Event
 from models.project import Project
@@ -24,6 +26,7 @@ class RecordActivities:
         self.sessions = sessions
 
     @activity.defn(name=ActivityName.WRITE_RUN_RECORDS)
+    @refuses_bad_records
     async def write_run_records(self, write: RunRecordsWrite) -> list[int]:
         """Apply status changes and append events atomically; returns the new event ids."""
         async with session_scope(self.sessions) as session:
@@ -63,6 +66,7 @@ class RecordActivities:
             return ids
 
     @activity.defn(name=ActivityName.CREATE_STEP_RUNS)
+    @refuses_bad_records
     async def create_step_runs(self, write: CreateStepsWrite) -> list[StepState]:
         """Insert the steps (an index already present is kept as it is) and return them all."""
         async with session_scope(self.sessions) as session:

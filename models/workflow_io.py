@@ -290,3 +290,6 @@ class UpdateErrorType:
     CONFLICT = "Conflict"            # 409
     NOT_FOUND = "NotFound"           # 404 (no eligible step, unknown step)
     INVALID = "Invalid"              # 400
+    # 400: Postgres refused the data for good. Also the type of the records activities' non-retryable
+    # failure (activities/db_errors.py), which the workflows turn into a record_rejected event.
+    RECORD_REJECTED = "RecordRejected"

@@ -6,6 +6,10 @@ returns once it is written to Postgres, queueing any long work (planning, a
 step's execution, QA, a pull request). The main loop performs queued work one
 item at a time. CI results arrive as the ``ci_report`` Signal. Long-lived runs
 continue-as-new, carrying their state and queue, once every handler finished.
+
+Handlers and work share one lock, so no write may wait forever: records
+Postgres refuses are never retried (``workflows.records``); steps it refuses
+fail the action that added them (400) or block the run, with an event.
 """
 
 from __future__ import annotations
@@ -53,8 +57,8 @@ from models.workspace_io import (
     default_protocol_root,
 )
 from workflows.project_setup import failure_reason
-from workflows.protocol_state import ProtocolRunState, conflict
-from workflows.records import RECORDS_RETRY, RecordWriter
+from workflows.protocol_state import ProtocolRunState, conflict, record_rejected
+from workflows.records import RECORD_REJECTED, RECORDS_RETRY, RecordWriter, rejection_reason
 
 IMPORT_JOB = "codemachine_import_job"
 SEEN_DELIVERIES_KEPT = 500
@@ -294,7 +298,15 @@ class ProtocolRunWorkflow:
     async def add_steps(self, steps: list[NewStep]) -> ActionResult:
         async with self.lock:
             self._check_new_steps(steps)
-            created = await self._create_steps(steps)
+            try:
+                created = await self._create_steps(steps)
+            except ActivityError as error:
+                reason = rejection_reason(error)
+                if reason is None:
+                    raise
+                await self._persist(self._event(RECORD_REJECTED, f"{len(steps)} step(s) not created: {reason}",
+                                                step_indexes=[s.step_index for s in steps]))
+                raise record_rejected(f"steps not created: {reason}") from None
             await self._persist(*[self._event("step_created", f"Step {s.step_index} {s.step_name} created", s)
                                   for s in created])
             return ActionResult(f"{len(created)} step(s) created", step_id=created[0].id if created else None)
@@ -339,6 +351,19 @@ class ProtocolRunWorkflow:
             result_type=list[StepState], start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORDS_RETRY)
         self.state.add_steps(created)
         return created
+
+    async def _create_steps_or_block(self, steps: list[NewStep], failure: str, job: str) -> list[StepState] | None:
+        """Create the steps queued work found; steps Postgres refuses block the run with an event instead."""
+        try:
+            return await self._create_steps(steps)
+        except ActivityError as error:
+            reason = rejection_reason(error)
+            if reason is None:
+                raise
+        if self.state.status == ProtocolStatus.PLANNING:
+            self.state.set_status(ProtocolStatus.BLOCKED)
+        await self._persist(self._event(RECORD_REJECTED, f"{failure}: {reason}", job=job))
+        return None
 
     @workflow.update(name=Update.WAIT_IDLE)
     async def wait_idle(self) -> str:
@@ -443,7 +468,11 @@ class ProtocolRunWorkflow:
             return
         async with self.lock:
             known = {s.step_index for s in self.state.steps.values()}
-            created = await self._create_steps([s for s in plan.steps if s.step_index not in known])
+            created = await self._create_steps_or_block([s for s in plan.steps if s.step_index not in known],
+                                                        f"Planning failed: the steps in {plan.root} were not recorded",
+                                                        JOB_TYPES[WorkKind.PLAN])
+            if created is None:
+                return
             if self.state.status == ProtocolStatus.PLANNING:
                 self.state.set_status(ProtocolStatus.PLANNED)
             if plan.steps:
@@ -456,7 +485,9 @@ class ProtocolRunWorkflow:
     async def _import(self) -> None:
         async with self.lock:
             steps, self.pending_imports = self.pending_imports, []
-            created = await self._create_steps(steps)
+            created = await self._create_steps_or_block(steps, "Import failed: the steps were not recorded", IMPORT_JOB)
+            if created is None:
+                return
             if self.state.status == ProtocolStatus.PLANNING:
                 self.state.set_status(ProtocolStatus.PLANNED)
             await self._persist(self._event("codemachine_imported", f"Imported {len(created)} steps"))

@@ -36,6 +36,10 @@ def not_found(message: str) -> ApplicationError:
     return ApplicationError(message, type=UpdateErrorType.NOT_FOUND, non_retryable=True)
 
 
+def record_rejected(message: str) -> ApplicationError:
+    return ApplicationError(message, type=UpdateErrorType.RECORD_REJECTED, non_retryable=True)
+
+
 @dataclass
 class LoopApplication:
     failed_step: StepState

@@ -9,10 +9,15 @@ workflow had finished, loses nothing.
 The session's connection goes back to the pool before any Temporal call: an
 Update can take seconds, and holding a connection across it made the pool, not
 Temporal, the limit on concurrent requests (docs/performance.md).
+
+No action waits longer than ``update_timeout_seconds`` in all: past it the
+answer is 503 with ``Retry-After`` — ``no_worker`` when no worker took the
+action, ``action_pending`` when the run accepted it and will still apply it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -23,7 +28,9 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -53,7 +60,15 @@ from models.workflow_io import (
 log = logging.getLogger(__name__)
 
 _ERRORS = {UpdateErrorType.CONFLICT: Conflict, UpdateErrorType.NOT_FOUND: NotFound,
-           UpdateErrorType.INVALID: BadRequest}
+           UpdateErrorType.INVALID: BadRequest, UpdateErrorType.RECORD_REJECTED: BadRequest}
+_CODES = {UpdateErrorType.RECORD_REJECTED: "record_rejected"}
+
+# What a 503 tells a client to wait before trying again: a worker or Temporal may be back by then.
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable(detail: str, code: str | None = None) -> ServiceUnavailable:
+    return ServiceUnavailable(detail, code=code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def run_options(settings: Settings) -> RunOptions:
@@ -129,28 +144,39 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
     """Run one action on the run's workflow and return once its new state is in Postgres."""
     refuse_setup_run(run)
     await release_connection(session)
+    timeout = settings.temporal.update_timeout_seconds
+    handle: WorkflowUpdateHandle[ActionResult] | None = None
     try:
-        result = await _update_or_start(session, temporal, settings, run, update, [] if arg is None else [arg])
+        async with asyncio.timeout(timeout):
+            handle = await _update_or_start(session, temporal, settings, run, update, [] if arg is None else [arg])
+            result = await handle.result(rpc_timeout=timedelta(seconds=timeout))
     except WorkflowUpdateFailedError as exc:
         raise _api_error(exc) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        log.warning("update %s on run %s not applied within the timeout", update, run.id)
-        raise ServiceUnavailable(
-            f"no worker applied the action within {settings.temporal.update_timeout_seconds:.0f}s; "
-            "it may still be applied when a worker is available", code="no_worker") from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        log.warning("update %s on run %s not %s within %.0fs", update, run.id,
+                    "applied" if handle else "accepted", timeout)
+        if handle is not None:
+            raise unavailable(f"the run accepted the action but did not finish it within {timeout:.0f}s (an earlier "
+                              "action or a database write is still in progress); it will be applied: check the "
+                              "run's events before sending it again", code="action_pending") from None
+        raise unavailable(f"no worker applied the action within {timeout:.0f}s; "
+                          "it may still be applied when a worker is available", code="no_worker") from None
     except RPCError as exc:
         log.warning("update %s on run %s not applied: %s", update, run.id, exc)
-        raise ServiceUnavailable("the workflow service is unavailable; try again") from None
+        raise unavailable("the workflow service is unavailable; try again") from None
     return _with_job_link(result, settings)
 
 
 async def _update_or_start(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
-                           update: str, args: list[Any]) -> ActionResult:
-    """The Update on the running workflow; update-with-start from the records when none is running."""
+                           update: str, args: list[Any]) -> WorkflowUpdateHandle[ActionResult]:
+    """The Update, once accepted, on the running workflow; update-with-start from the records when none is
+    running."""
     rpc_timeout = timedelta(seconds=settings.temporal.update_timeout_seconds)
+    accepted = WorkflowUpdateStage.ACCEPTED
     handle = temporal.get_workflow_handle(protocol_run_workflow_id(run.id))
     try:
-        return await handle.execute_update(update, *args, result_type=ActionResult, rpc_timeout=rpc_timeout)
+        return await handle.start_update(update, *args, wait_for_stage=accepted, result_type=ActionResult,
+                                         rpc_timeout=rpc_timeout)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -158,8 +184,9 @@ async def _update_or_start(session: AsyncSession, temporal: Client, settings: Se
     await release_connection(session)
     operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
                                            **_start_args(wf_input, settings))
-    return await temporal.execute_update_with_start_workflow(
-        update, *args, start_workflow_operation=operation, result_type=ActionResult, rpc_timeout=rpc_timeout)
+    return await temporal.start_update_with_start_workflow(
+        update, *args, start_workflow_operation=operation, wait_for_stage=accepted, result_type=ActionResult,
+        rpc_timeout=rpc_timeout)
 
 
 async def release_connection(session: AsyncSession) -> None:
@@ -176,9 +203,9 @@ def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.cause
     if isinstance(cause, ApplicationError) and cause.type in _ERRORS:
-        return _ERRORS[cause.type](cause.message, code=cause.type.lower())
+        return _ERRORS[cause.type](cause.message, code=_CODES.get(cause.type, cause.type.lower()))
     log.error("update failed unexpectedly: %s", exc.cause)
-    return ServiceUnavailable("the action failed in the workflow; see the run's events")
+    return unavailable("the action failed in the workflow; see the run's events")
 
 
 async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,

@@ -156,6 +156,7 @@ async def test_an_action_without_any_worker_is_a_clear_503(settings, api_factory
         run = await create_run(api, project["id"])
         response = await act(api, run["id"], "pause")
         assert response.status_code == 503 and response.json()["error"] == "no_worker"
+        assert response.headers["Retry-After"].isdigit()
         assert await status_of(api, run["id"]) == "pending"
 
 
