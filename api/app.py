@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from api.auth import authenticator_from_token
-from api.errors import document_errors_as_400, install_error_handlers
+from api.errors import install_error_handlers
+from api.gates import capstan_gates
 from api.middleware import RequestGuardMiddleware
+from api.openapi import BEARER, WEBHOOK_SCHEMES, document_api
 from api.routes import codemachine, events, health, projects, protocols, queues, steps, webhooks
 from api.services.reconcile import reconcile_forever
 from capstan import __version__
@@ -77,14 +79,17 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
     install_error_handlers(app)
     default_openapi = app.openapi
 
+    gates = capstan_gates(app)
+    enforced = ({BEARER} if token else set()) | (set(WEBHOOK_SCHEMES) if settings.webhooks.token else set())
+
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors_as_400(default_openapi())
+            app.openapi_schema = document_api(default_openapi(), app.routes, enforced, gates)
         return app.openapi_schema
 
     app.openapi = openapi
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes,
-                       tracer=request_tracer(tracing))
+                       tracer=request_tracer(tracing), gates=gates)
     for module in (health, projects, protocols, steps, events, codemachine, queues, webhooks):
         app.include_router(module.router)
     return app

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 
 from api.errors import Forbidden, Unauthorized
+from capstan.secrets import SecretBox
 from models.project import Project
 
 
@@ -35,6 +36,8 @@ class Principal:
 
 
 ANONYMOUS = Principal(subject="anonymous", scheme="open", roles=frozenset({"admin"}), scopes=ALL_SCOPES)
+#: Where the request gate leaves the principal it authenticated, for the route's dependencies.
+PRINCIPAL_SCOPE_KEY = "capstan.principal"
 
 
 def secrets_equal(given: str, expected: str) -> bool:
@@ -106,13 +109,22 @@ def require_scope(principal: Principal, scope: Scope) -> None:
         raise Forbidden(f"missing scope {scope}")
 
 
+PROJECT_TOKEN_HEADER = "x-project-token"
+
+
+def project_token_opens(secret_box: SecretBox, sealed_secrets: dict[str, Any] | None, given: str | None) -> bool:
+    """Whether a request carrying ``X-Project-Token: given`` may see a project with these (sealed)
+    secrets: always when the project has no ``api_token``, else only with that token."""
+    if "api_token" not in (sealed_secrets or {}):
+        return True
+    expected = secret_box.open({"api_token": sealed_secrets["api_token"]}).get("api_token")
+    if not expected:
+        return True
+    return given is not None and secrets_equal(given, str(expected))
+
+
 def check_project_token(request: Request, project: Project) -> None:
     """A project with ``secrets.api_token`` also needs ``X-Project-Token``."""
-    if "api_token" not in (project.secrets or {}):
-        return
-    expected = request.app.state.secret_box.open(project.secrets).get("api_token")
-    if not expected:
-        return
-    given = request.headers.get("x-project-token")
-    if given is None or not secrets_equal(given, str(expected)):
+    if not project_token_opens(request.app.state.secret_box, project.secrets,
+                               request.headers.get(PROJECT_TOKEN_HEADER)):
         raise Unauthorized("missing or invalid X-Project-Token", code="project_token_required")

@@ -14,7 +14,10 @@ from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.auth import Principal, Scope, check_project_token, require_scope
+from api.auth import PRINCIPAL_SCOPE_KEY, Principal, Scope, check_project_token, require_scope
+from api.errors import ServiceUnavailable, Unauthorized
+from api.openapi import BEARER, PROJECT_TOKEN, authenticated_by, raises
+from api.services.project_access import ProjectVisibility, project_visibility
 from api.services.protocols import get_step
 from api.services.runs import get_project, get_run
 from capstan.settings import Settings
@@ -27,6 +30,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@raises(ServiceUnavailable)
 async def _temporal(request: Request) -> Client:
     return request.app.state.temporal
 
@@ -35,8 +39,13 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+@raises(Unauthorized)
+@authenticated_by(BEARER)
 async def _principal(request: Request) -> Principal:
-    return request.app.state.authenticator.authenticate(request)
+    """The principal the request gate authenticated before the body was read (``api.gates``);
+    a route reached without one (a gate that does not authenticate) authenticates here."""
+    principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    return principal if principal is not None else request.app.state.authenticator.authenticate(request)
 
 
 async def _reader(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
@@ -59,18 +68,33 @@ ReaderDep = Annotated[Principal, Depends(_reader)]
 WriterDep = Annotated[Principal, Depends(_writer)]
 
 
+@authenticated_by(PROJECT_TOKEN)
+async def _visibility(request: Request, session: SessionDep) -> ProjectVisibility:
+    return await project_visibility(session, request)
+
+
+#: Which projects guarded by a project token this request may see in lists across projects.
+VisibilityDep = Annotated[ProjectVisibility, Depends(_visibility)]
+
+
+@raises(Unauthorized)
+@authenticated_by(PROJECT_TOKEN)
 async def _project(project_id: int, request: Request, session: SessionDep, _: ReaderDep) -> Project:
     project = await get_project(session, project_id)
     check_project_token(request, project)
     return project
 
 
+@raises(Unauthorized)
+@authenticated_by(PROJECT_TOKEN)
 async def _run(protocol_run_id: int, request: Request, session: SessionDep, _: ReaderDep) -> ProtocolRun:
     run = await get_run(session, protocol_run_id)
     check_project_token(request, await get_project(session, run.project_id))
     return run
 
 
+@raises(Unauthorized)
+@authenticated_by(PROJECT_TOKEN)
 async def _step(step_id: int, request: Request, session: SessionDep, _: ReaderDep) -> StepRun:
     step = await get_step(session, step_id)
     run = await get_run(session, step.protocol_run_id)

@@ -104,10 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(500, "internal server error", "internal_error")
+    # No handler for ``Exception``: Starlette would run it outside the request guard (no request
+    # id), log the error twice and drop the connection. The guard answers unexpected errors.
 
 
 class FieldError(BaseModel):
@@ -124,25 +122,3 @@ class ErrorResponse(BaseModel):
     request_id: str
     fields: list[FieldError] | None = None
 
-
-def document_errors_as_400(schema: dict[str, Any]) -> dict[str, Any]:
-    """FastAPI documents validation failures as 422; Capstan answers them with 400 in the
-    one error shape, so the OpenAPI document says that instead."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
-    components.update({k: v for k, v in ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-                       .pop("$defs", {}).items()})
-    components["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-    components["ErrorResponse"].pop("$defs", None)
-    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
-                responses["400"] = {"description": "Invalid request (malformed JSON, a wrong or missing field, "
-                                                   "an unknown enum value, a NUL byte)", "content": ref}
-            for code, response in responses.items():
-                if code[0] in "45" and "content" not in response:
-                    response["content"] = ref
-    return schema

@@ -12,7 +12,6 @@ activities both use it. Every problem found is reported at once, each as
 
 from __future__ import annotations
 
-import json
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from capstan.strict_json import JsonRejected, check_value, read_json
 from models.policies import validate_policy
 from models.workflow_io import NewStep
 
@@ -178,15 +178,21 @@ def read_config(path: Path, name: str) -> Any:
         raise CodeMachineConfigError([f"{name}: cannot be read ({exc.strerror or exc})"]) from None
     try:
         if name.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise CodeMachineConfigError(
-            [f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+            return read_json(text)
+        return check_value(yaml.safe_load(text))
+    except JsonRejected as exc:
+        raise CodeMachineConfigError([f"{name}: {_json_problem(exc)}"]) from None
     except yaml.YAMLError as exc:
         raise CodeMachineConfigError([f"{name}: invalid YAML{_yaml_position(exc)}"]) from None
     except RecursionError:
         raise CodeMachineConfigError([f"{name}: nested too deeply"]) from None
+
+
+def _json_problem(exc: JsonRejected) -> str:
+    if exc.decode_error is not None:
+        error = exc.decode_error
+        return f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+    return "nested too deeply" if exc.code == "json_too_deep" else exc.detail
 
 
 def _yaml_position(exc: yaml.YAMLError) -> str:

@@ -9,6 +9,10 @@ from sqlalchemy import DateTime, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+#: The largest value of a Postgres ``INTEGER`` column (every integer column of Capstan's tables):
+#: request fields stored in one are bounded by it, so a write can never fail "out of range".
+PG_INTEGER_MAX = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

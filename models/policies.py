@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from models.base import PG_INTEGER_MAX
+
 MAX_TRIGGER_DEPTH = 3
 
 
@@ -70,8 +72,8 @@ def validate_policy(policy: Any) -> list[str]:
         if kind == "loop":
             for key in ("step_back", "max_iterations"):
                 value = entry.get(key)
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    problems.append(f"{where}.{key} must be a non-negative integer")
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= PG_INTEGER_MAX:
+                    problems.append(f"{where}.{key} must be an integer from 0 to {PG_INTEGER_MAX}")
         elif kind == "trigger":
             if not isinstance(entry.get("agent_id"), str) or not entry["agent_id"]:
                 problems.append(f"{where}.agent_id must be a non-empty string")

@@ -9,7 +9,7 @@ from pydantic import field_validator
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at_field, json_field, updated_at_field
+from models.base import PG_INTEGER_MAX, created_at_field, json_field, updated_at_field
 from models.gitrefs import check_branch_name, check_repository_folder
 from models.policies import validate_policy
 from models.status import ProtocolStatus, StepStatus
@@ -68,7 +68,7 @@ class ProtocolRunPublic(ProtocolRunBase):
 
 
 class StepRunBase(SQLModel):
-    step_index: int = Field(ge=0)
+    step_index: int = Field(ge=0, le=PG_INTEGER_MAX)
     step_name: str = Field(min_length=1, max_length=200)
     step_type: str = Field(default="execute", min_length=1, max_length=50)
     status: StepStatus = Field(default=StepStatus.PENDING, sa_type=String(20))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from api.auth import check_project_token
 from api.deps import SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.openapi import PROJECT_TOKEN, authenticated_by
 from api.services import codemachine as service
 from api.services.codemachine import CodeMachineImportRequest, CodeMachineImportResponse
 from api.services.runs import get_project
@@ -17,9 +18,9 @@ router = APIRouter(tags=["codemachine"])
              summary="Import a CodeMachine workspace as a protocol run",
              responses={400: {"description": "Invalid body, or the workspace or its config is unusable "
                                              "(every problem is listed)"},
-                        401: {"description": "Bearer or project token missing or wrong"},
                         403: {"description": "Workspace outside CAPSTAN_CODEMACHINE_ROOT"},
                         404: {"description": "No such project"}})
+@authenticated_by(PROJECT_TOKEN)
 async def import_codemachine_workspace(project_id: int, body: CodeMachineImportRequest, request: Request,
                                        session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                                        _: WriterDep) -> CodeMachineImportResponse:

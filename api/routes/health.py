@@ -12,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from capstan.sandbox import resolve_status
+
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT = 2.0
@@ -46,10 +48,17 @@ async def health(request: Request) -> Health:
     async def temporal() -> None:
         await state.temporal.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
 
-    db, tmp = await asyncio.gather(_check(database), _check(temporal))
-    components = {"database": db, "temporal": tmp}
+    db, tmp, sandbox = await asyncio.gather(_check(database), _check(temporal), _sandbox(state.settings))
+    components = {"database": db, "temporal": tmp, "sandbox": sandbox}
     overall = "ok" if all(c.status == "ok" for c in components.values()) else "degraded"
     return Health(status=overall, components=components)
+
+
+async def _sandbox(settings) -> ComponentHealth:
+    """The sandbox repository code gets on this host with these settings (probed once per process;
+    each worker also logs its own at start)."""
+    status = await asyncio.to_thread(resolve_status, settings.sandbox)
+    return ComponentHealth(status="ok" if status.usable else "degraded", detail=status.detail)
 
 
 @router.get("/healthz", response_class=PlainTextResponse, summary="Liveness: text ok")
@@ -57,6 +66,7 @@ async def healthz() -> str:
     return "ok"
 
 
-@router.get("/metrics", summary="Prometheus metrics of this API process")
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics of this API process",
+            responses={200: {"description": "The Prometheus text exposition format"}})
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

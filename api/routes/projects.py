@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Query, Request
-
-from api.deps import ProjectDep, ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.deps import ProjectDep, ReaderDep, SessionDep, SettingsDep, TemporalDep, VisibilityDep, WriterDep
+from api.pagination import Limit, Offset
 from api.services import projects as service
 from api.services.runs import list_runs, run_public
 from models.project import ProjectCreate, ProjectPublic
 from models.protocol import ProtocolRunPublic
 
 router = APIRouter(tags=["projects"])
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1–500).")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 
 
 @router.post("/projects", response_model=ProjectPublic, summary="Create a project and start its setup run")
@@ -25,15 +21,16 @@ async def create_project(body: ProjectCreate, request: Request, session: Session
     return ProjectPublic.from_row(project)
 
 
-@router.get("/projects", response_model=list[ProjectPublic], summary="List projects, oldest first")
-async def list_projects(session: SessionDep, _: ReaderDep, limit: Limit = 100, offset: Offset = 0
-                        ) -> list[ProjectPublic]:
-    return [ProjectPublic.from_row(p) for p in await service.list_projects(session, limit, offset)]
+@router.get("/projects", response_model=list[ProjectPublic], summary="List projects, oldest first",
+            description="Projects guarded by a project token are left out, unless the request carries "
+                        "that project's `X-Project-Token`.")
+async def list_projects(session: SessionDep, visibility: VisibilityDep, _: ReaderDep, limit: Limit = 100,
+                        offset: Offset = 0) -> list[ProjectPublic]:
+    projects = await service.list_projects(session, limit, offset, visible=visibility.visible())
+    return [ProjectPublic.from_row(p) for p in projects]
 
 
-@router.get("/projects/{project_id}", response_model=ProjectPublic, summary="Get a project",
-            responses={401: {"description": "Project token required and missing or wrong"},
-                       404: {"description": "No such project"}})
+@router.get("/projects/{project_id}", response_model=ProjectPublic, summary="Get a project")
 async def get_project(project: ProjectDep) -> ProjectPublic:
     return ProjectPublic.from_row(project)
 

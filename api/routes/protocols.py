@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import ProjectDep, ReaderDep, RunDep, SessionDep, SettingsDep, TemporalDep, WriterDep
-from api.routes.events import LimitQuery, OffsetQuery
+from api.pagination import ClampedLimit, Limit, Offset
 from api.services import protocols as service
-from api.services.events import clamp_limit, list_events
+from api.services.events import list_events
 from api.services.runs import run_public
 from models.event import EventPublic
 from models.protocol import ActionResponse, ProtocolRunCreate, ProtocolRunPublic, StepRunCreate, StepRunPublic
@@ -17,14 +15,10 @@ from models.status import ProtocolAction
 
 router = APIRouter(tags=["protocols"])
 
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1–500).")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
-
+#: What is particular to actions; the rest of their errors come from their dependencies (api/openapi.py).
 ACTION_RESPONSES = {
-    401: {"description": "Bearer or project token missing or wrong"},
-    404: {"description": "No such protocol run, or no eligible step"},
+    404: {"description": "No such protocol run or step, or no eligible step"},
     409: {"description": "The action is not allowed from the run's current status"},
-    503: {"description": "Temporal is unavailable; nothing changed"},
 }
 
 ACTION_SUMMARIES = {
@@ -52,9 +46,9 @@ async def get_protocol(run: RunDep, settings: SettingsDep) -> ProtocolRunPublic:
 
 @router.get("/protocols/{protocol_run_id}/events", response_model=list[EventPublic],
             summary="A protocol run's events, newest first")
-async def protocol_events(run: RunDep, session: SessionDep, limit: LimitQuery = None,
-                          offset: OffsetQuery = 0) -> list[EventPublic]:
-    return await list_events(session, protocol_run_id=run.id, limit=clamp_limit(limit), offset=offset)
+async def protocol_events(run: RunDep, session: SessionDep, limit: ClampedLimit = 50,
+                          offset: Offset = 0) -> list[EventPublic]:
+    return await list_events(session, protocol_run_id=run.id, limit=limit, offset=offset)
 
 
 @router.post("/protocols/{protocol_run_id}/steps", response_model=StepRunPublic,

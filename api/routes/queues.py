@@ -6,20 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ReaderDep, SettingsDep, TemporalDep
+from api.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, VisibilityDep
+from api.pagination import Limit, Offset
 from api.services import queues as service
+from api.services.project_access import redact_hidden_jobs
 from models.queues import Job, JobStatus, QueueStats
 
 router = APIRouter(tags=["queues"])
 
-_UNAVAILABLE = {503: {"description": "Temporal is unreachable"}, 502: {"description": "Temporal refused the call"}}
+_UNAVAILABLE = {502: {"description": "Temporal refused the call"}}
 
 StatusQuery = Annotated[JobStatus | None, Query(
     description="Only jobs in this state: `queued` (waiting for a worker), `started` (taken by a worker), "
                 "`failed` (failed, timed out, terminated or cancelled), `finished` (completed). "
                 "Another value is a 400.")]
-LimitQuery = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="Page size (1–500).")]
-OffsetQuery = Annotated[int, Query(ge=0, description="Jobs to skip.")]
 
 
 @router.get("/queues", response_model=list[QueueStats], summary="Task queue statistics, per queue",
@@ -35,8 +35,13 @@ async def list_queues(temporal: TemporalDep, settings: SettingsDep, _: ReaderDep
             description="Capstan workflow executions on its task queues, with their pending activities "
                         "(attempts included), their input as `payload` and their search attributes and "
                         "Web UI link as `metadata`. Listing comes from Temporal visibility, which trails "
-                        "the executions by a moment.",
+                        "the executions by a moment. Jobs of a project guarded by a project token show no "
+                        "`payload` and no failure messages unless the request carries that project's "
+                        "`X-Project-Token`.",
             responses={400: {"description": "Unknown status, or limit/offset out of range"}, **_UNAVAILABLE})
-async def list_jobs(temporal: TemporalDep, settings: SettingsDep, _: ReaderDep, status: StatusQuery = None,
-                    limit: LimitQuery = service.DEFAULT_LIMIT, offset: OffsetQuery = 0) -> list[Job]:
-    return await service.list_jobs(temporal, settings, status, limit, offset)
+async def list_jobs(temporal: TemporalDep, settings: SettingsDep, session: SessionDep, visibility: VisibilityDep,
+                    _: ReaderDep, status: StatusQuery = None, limit: Limit = service.DEFAULT_LIMIT,
+                    offset: Offset = 0) -> list[Job]:
+    await session.commit()  # the connection goes back to the pool while Temporal answers
+    jobs = await service.list_jobs(temporal, settings, status, limit, offset)
+    return await redact_hidden_jobs(session, visibility, jobs)

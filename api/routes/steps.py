@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import SessionDep, SettingsDep, StepDep, TemporalDep, WriterDep
+from api.pagination import ArtifactLimit, Offset
 from api.routes.protocols import ACTION_RESPONSES
 from api.services import protocols as service
 from models.artifact import ArtifactPublic
@@ -30,8 +29,7 @@ async def get_step(step: StepDep) -> StepRunPublic:
 @router.get("/steps/{step_id}/artifacts", response_model=list[ArtifactPublic],
             summary="A step's engine and QA output, newest first")
 async def step_artifacts(step: StepDep, session: SessionDep,
-                         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                         offset: Annotated[int, Query(ge=0)] = 0) -> list[ArtifactPublic]:
+                         limit: ArtifactLimit = 20, offset: Offset = 0) -> list[ArtifactPublic]:
     return [ArtifactPublic.model_validate(a) for a in await service.list_artifacts(session, step.id, limit, offset)]
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BadRequest
+from api.openapi import GITHUB_SIGNATURE, GITLAB_SIGNATURE, GITLAB_TOKEN, LEGACY_WEBHOOK_TOKEN, authenticated_by
 from api.services import webhooks as service
 from api.services.webhooks import WebhookAnswer
 
@@ -24,11 +25,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "Temporal unreachable; the delivery is recorded, send it again"},
 }
 
+#: The routes read the raw body (its signature covers the bytes), so FastAPI cannot see it: say what it is.
+_PAYLOAD = {"requestBody": {"required": True, "description": "The forge's event payload, a JSON object", "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "required": ["payload"],
+        "properties": {"payload": {"type": "string", "description": "The payload as JSON (GitHub's form option)"}},
+    }},
+}}}
+
 
 @router.post("/webhooks/github", response_model=WebhookAnswer, summary="Receive a GitHub webhook",
              description="`X-GitHub-Event` names the event; with a webhook secret, `X-Hub-Signature-256` must be "
                          "`sha256=` + HMAC-SHA256(secret, body). `X-GitHub-Delivery` deduplicates.",
-             responses=_ERRORS)
+             responses=_ERRORS, openapi_extra=_PAYLOAD)
+@authenticated_by(GITHUB_SIGNATURE)
 async def github_webhook(request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                          protocol_run_id: RunIdQuery = None,
                          x_github_event: EventName = None,
@@ -48,7 +59,8 @@ async def github_webhook(request: Request, session: SessionDep, temporal: Tempor
                          "`X-Gitlab-Token` or `X-Deksdenflow-Webhook-Token` must equal it, or "
                          "`X-Gitlab-Signature-256` must be its HMAC-SHA256 of the body. "
                          "`X-Gitlab-Event-UUID` deduplicates.",
-             responses=_ERRORS)
+             responses=_ERRORS, openapi_extra=_PAYLOAD)
+@authenticated_by(GITLAB_TOKEN, GITLAB_SIGNATURE, LEGACY_WEBHOOK_TOKEN)
 async def gitlab_webhook(request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                          protocol_run_id: RunIdQuery = None,
                          x_gitlab_event: EventName = None,

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.pagination import DEFAULT_EVENT_LIMIT
 from models.event import Event, EventPublic
 from models.project import Project
 from models.protocol import ProtocolRun
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-
-
-def clamp_limit(limit: int | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
-    """The documented rule for event lists: out-of-range limits are clamped to 1..500."""
-    if limit is None:
-        return default
-    return max(1, min(limit, maximum))
-
 
 async def list_events(session: AsyncSession, *, project_id: int | None = None, protocol_run_id: int | None = None,
-                      limit: int = DEFAULT_LIMIT, offset: int = 0,
-                      open_projects_only: bool = False) -> list[EventPublic]:
-    """``open_projects_only`` leaves out projects guarded by a project token: a list across
-    projects cannot check every project's token."""
+                      limit: int = DEFAULT_EVENT_LIMIT, offset: int = 0,
+                      visible: ColumnElement[bool] | None = None) -> list[EventPublic]:
+    """``visible``: which projects the caller may see (``ProjectVisibility.visible()``), for lists
+    across projects."""
     query = (
         select(Event, ProtocolRun.protocol_name, Project.name)
         .join(Project, col(Project.id) == col(Event.project_id))
@@ -36,8 +27,8 @@ async def list_events(session: AsyncSession, *, project_id: int | None = None, p
         query = query.where(Event.project_id == project_id)
     if protocol_run_id is not None:
         query = query.where(Event.protocol_run_id == protocol_run_id)
-    if open_projects_only:
-        query = query.where(or_(col(Project.secrets).is_(None), ~col(Project.secrets).has_key("api_token")))
+    if visible is not None:
+        query = query.where(visible)
     rows = (await session.exec(query)).all()
     return [
         EventPublic(id=e.id, protocol_run_id=e.protocol_run_id, step_run_id=e.step_run_id, event_type=e.event_type,

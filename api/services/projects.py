@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
@@ -75,5 +76,10 @@ async def start_project_setup(temporal: Client, settings: Settings, project: Pro
         pass
 
 
-async def list_projects(session: AsyncSession, limit: int, offset: int) -> list[Project]:
-    return list((await session.exec(select(Project).order_by(col(Project.id)).limit(limit).offset(offset))).all())
+async def list_projects(session: AsyncSession, limit: int, offset: int,
+                        visible: ColumnElement[bool] | None = None) -> list[Project]:
+    """``visible``: which projects the caller may see (``ProjectVisibility.visible()``)."""
+    query = select(Project).order_by(col(Project.id)).limit(limit).offset(offset)
+    if visible is not None:
+        query = query.where(visible)
+    return list((await session.exec(query)).all())

@@ -51,7 +51,6 @@ from models.workflow_io import JOB_TYPES, ActivityName, WorkflowName, WorkKind
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 RPC_TIMEOUT = timedelta(seconds=10)
 #: Temporal calls one request makes at once (describe, history head).
 CONCURRENT_CALLS = 16

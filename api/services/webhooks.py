@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -31,11 +30,11 @@ from temporalio.service import RPCError
 
 from api.auth import secrets_equal
 from api.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
-from api.middleware import contains_nul
 from api.services.protocol_workflows import signal_ci_report
 from api.services.runs import get_run
 from capstan.db import use_autocommit
 from capstan.settings import Settings, WebhookSettings
+from capstan.strict_json import JsonRejected, read_json
 from models.event import Event
 from models.protocol import ProtocolRun
 from models.webhook import WebhookDelivery
@@ -113,13 +112,11 @@ def parse_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
             raise BadRequest("form-encoded webhook without a 'payload' field", code="invalid_payload")
         raw = values[0]
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON body: {exc}", code="malformed_json") from None
+        payload = read_json(raw)
+    except JsonRejected as rejected:
+        raise BadRequest(rejected.detail, code=rejected.code) from None
     if not isinstance(payload, dict):
         raise BadRequest("webhook body must be a JSON object", code="invalid_payload")
-    if contains_nul(payload):
-        raise BadRequest("NUL bytes are not allowed in strings", code="nul_byte")
     return payload
 
 

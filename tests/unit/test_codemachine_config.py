@@ -302,8 +302,21 @@ def test_cross_checks_still_run_when_another_item_is_malformed(tmp_path):
 def test_nul_bytes_are_refused_and_printed_escaped(tmp_path):
     config = with_changes(agents=[{"id": "a", "name": "bad\u0000name"}], steps=[{"agent": "a"}])
     [problem] = problems_of(make_workspace(tmp_path / "ws", config))
-    assert problem.startswith("agents[0].name: value error, NUL bytes are not allowed")
+    assert problem == ".codemachine/workflow.json: NUL byte in a string at $.agents[0].name"
+    [problem] = problems_of(make_workspace(tmp_path / "yaml", "agents: [{id: a, name: \"x\\0\"}]\n",
+                                           config_file=".codemachine/workflow.yaml"))
+    assert problem.startswith(".codemachine/workflow.yaml: NUL byte in a string")
     assert "\x00" not in problem
+
+
+def test_lone_surrogates_and_non_finite_numbers_are_refused(tmp_path):
+    config = with_changes(agents=[{"id": "a", "name": "bad\udc00"}], steps=[{"agent": "a"}])
+    [problem] = problems_of(make_workspace(tmp_path / "ws", config))
+    assert problem.startswith(".codemachine/workflow.json: lone UTF-16 surrogate in a string")
+    assert problem.endswith("at $.agents[0].name")
+    [problem] = problems_of(make_workspace(tmp_path / "yaml", "name: x\nagents: [{id: a, name: .nan}]\n",
+                                           config_file=".codemachine/workflow.yaml"))
+    assert problem.startswith(".codemachine/workflow.yaml: nan is not a number JSON allows")
 
 
 def test_too_long_names_are_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""Pure rules: NUL detection, event limits, CI detection, git URL caching."""
+"""Pure rules: event limits, CI detection, git URL caching."""
 
 from __future__ import annotations
 
@@ -7,16 +7,7 @@ from pathlib import Path
 import pytest
 
 from activities.git import GitRunner, RepositoryCache, detect_ci_provider
-from api.middleware import contains_nul
-from api.services.events import clamp_limit
-
-
-@pytest.mark.parametrize("value, expected", [
-    ("plain", False), ("a\x00b", True), ({"k": ["x", {"y": "\x00"}]}, True), ({"\x00": 1}, True),
-    ([1, 2.5, None, True], False),
-])
-def test_contains_nul(value, expected):
-    assert contains_nul(value) is expected
+from api.pagination import clamp_limit
 
 
 @pytest.mark.parametrize("given, expected", [(None, 50), (0, 1), (-3, 1), (1, 1), (500, 500), (501, 500)])
