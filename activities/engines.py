@@ -4,6 +4,10 @@
   (runbook automation; no model needed).
 - ``command``: runs the configured agent CLI (``CAPSTAN_COMMAND_ENGINE``) in the
   worktree with the step file on stdin and its path in ``$CAPSTAN_STEP_FILE``.
+
+Both run through the sandbox (activities/sandbox.py): the environment a step gets is
+PATH, HOME, the locale, ``CAPSTAN_STEP_FILE`` and ``CAPSTAN_MODEL`` (plus what the
+operator passes with ``CAPSTAN_SANDBOX_PASS_ENV``), never the worker's.
 """
 
 from __future__ import annotations
@@ -12,20 +16,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from activities.process import child_env, run_process
+from activities.sandbox import Sandbox, SandboxResult, SandboxUnavailable, SandboxView, shell
 from activities.stepfile import StepFile
 
 DEFAULT_ENGINE = "script"
 
 
+# The exit code of a step that could not start because no sandbox can run here.
+NO_SANDBOX_EXIT_CODE = 126
+
+
 @dataclass
 class EngineContext:
-    worktree: Path
+    sandbox: Sandbox
+    view: SandboxView
     step_path: Path
     step_text: str
     step: StepFile
     model: str | None
     timeout: float
+
+    @property
+    def worktree(self) -> Path:
+        return self.view.worktree
 
 
 @dataclass
@@ -39,17 +52,24 @@ class Engine(Protocol):
     async def run(self, ctx: EngineContext) -> EngineOutcome: ...
 
 
-def _env(ctx: EngineContext) -> dict[str, str]:
-    return child_env(CAPSTAN_STEP_FILE=str(ctx.step_path), CAPSTAN_MODEL=ctx.model or "")
+async def run_sandboxed(argv: list[str], ctx: EngineContext, what: str, stdin: bytes | None = None) -> EngineOutcome:
+    env = {"CAPSTAN_STEP_FILE": str(ctx.step_path), "CAPSTAN_MODEL": ctx.model or ""}
+    try:
+        result = await ctx.sandbox.run(argv, ctx.view, env=env, stdin=stdin, timeout=ctx.timeout, heartbeat=what)
+    except SandboxUnavailable as exc:
+        return EngineOutcome(NO_SANDBOX_EXIT_CODE, "", f"{what} did not run: {exc}")
+    return _outcome(result, ctx, what)
+
+
+def _outcome(result: SandboxResult, ctx: EngineContext, what: str) -> EngineOutcome:
+    if result.timed_out:
+        return EngineOutcome(124, result.output, f"{what} timed out after {ctx.timeout:.0f}s")
+    verdict = "succeeded" if result.returncode == 0 else f"exited with code {result.returncode}"
+    return EngineOutcome(result.returncode, result.output, f"{what} {verdict}")
 
 
 async def run_shell(script: str, ctx: EngineContext, what: str) -> EngineOutcome:
-    result = await run_process(["sh", "-e", "-c", script], cwd=ctx.worktree, env=_env(ctx), timeout=ctx.timeout,
-                               merge_output=True, heartbeat_detail=what)
-    if result.timed_out:
-        return EngineOutcome(124, result.stdout, f"{what} timed out after {ctx.timeout:.0f}s")
-    verdict = "succeeded" if result.returncode == 0 else f"exited with code {result.returncode}"
-    return EngineOutcome(result.returncode, result.stdout, f"{what} {verdict}")
+    return await run_sandboxed(shell(script, errexit=True), ctx, what)
 
 
 class ScriptEngine:
@@ -66,13 +86,7 @@ class CommandEngine:
     async def run(self, ctx: EngineContext) -> EngineOutcome:
         if not self.command:
             return EngineOutcome(2, "", "the command engine is not configured (CAPSTAN_COMMAND_ENGINE)")
-        result = await run_process(["sh", "-c", self.command], cwd=ctx.worktree, env=_env(ctx),
-                                   stdin=ctx.step_text.encode(), timeout=ctx.timeout, merge_output=True,
-                                   heartbeat_detail="command engine")
-        if result.timed_out:
-            return EngineOutcome(124, result.stdout, f"command timed out after {ctx.timeout:.0f}s")
-        verdict = "succeeded" if result.returncode == 0 else f"exited with code {result.returncode}"
-        return EngineOutcome(result.returncode, result.stdout, f"command {verdict}")
+        return await run_sandboxed(shell(self.command), ctx, "command", stdin=ctx.step_text.encode())
 
 
 def engine_registry(command_engine: str | None) -> dict[str, Engine]:

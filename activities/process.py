@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio import activity
 
 HEARTBEAT_EVERY = 1.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -26,9 +30,11 @@ async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str
                       stdin: bytes | None = None, timeout: float | None = None,
                       merge_output: bool = False, heartbeat_detail: str = "") -> ProcessResult:
     """Run ``args`` to completion. The child gets its own process group so a timeout or a
-    cancelled activity kills everything it started."""
+    cancelled activity kills everything it started, and dies with the worker (Linux)."""
+    on_linux = sys.platform == "linux"
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=cwd, env=env, start_new_session=True,
+        preexec_fn=die_with_worker(signal.SIGKILL) if on_linux else None,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT if merge_output else asyncio.subprocess.PIPE,
@@ -58,6 +64,20 @@ async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str
     out, err = communicate.result()
     return ProcessResult(proc.returncode if proc.returncode is not None else -1,
                          (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"), timed_out)
+
+
+def die_with_worker(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn`` (Linux) asking the kernel to send ``sig`` to the child when the worker dies,
+    so no child outlives a worker killed without a chance to clean up."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    worker_pid = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, sig)
+        if os.getppid() != worker_pid:  # the worker died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return in_child
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

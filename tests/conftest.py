@@ -8,6 +8,7 @@ starts from empty tables. Ids are not reset between tests, so workflow ids
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -30,6 +31,7 @@ from capstan.secrets import SecretBox
 from capstan.settings import (
     ApiSettings,
     DatabaseSettings,
+    SandboxSettings,
     SecretsSettings,
     Settings,
     TemporalSettings,
@@ -62,7 +64,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="capstan-test-"))
-    postgres = EmbeddedPostgres(root, free_port(), database="capstan_test")
+    postgres = EmbeddedPostgres(root, free_port(), password=secrets.token_urlsafe(), database="capstan_test")
     temporal = TemporalDevServer(free_port(), ui_port=None, db_file=None, log_path=root / "temporal.log")
     try:
         postgres.start()
@@ -101,7 +103,16 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-def settings(stack: Stack, task_queue: str, tmp_path: Path, clean_tables: None) -> Settings:
+def shared_with_steps(tmp_path: Path) -> Path:
+    """A folder the test and the steps of its in-process worker both see (read-only for the steps):
+    where FIFOs go that signal and hold a running step. Nothing else outside a step's worktree is."""
+    path = tmp_path / "shared-with-steps"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(stack: Stack, task_queue: str, tmp_path: Path, shared_with_steps: Path, clean_tables: None) -> Settings:
     return Settings(
         database=DatabaseSettings(url=stack.database_url),
         temporal=TemporalSettings(address=stack.temporal_address, task_queue=task_queue,
@@ -110,6 +121,8 @@ def settings(stack: Stack, task_queue: str, tmp_path: Path, clean_tables: None) 
         webhooks=WebhookSettings(),
         worker=WorkerSettings(git_cache_dir=tmp_path / "git-cache"),
         secrets=SecretsSettings(key=SESSION_SECRETS_KEY),
+        # Real bubblewrap, never the process fallback: a machine that cannot run it fails the step tests.
+        sandbox=SandboxSettings(mode="bubblewrap", read_only_paths=[shared_with_steps]),
     )
 
 

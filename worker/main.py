@@ -25,6 +25,7 @@ from activities.engines import engine_registry
 from activities.forge import ForgeActivities
 from activities.git import GitActivities, GitRunner, RepositoryCache
 from activities.records import RecordActivities
+from activities.sandbox import Sandbox
 from activities.workspace import WorkspaceActivities
 from capstan.db import create_engine, create_session_factory
 from capstan.secrets import SecretBox
@@ -56,8 +57,9 @@ class WorkerResources:
         self.records = RecordActivities(sessions)
         self.forge = ForgeActivities(sessions, settings.forge, SecretBox(secret_value(settings.secrets.key)))
         self.git = GitActivities(cache)
+        self.sandbox = Sandbox(settings.sandbox)
         self.workspace = WorkspaceActivities(cache, ArtifactStore(sessions),
-                                             engine_registry(settings.execution.command_engine))
+                                             engine_registry(settings.execution.command_engine), self.sandbox)
 
     @property
     def activities(self) -> list:
@@ -85,7 +87,7 @@ def build_worker(client: Client, settings: Settings, resources: WorkerResources,
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
         identity=f"capstan-worker@{socket.gethostname()}:{os.getpid()}",
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker.shutdown_timeout_seconds),
     )
 
 
@@ -100,6 +102,11 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings.temporal, runtime=make_runtime(settings.worker.metrics_port),
                            interceptors=temporal_interceptors(tracing))
     resources = WorkerResources(settings)
+    sandbox = await asyncio.to_thread(lambda: resources.sandbox.status)
+    if sandbox.usable:
+        log.info("repository code runs in sandbox mode %s", sandbox.detail)
+    else:
+        log.error("no sandbox for repository code: steps and QA fail until one can run: %s", sandbox.detail)
     worker = build_worker(client, settings, resources)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

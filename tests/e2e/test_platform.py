@@ -8,8 +8,9 @@ from capstan.settings import ApiSettings, DatabaseSettings, Settings
 async def test_health_reports_each_component(api):
     response = await api.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "components": {"database": {"status": "ok", "detail": None},
-                                                             "temporal": {"status": "ok", "detail": None}}}
+    assert response.json() == {"status": "ok", "components": {
+        "database": {"status": "ok", "detail": None}, "temporal": {"status": "ok", "detail": None},
+        "sandbox": {"status": "ok", "detail": "bubblewrap (network on)"}}}
     text = await api.get("/healthz")
     assert text.status_code == 200 and text.text == "ok"
 

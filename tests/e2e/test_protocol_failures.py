@@ -221,11 +221,11 @@ async def test_imported_codemachine_steps_run_their_agent_prompt(api, worker, te
     assert "prompt" not in git("ls-tree", "-r", "--name-only", "refs/heads/cm-build", cwd=remote)
 
 
-async def test_cancel_stops_a_running_step(api, worker, temporal_client, tmp_path):
+async def test_cancel_stops_a_running_step(api, worker, temporal_client, tmp_path, shared_with_steps):
     import asyncio
     import os
 
-    started, hold = tmp_path / "started.fifo", tmp_path / "hold.fifo"
+    started, hold = shared_with_steps / "started.fifo", shared_with_steps / "hold.fifo"
     os.mkfifo(started)
     os.mkfifo(hold)
     script = f"echo started > {started}\ncat {hold}\necho late > late.txt"

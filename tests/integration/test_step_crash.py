@@ -9,12 +9,13 @@ from tests.e2e.protocols import create_project, create_run, event_types, step_fi
 from tests.integration.workers import kill_worker, start_worker, stop_worker, worker_env
 from tests.support import git, remote_log, settle
 
-# Under the first worker the step announces itself on a FIFO and hangs; under the second it just runs.
-HANGING_STEP = step_file("""if [ -n "$CAPSTAN_TEST_HOLD_FIFO" ]; then
-  echo started > "$CAPSTAN_TEST_STARTED_FIFO"
-  cat "$CAPSTAN_TEST_HOLD_FIFO"
+# Under the first worker, whose sandbox shows the step the FIFOs, the step announces itself and hangs;
+# under the second it just runs.
+HANGING_STEP = """if [ -p {hold} ]; then
+  echo started > {started}
+  cat {hold}
 fi
-echo "ran once" >> result.txt""")
+echo "ran once" >> result.txt"""
 
 
 def read_fifo(path) -> str:
@@ -23,13 +24,16 @@ def read_fifo(path) -> str:
 
 
 async def test_killed_worker_mid_step_the_step_completes_exactly_once(api, settings, temporal_client, tmp_path):
-    remote, project = await create_project(api, tmp_path, {".protocols/crash/01-only.md": HANGING_STEP})
-    run = await create_run(api, project["id"], name="crash")
-    started, hold = tmp_path / "started.fifo", tmp_path / "hold.fifo"
+    fifos = tmp_path / "fifos"
+    fifos.mkdir()
+    started, hold = fifos / "started.fifo", fifos / "hold.fifo"
     os.mkfifo(started)
     os.mkfifo(hold)
-    first = start_worker(worker_env(settings, tmp_path / "cache-a", CAPSTAN_TEST_STARTED_FIFO=str(started),
-                                    CAPSTAN_TEST_HOLD_FIFO=str(hold)), tmp_path / "worker-a.log")
+    step = step_file(HANGING_STEP.format(started=started, hold=hold))
+    remote, project = await create_project(api, tmp_path, {".protocols/crash/01-only.md": step})
+    run = await create_run(api, project["id"], name="crash")
+    first = start_worker(worker_env(settings, tmp_path / "cache-a", CAPSTAN_SANDBOX_READ_ONLY_PATHS=str(fifos)),
+                         tmp_path / "worker-a.log")
     second = None
     try:
         assert (await api.post(f"/protocols/{run['id']}/actions/start")).status_code == 200

@@ -10,13 +10,13 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 
 from models.workflow_io import project_setup_workflow_id
-from tests.integration.workers import kill_worker, start_worker, stop_worker, worker_env
+from tests.integration.workers import kill_worker, read_fifo, start_worker, stop_worker, wait_for_exit, worker_env
 from tests.support import make_git_repo, workflow_result
 
-# A git that announces the clone on a FIFO and then hangs, like a fetch stuck on a dead network.
+# A git that announces the clone (and its pid) on a FIFO and then hangs, like a fetch stuck on a dead network.
 HANGING_GIT = """#!/bin/sh
 if [ "$1" = "clone" ]; then
-  echo started > "$CAPSTAN_TEST_STARTED_FIFO"
+  echo $$ > "$CAPSTAN_TEST_STARTED_FIFO"
   exec cat "$CAPSTAN_TEST_HOLD_FIFO"
 fi
 exec git "$@"
@@ -33,11 +33,6 @@ def hanging_git(tmp_path: Path) -> tuple[Path, Path, Path]:
     return script, started, hold
 
 
-def read_fifo(path: Path) -> str:
-    with open(path) as fifo:
-        return fifo.read()
-
-
 async def test_killed_worker_mid_activity_the_run_completes_exactly_once(api, settings, temporal_client, tmp_path):
     repo = make_git_repo(tmp_path / "repo")
     script, started, hold = hanging_git(tmp_path)
@@ -47,9 +42,10 @@ async def test_killed_worker_mid_activity_the_run_completes_exactly_once(api, se
     second = None
     try:
         project = (await api.post("/projects", json={"name": "crash", "git_url": str(repo)})).json()
-        # The clone has begun on the first worker: kill it there.
-        assert (await asyncio.wait_for(asyncio.to_thread(read_fifo, started), 60)).strip() == "started"
+        # The clone has begun on the first worker: kill it there. Its git dies with it.
+        git_pid = int((await asyncio.wait_for(asyncio.to_thread(read_fifo, started), 60)).strip())
         kill_worker(first)
+        assert await asyncio.to_thread(wait_for_exit, {git_pid}, 10) == set(), "the dead worker's git lives on"
 
         second = start_worker(worker_env(settings, tmp_path / "cache-b"), tmp_path / "worker-b.log")
         workflow_id = project_setup_workflow_id(project["id"])
