@@ -11,14 +11,20 @@ from capstan.settings import DevSettings, get_settings
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from capstan.devstack.restarts import RestartLimits
     from capstan.devstack.supervisor import DevOptions, run_dev
     from capstan.logs import configure_logging
 
     configure_logging(get_settings().log, "dev")
+    dev = DevSettings()
+    limits = RestartLimits(backoff_seconds=dev.restart_backoff_seconds,
+                           max_backoff_seconds=dev.restart_backoff_max_seconds,
+                           crash_loop_restarts=dev.crash_loop_restarts,
+                           crash_loop_window_seconds=dev.crash_loop_window_seconds)
     return run_dev(DevOptions(
         data_dir=Path(args.data_dir), api_port=args.api_port, temporal_port=args.temporal_port,
         ui_port=args.ui_port, postgres_port=args.postgres_port, workers=args.workers,
-        worker_metrics_base_port=args.worker_metrics_port, temporal_cli=DevSettings().temporal_cli,
+        worker_metrics_base_port=args.worker_metrics_port, temporal_cli=dev.temporal_cli, restart_limits=limits,
     ))
 
 
@@ -29,8 +35,10 @@ def _api(_: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.log, "api")
+    # Without a graceful-shutdown bound uvicorn waits for every request in flight, however slow its client.
     uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port,
-                log_config=None, proxy_headers=True)
+                log_config=None, proxy_headers=True,
+                timeout_graceful_shutdown=settings.api.shutdown_timeout_seconds)
     return 0
 
 

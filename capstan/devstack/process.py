@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,17 +32,30 @@ def spawn(args: list[str], *, log_path: Path | None = None, env: dict[str, str] 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     """Signal the child's process group, then kill it if it outlives ``timeout``."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    stop_all([proc], sig, timeout)
+
+
+def stop_all(procs: list[subprocess.Popen], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    """Signal every child's process group at once, wait for them all within ``timeout``, kill what is
+    left. Each child bounds its own graceful shutdown; ``timeout`` is the net under them."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+    deadline = time.monotonic() + timeout
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+        kill_group(proc)  # what the child started in its group must not outlive it
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the child's process group (the child leads it: ``spawn`` starts a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def wait_until(ready: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float,
