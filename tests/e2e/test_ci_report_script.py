@@ -12,18 +12,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from sqlmodel import col, select
+from sqlmodel import select
 from temporalio.client import Client
 
 from api.app import create_app
 from capstan.db import SessionFactory, create_session_factory
 from capstan.devstack.ports import free_port
 from capstan.settings import ApiSettings, Settings, WebhookSettings
-from models.event import Event
-from models.project import Project
-from models.protocol import ProtocolRun
 from models.webhook import WebhookDelivery
 from tests.e2e.test_webhooks import ci_signals
+from tests.factories import events_of, protocol_run_row
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ci" / "report.sh"
 SECRET = "ci-hook-secret"
@@ -81,31 +79,13 @@ async def api_base(settings: Settings, temporal_client: Client) -> AsyncIterator
         yield base
 
 
-async def make_run(sessions: SessionFactory, name: str) -> ProtocolRun:
-    async with sessions() as session:
-        project = Project(name="demo", git_url="/nowhere")
-        session.add(project)
-        await session.flush()
-        run = ProtocolRun(project_id=project.id, protocol_name=name, status="running")
-        session.add(run)
-        await session.commit()
-        await session.refresh(run)
-        return run
-
-
-async def events_of(sessions: SessionFactory, run_id: int) -> list[Event]:
-    async with sessions() as session:
-        query = select(Event).where(Event.protocol_run_id == run_id).order_by(col(Event.id))
-        return list((await session.exec(query)).all())
-
-
 async def delivery_ids(sessions: SessionFactory) -> list[str]:
     async with sessions() as session:
         return list((await session.exec(select(WebhookDelivery.delivery_id))).all())
 
 
 async def test_success_by_run_id_is_recorded_and_signalled(api_base, sessions, temporal_client):
-    run = await make_run(sessions, "feature-x")
+    run = await protocol_run_row(sessions, name="feature-x")
     result = await report("success", DEKSDENFLOW_API_BASE=api_base + "/", DEKSDENFLOW_WEBHOOK_TOKEN=SECRET,
                           DEKSDENFLOW_API_TOKEN=API_TOKEN, DEKSDENFLOW_PROTOCOL_RUN_ID=str(run.id),
                           CI_PROJECT_ID="4", CI_JOB_ID="77")
@@ -127,7 +107,7 @@ async def test_success_by_run_id_is_recorded_and_signalled(api_base, sessions, t
 
 
 async def test_failure_by_branch(api_base, sessions, temporal_client):
-    run = await make_run(sessions, "feature-y")
+    run = await protocol_run_row(sessions, name="feature-y")
     # GitHub sets GITHUB_HEAD_REF empty outside pull requests: the ref name is used then.
     result = await report("failure", DEKSDENFLOW_API_BASE=api_base, DEKSDENFLOW_WEBHOOK_TOKEN=SECRET,
                           GITHUB_HEAD_REF="", GITHUB_REF_NAME="feature-y", GITHUB_RUN_ID="555", GITHUB_JOB="test")
@@ -141,7 +121,7 @@ async def test_failure_by_branch(api_base, sessions, temporal_client):
 
 async def test_branch_names_are_json_escaped(api_base, sessions):
     name = 'odd"name\\x'
-    run = await make_run(sessions, name)
+    run = await protocol_run_row(sessions, name=name)
     result = await report("success", DEKSDENFLOW_API_BASE=api_base, DEKSDENFLOW_WEBHOOK_TOKEN=SECRET,
                           CI_COMMIT_REF_NAME=name)
     assert result.code == 0, result.stderr
@@ -151,7 +131,7 @@ async def test_branch_names_are_json_escaped(api_base, sessions):
 
 
 async def test_wrong_webhook_token_fails_clearly(api_base, sessions):
-    run = await make_run(sessions, "feature-x")
+    run = await protocol_run_row(sessions, name="feature-x")
     result = await report("success", DEKSDENFLOW_API_BASE=api_base, DEKSDENFLOW_WEBHOOK_TOKEN="wrong",
                           DEKSDENFLOW_PROTOCOL_RUN_ID=str(run.id))
     assert result.code == 1
