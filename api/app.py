@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
-from api.auth import authenticator_from_token
-from api.errors import install_error_handlers
-from api.gates import capstan_gates
-from api.middleware import RequestGuardMiddleware
-from api.openapi import BEARER, WEBHOOK_SCHEMES, document_api
-from api.routes import codemachine, events, health, projects, protocols, queues, steps, webhooks
-from api.services.reconcile import reconcile_forever
+from api.common.auth import authenticator_from_token
+from api.common.errors import install_error_handlers
+from api.common.gates import capstan_gates
+from api.common.middleware import RequestGuardMiddleware
+from api.common.openapi import BEARER, WEBHOOK_SCHEMES, document_api
+from api.ops.routes import health, queues
+from api.protocols.routes import codemachine, events, projects, protocols, steps, webhooks
+from api.protocols.services.reconcile import reconcile_forever
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
 from capstan.secrets import SecretBox

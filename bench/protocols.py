@@ -613,7 +613,7 @@ class Bench:
 
     async def wait_project_setup(self, project_id: int) -> None:
         """Let the setup workflow (a clone into the worker's cache) finish before measuring."""
-        from models.workflow_io import project_setup_workflow_id
+        from models.protocols.workflow_io import project_setup_workflow_id
 
         handle = self.temporal.get_workflow_handle(project_setup_workflow_id(project_id))
         with contextlib.suppress(Exception):
@@ -630,7 +630,7 @@ class Bench:
 
     async def settle(self, run_id: int) -> str | None:
         """The ``wait_idle`` Update: returns once the work the run's actions started is done."""
-        from models.workflow_io import Update, protocol_run_workflow_id
+        from models.protocols.workflow_io import Update, protocol_run_workflow_id
 
         handle = self.temporal.get_workflow_handle(protocol_run_workflow_id(run_id))
         return await handle.execute_update(Update.WAIT_IDLE, result_type=str,
@@ -639,7 +639,7 @@ class Bench:
     async def drain(self, run_ids: list[int], timeout: float) -> float:
         """Wait until no run has a pending activity or workflow task (the signals sent are
         processed); returns the seconds it took."""
-        from models.workflow_io import protocol_run_workflow_id
+        from models.protocols.workflow_io import protocol_run_workflow_id
 
         started = time.monotonic()
         gate = asyncio.Semaphore(8)
@@ -677,8 +677,8 @@ class Bench:
         for the ``with_start`` diagnostic path."""
         from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
-        from models import search_attributes as sa
-        from models.workflow_io import (
+        from models.common import search_attributes as sa
+        from models.protocols.workflow_io import (
             ProjectSnapshot,
             ProtocolRunInput,
             ProtocolRunSnapshot,
@@ -744,7 +744,7 @@ class Bench:
         from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
         from temporalio.exceptions import ApplicationError
 
-        from models.workflow_io import Update, UpdateErrorType, WorkflowName, protocol_run_workflow_id
+        from models.protocols.workflow_io import Update, UpdateErrorType, WorkflowName, protocol_run_workflow_id
 
         n = self.args.clients
         remote = make_bare_remote(self.work_dir, "actions", {"README.md": "bench\n"})
@@ -826,7 +826,7 @@ class Bench:
         return body, headers
 
     async def measure_webhooks(self) -> dict[str, Any]:
-        from models.workflow_io import CiOutcome, CiReport, Signal, WorkflowName, protocol_run_workflow_id
+        from models.protocols.workflow_io import CiOutcome, CiReport, Signal, WorkflowName, protocol_run_workflow_id
 
         n = self.args.clients
         remote = make_bare_remote(self.work_dir, "webhooks", {"README.md": "bench\n"})
@@ -1170,7 +1170,7 @@ def main(argv: list[str] | None = None) -> int:
         import httpx  # noqa: F401
         import temporalio  # noqa: F401
 
-        import models.workflow_io  # noqa: F401
+        import models.protocols.workflow_io  # noqa: F401
     except ImportError as exc:
         print(f"bench: {exc}; run it with the project's environment: make bench", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 from capstan.settings import TemporalSettings
-from models.search_attributes import CapstanSearchAttribute
+from models.common.search_attributes import CapstanSearchAttribute
 
 log = logging.getLogger(__name__)
 

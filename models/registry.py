@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from models import artifact, event, project, protocol, webhook  # noqa: F401
+from models.protocols import artifact, event, project, protocol, webhook  # noqa: F401
 
 metadata = SQLModel.metadata

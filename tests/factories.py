@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from models.event import Event
-from models.project import Project
-from models.protocol import ProtocolRun, StepRun
-from models.workflow_io import (
+from models.protocols.event import Event
+from models.protocols.project import Project
+from models.protocols.protocol import ProtocolRun, StepRun
+from models.protocols.workflow_io import (
     CiReport,
     NewStep,
     ProjectSnapshot,

@@ -47,7 +47,7 @@ async def settle(client: Client, protocol_run_id: int, timeout: float = 120.0) -
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError
 
-    from models.workflow_io import Update, protocol_run_workflow_id
+    from models.protocols.workflow_io import Update, protocol_run_workflow_id
 
     handle = client.get_workflow_handle(protocol_run_workflow_id(protocol_run_id))
     try:

@@ -20,20 +20,20 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.artifacts import ArtifactStore
-from activities.engines import engine_registry
-from activities.forge import ForgeActivities
-from activities.git import GitActivities, GitRunner, RepositoryCache
-from activities.records import RecordActivities
-from activities.sandbox import Sandbox
-from activities.workspace import WorkspaceActivities
+from activities.common.git import GitActivities, GitRunner, RepositoryCache
+from activities.common.sandbox import Sandbox
+from activities.protocols.artifacts import ArtifactStore
+from activities.protocols.engines import engine_registry
+from activities.protocols.forge import ForgeActivities
+from activities.protocols.records import RecordActivities
+from activities.protocols.workspace import WorkspaceActivities
 from capstan.db import create_engine, create_session_factory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings, secret_value
 from capstan.telemetry import temporal_interceptors, tracer_provider
 from capstan.temporal import connect
-from workflows.project_setup import ProjectSetupWorkflow
-from workflows.protocol_run import ProtocolRunWorkflow
+from workflows.protocols.project_setup import ProjectSetupWorkflow
+from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
 log = logging.getLogger(__name__)
 

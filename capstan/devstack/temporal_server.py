@@ -11,7 +11,7 @@ from pathlib import Path
 from capstan.devstack import DevStackError
 from capstan.devstack.ports import require_free_port
 from capstan.devstack.process import spawn, stop, wait_until
-from models.search_attributes import CapstanSearchAttribute
+from models.common.search_attributes import CapstanSearchAttribute
 
 
 def temporal_binary(configured: str | None = None) -> str:

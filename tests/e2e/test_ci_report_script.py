@@ -19,7 +19,7 @@ from api.app import create_app
 from capstan.db import SessionFactory, create_session_factory
 from capstan.devstack.ports import free_port
 from capstan.settings import ApiSettings, Settings, WebhookSettings
-from models.webhook import WebhookDelivery
+from models.protocols.webhook import WebhookDelivery
 from tests.e2e.test_webhooks import ci_signals
 from tests.factories import events_of, protocol_run_row
 

@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from capstan.settings import ApiSettings, ExecutionSettings, Settings
-from models.event import Event
-from models.protocol import ProtocolRun, StepRun
+from models.protocols.event import Event
+from models.protocols.protocol import ProtocolRun, StepRun
 from tests.support import assert_error, make_git_repo, settle
 
 CONFIG: dict[str, Any] = {

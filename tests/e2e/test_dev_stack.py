@@ -24,7 +24,7 @@ import pytest
 from capstan.devstack.ports import free_port, port_is_free
 from capstan.settings import TemporalSettings
 from capstan.temporal import connect
-from models.workflow_io import project_setup_workflow_id
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.e2e.protocols import event_types, step_file
 from tests.support import git, make_bare_remote, make_git_repo, remote_log, settle, workflow_result
 

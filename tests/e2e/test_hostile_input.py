@@ -16,11 +16,11 @@ import uvicorn
 from sqlalchemy import text
 
 from api.app import create_app
-from api.gates import BearerToken, capstan_gates
-from api.openapi import api_routes
-from api.pagination import MAX_OFFSET
+from api.common.gates import BearerToken, capstan_gates
+from api.common.openapi import api_routes
+from api.common.pagination import MAX_OFFSET
 from capstan.settings import ApiSettings, Settings
-from models.workflow_io import project_setup_workflow_id
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.e2e.protocols import add_step, create_project, create_run
 from tests.e2e.test_queues import eventually
 from tests.support import assert_error, workflow_result

@@ -18,7 +18,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from api.app import create_app
-from api.openapi import api_routes
+from api.common.openapi import api_routes
 from capstan.settings import ApiSettings, Settings
 from tests.e2e.protocols import add_step, create_project, create_run
 

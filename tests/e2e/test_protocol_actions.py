@@ -197,7 +197,7 @@ async def test_ids_beyond_the_integer_range_are_404(api):
 
 
 async def test_setup_runs_take_no_actions_and_no_ci_results(api, worker, temporal_client, tmp_path):
-    from models.workflow_io import project_setup_workflow_id
+    from models.protocols.workflow_io import project_setup_workflow_id
     from tests.support import workflow_result
 
     _, project = await create_project(api, tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-from models.workflow_io import CiOutcome, CiReport, Signal, protocol_run_workflow_id
+from models.protocols.workflow_io import CiOutcome, CiReport, Signal, protocol_run_workflow_id
 from tests.e2e.protocols import (
     add_step,
     create_project,

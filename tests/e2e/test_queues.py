@@ -21,11 +21,11 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.app import create_app
-from api.services.queues import activity_job_type, job_status, jobs_query
+from api.ops.services.queues import activity_job_type, job_status, jobs_query
 from capstan.settings import ApiSettings, Settings
-from models import search_attributes as sa
-from models.queues import JobStatus
-from models.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
+from models.common import search_attributes as sa
+from models.ops.queues import JobStatus
+from models.protocols.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
 from tests.support import make_git_repo, workflow_result
 
 VISIBILITY_WAIT = 30.0

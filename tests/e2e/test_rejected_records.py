@@ -12,9 +12,9 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.records import RecordActivities
+from activities.protocols.records import RecordActivities
 from capstan.settings import TemporalSettings
-from models.workflow_io import (
+from models.protocols.workflow_io import (
     ActionResult,
     ActivityName,
     CiOutcome,
@@ -26,7 +26,7 @@ from models.workflow_io import (
     UpdateErrorType,
     protocol_run_workflow_id,
 )
-from models.workspace_io import CreateStepsWrite
+from models.protocols.workspace_io import CreateStepsWrite
 from tests.e2e.protocols import (
     add_step,
     create_project,

@@ -25,11 +25,11 @@ from api.app import create_app
 from capstan.db import SessionFactory, create_session_factory
 from capstan.devstack.ports import free_port
 from capstan.settings import ApiSettings, Settings, WebhookSettings
-from models.event import Event
-from models.project import Project
-from models.protocol import ProtocolRun, StepRun
-from models.webhook import WebhookDelivery
-from models.workflow_io import CiReport, Signal, protocol_run_workflow_id
+from models.protocols.event import Event
+from models.protocols.project import Project
+from models.protocols.protocol import ProtocolRun, StepRun
+from models.protocols.webhook import WebhookDelivery
+from models.protocols.workflow_io import CiReport, Signal, protocol_run_workflow_id
 from tests.support import github_fixture, make_git_repo, workflow_result
 
 SECRET = "hook-secret"

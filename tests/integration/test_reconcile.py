@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
 
-from api.services.reconcile import start_lost_setups
+from api.protocols.services.reconcile import start_lost_setups
 from capstan.db import create_session_factory, session_scope
-from models.base import utcnow
-from models.project import Project
-from models.protocol import ProtocolRun
-from models.workflow_io import project_setup_workflow_id
+from models.common.base import utcnow
+from models.protocols.project import Project
+from models.protocols.protocol import ProtocolRun
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.support import make_git_repo, workflow_result
 
 

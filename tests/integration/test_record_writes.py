@@ -6,15 +6,15 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 
-from activities.artifacts import ArtifactStore
-from activities.records import RecordActivities
+from activities.protocols.artifacts import ArtifactStore
+from activities.protocols.records import RecordActivities
 from capstan.db import SessionFactory, create_engine, create_session_factory, session_scope
 from capstan.devstack.ports import free_port
 from capstan.settings import DatabaseSettings
-from models.project import Project
-from models.protocol import ProtocolRun
-from models.workflow_io import EventRecord, NewStep, RunRecordsWrite, UpdateErrorType
-from models.workspace_io import CreateStepsWrite
+from models.protocols.project import Project
+from models.protocols.protocol import ProtocolRun
+from models.protocols.workflow_io import EventRecord, NewStep, RunRecordsWrite, UpdateErrorType
+from models.protocols.workspace_io import CreateStepsWrite
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from api.app import create_app
 from capstan.telemetry import temporal_interceptors
 from capstan.temporal import connect
-from models.workflow_io import project_setup_workflow_id
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.support import make_git_repo, workflow_result
 from worker.main import WorkerResources, build_worker
 

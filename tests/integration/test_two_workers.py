@@ -8,7 +8,7 @@ from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from models.workflow_io import project_setup_workflow_id
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.integration.workers import start_worker, stop_worker, worker_env
 from tests.support import make_git_repo, workflow_result
 

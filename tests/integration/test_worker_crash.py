@@ -9,7 +9,7 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from models.workflow_io import project_setup_workflow_id
+from models.protocols.workflow_io import project_setup_workflow_id
 from tests.integration.workers import kill_worker, read_fifo, start_worker, stop_worker, wait_for_exit, worker_env
 from tests.support import make_git_repo, workflow_result
 

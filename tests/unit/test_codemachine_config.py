@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from capstan.codemachine import (
+from api.protocols.codemachine_config import (
     CodeMachineConfigError,
     WorkspaceOutsideRootError,
     load_workspace,
     unique_step_names,
 )
-from models.policies import loop_policy, trigger_policy, validate_policy
-from models.workflow_io import NewStep
+from models.protocols.policies import loop_policy, trigger_policy, validate_policy
+from models.protocols.workflow_io import NewStep
 
 VALID: dict[str, Any] = {
     "name": "feature",

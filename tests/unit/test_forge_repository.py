@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.forges import display_url, forge_for, forge_repository
+from models.protocols.forges import display_url, forge_for, forge_repository
 
 
 @pytest.mark.parametrize(("ci_provider", "git_url", "expected"), [

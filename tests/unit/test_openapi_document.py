@@ -10,7 +10,7 @@ import pytest
 from fastapi import APIRouter
 
 from api.app import create_app
-from api.deps import ReaderDep, RunDep, TemporalDep
+from api.common.deps import ReaderDep, RunDep, TemporalDep
 from capstan.settings import ApiSettings, Settings, WebhookSettings
 
 OPEN = {"/health", "/healthz", "/metrics"}

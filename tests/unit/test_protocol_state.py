@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from models.policies import MAX_TRIGGER_DEPTH
-from models.status import ProtocolAction, ProtocolStatus, StepAction, StepStatus
-from models.workflow_io import UpdateErrorType
+from models.protocols.policies import MAX_TRIGGER_DEPTH
+from models.protocols.status import ProtocolAction, ProtocolStatus, StepAction, StepStatus
+from models.protocols.workflow_io import UpdateErrorType
 from tests import factories as f
-from workflows.protocol_state import ProtocolRunState
+from workflows.protocols.protocol_state import ProtocolRunState
 
 
 def state(status: str = "running", *step_statuses: str, **kwargs) -> ProtocolRunState:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.status import (
+from models.protocols.status import (
     PROTOCOL_ACTION_FROM,
     PROTOCOL_TERMINAL,
     STEP_ACTION_FROM,

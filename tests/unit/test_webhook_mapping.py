@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from api.errors import BadRequest, Unauthorized
-from api.services.webhooks import (
+from api.common.errors import BadRequest, Unauthorized
+from api.protocols.services.webhooks import (
     branch_candidates,
     event_message,
     event_type_of,
@@ -27,7 +27,7 @@ from api.services.webhooks import (
     verify_gitlab,
 )
 from capstan.settings import WebhookSettings
-from models.workflow_io import CiOutcome, CiReport
+from models.protocols.workflow_io import CiOutcome, CiReport
 from tests.support import github_fixture
 
 SUCCESS, RUNNING, FAILURE, MERGED = CiOutcome.SUCCESS, CiOutcome.RUNNING, CiOutcome.FAILURE, CiOutcome.MERGED

@@ -35,10 +35,10 @@ from capstan.devstack.ports import free_port
 from capstan.devstack.temporal_server import TemporalDevServer
 from capstan.settings import TemporalSettings
 from capstan.temporal import connect
-from models.workflow_io import ActionResult, CiReport, ProtocolRunInput, Signal, StepRequest, Update
+from models.protocols.workflow_io import ActionResult, CiReport, ProtocolRunInput, Signal, StepRequest, Update
 from tests.workflows.stubs import StubActivities
 from worker.main import SANDBOX
-from workflows.protocol_run import ProtocolRunWorkflow
+from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
 #: How long a test waits for the workflow to answer or to settle before it fails.
 WAIT_SECONDS = 30.0

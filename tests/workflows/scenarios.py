@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.workflow_io import CiOutcome, Update
+from models.protocols.workflow_io import CiOutcome, Update
 from tests import factories as f
 from tests.workflows.harness import WAIT_SECONDS, ProtocolRunHarness
 from tests.workflows.stubs import execution_failed

@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.workflow_io import (
+from models.protocols.workflow_io import (
     ActivityName,
     EventRecord,
     FetchRepositoryInput,
@@ -26,7 +26,7 @@ from models.workflow_io import (
     RunRecordsWrite,
     StepState,
 )
-from models.workspace_io import (
+from models.protocols.workspace_io import (
     BranchInput,
     CreateStepsWrite,
     ExecuteStepResult,

@@ -3,7 +3,7 @@ webhook mapping), on ``ProtocolRunWorkflow`` with stub activities."""
 
 from __future__ import annotations
 
-from models.workflow_io import ActivityName, CiOutcome
+from models.protocols.workflow_io import ActivityName, CiOutcome
 from tests import factories as f
 
 

@@ -3,7 +3,7 @@ limit (``RunOptions.continue_as_new_after_events``) is tiny here, so it happens 
 
 from __future__ import annotations
 
-from models.workflow_io import ActivityName, CiOutcome, Update
+from models.protocols.workflow_io import ActivityName, CiOutcome, Update
 from tests import factories as f
 from tests.workflows.stubs import execution_failed
 

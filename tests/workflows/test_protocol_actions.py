@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from models.workflow_io import ActivityName, Update, UpdateErrorType
-from models.workspace_io import BranchInput, PlanInput
+from models.protocols.workflow_io import ActivityName, Update, UpdateErrorType
+from models.protocols.workspace_io import BranchInput, PlanInput
 from tests import factories as f
 from tests.workflows.stubs import execution_failed, qa_failed
 

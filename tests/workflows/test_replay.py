@@ -19,7 +19,7 @@ from tests.workflows.harness import harness_for
 from tests.workflows.scenarios import HISTORIES, SCENARIOS, WORKFLOW_IDS
 from tests.workflows.stubs import StubActivities
 from worker.main import SANDBOX
-from workflows.protocol_run import ProtocolRunWorkflow
+from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
 

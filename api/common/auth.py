@@ -1,0 +1,130 @@
+"""Authentication: pluggable schemes produce a ``Principal``; routes declare the scope they need.
+
+The first scheme is static bearer tokens from settings. When no scheme is
+configured the API is open, as the seed documents, and every request acts as
+the anonymous principal with every scope.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from fastapi import Request
+
+from api.common.errors import Forbidden, Unauthorized
+from capstan.secrets import SecretBox
+from models.protocols.project import Project
+
+
+class Scope(StrEnum):
+    PROTOCOLS_READ = "protocols:read"
+    PROTOCOLS_WRITE = "protocols:write"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    scheme: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+ANONYMOUS = Principal(subject="anonymous", scheme="open", roles=frozenset({"admin"}), scopes=ALL_SCOPES)
+#: Where the request gate leaves the principal it authenticated, for the route's dependencies.
+PRINCIPAL_SCOPE_KEY = "capstan.principal"
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+class AuthScheme(Protocol):
+    name: str
+
+    def authenticate(self, request: Request) -> Principal | None:
+        """A principal, ``None`` when the request carries no credentials for this scheme,
+        or ``Unauthorized`` when it carries wrong ones."""
+
+
+class StaticBearerTokens:
+    name = "static-token"
+
+    def __init__(self, tokens: dict[str, Principal]) -> None:
+        self._tokens = list(tokens.items())
+
+    def authenticate(self, request: Request) -> Principal | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        match = None
+        for expected, principal in self._tokens:  # compare with every token: no early exit
+            if secrets_equal(token, expected):
+                match = principal
+        if match is None:
+            raise Unauthorized("invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return match
+
+
+class Authenticator:
+    def __init__(self, schemes: list[AuthScheme]) -> None:
+        self.schemes = schemes
+
+    def authenticate(self, request: Request) -> Principal:
+        if not self.schemes:
+            return ANONYMOUS
+        for scheme in self.schemes:
+            principal = scheme.authenticate(request)
+            if principal is not None:
+                return principal
+        raise Unauthorized("authentication required", headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticator_from_token(api_token: str | None) -> Authenticator:
+    if not api_token:
+        return Authenticator([])
+    admin = Principal(subject="api-token", scheme=StaticBearerTokens.name, roles=frozenset({"admin"}),
+                      scopes=ALL_SCOPES)
+    return Authenticator([StaticBearerTokens({api_token: admin})])
+
+
+def require_scope(principal: Principal, scope: Scope) -> None:
+    if scope not in principal.scopes:
+        raise Forbidden(f"missing scope {scope}")
+
+
+PROJECT_TOKEN_HEADER = "x-project-token"
+
+
+def project_token_opens(secret_box: SecretBox, sealed_secrets: dict[str, Any] | None, given: str | None) -> bool:
+    """Whether a request carrying ``X-Project-Token: given`` may see a project with these (sealed)
+    secrets: always when the project has no ``api_token``, else only with that token."""
+    if "api_token" not in (sealed_secrets or {}):
+        return True
+    expected = secret_box.open({"api_token": sealed_secrets["api_token"]}).get("api_token")
+    if not expected:
+        return True
+    return given is not None and secrets_equal(given, str(expected))
+
+
+def check_project_token(request: Request, project: Project) -> None:
+    """A project with ``secrets.api_token`` also needs ``X-Project-Token``."""
+    if not project_token_opens(request.app.state.secret_box, project.secrets,
+                               request.headers.get(PROJECT_TOKEN_HEADER)):
+        raise Unauthorized("missing or invalid X-Project-Token", code="project_token_required")

@@ -1,0 +1,85 @@
+"""Projects: creating one records it with its setup run and starts ``ProjectSetupWorkflow``."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from capstan.secrets import SecretBox
+from capstan.settings import Settings
+from models.common import search_attributes as sa
+from models.protocols.project import Project, ProjectCreate
+from models.protocols.protocol import ProtocolRun
+from models.protocols.status import ProtocolStatus
+from models.protocols.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
+
+log = logging.getLogger(__name__)
+
+SETUP_PREFIX = "setup-"
+
+
+async def create_project(session: AsyncSession, temporal: Client, settings: Settings, secret_box: SecretBox,
+                         body: ProjectCreate) -> Project:
+    """Record the project and its setup run in one transaction, then start the setup workflow.
+
+    If the start fails (Temporal down, API killed in between), the run stays
+    ``pending`` and ``reconcile`` starts it later: nothing is lost.
+    """
+    project = Project.model_validate(body, update={"secrets": secret_box.seal(body.secrets)})
+    session.add(project)
+    await session.flush()
+    run = ProtocolRun(project_id=project.id, protocol_name=f"{SETUP_PREFIX}{project.id}",
+                      status=ProtocolStatus.PENDING, base_branch=project.base_branch,
+                      description=f"Setup of project {project.name}",
+                      workflow_id=project_setup_workflow_id(project.id))
+    session.add(run)
+    await session.commit()
+    await session.refresh(project)
+    try:
+        await start_project_setup(temporal, settings, project, run)
+    except Exception:  # Temporal unreachable: reconcile retries; the project is recorded.
+        log.exception("could not start setup of project %s; it will be retried", project.id)
+    return project
+
+
+async def start_project_setup(temporal: Client, settings: Settings, project: Project, run: ProtocolRun) -> None:
+    try:
+        await temporal.start_workflow(
+            WorkflowName.PROJECT_SETUP,
+            ProjectSetupInput(project_id=project.id, protocol_run_id=run.id, git_url=project.git_url,
+                              base_branch=project.base_branch, ci_provider=project.ci_provider,
+                              heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds),
+            id=project_setup_workflow_id(project.id),
+            task_queue=settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished setup is never repeated by a late reconcile.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(sa.PROJECT_ID, project.id),
+                SearchAttributePair(sa.PROTOCOL_RUN_ID, run.id),
+                SearchAttributePair(sa.RUN_KIND, "project_setup"),
+                SearchAttributePair(sa.STATUS, ProtocolStatus.PENDING.value),
+            ]),
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+async def list_projects(session: AsyncSession, limit: int, offset: int,
+                        visible: ColumnElement[bool] | None = None) -> list[Project]:
+    """``visible``: which projects the caller may see (``ProjectVisibility.visible()``)."""
+    query = select(Project).order_by(col(Project.id)).limit(limit).offset(offset)
+    if visible is not None:
+        query = query.where(visible)
+    return list((await session.exec(query)).all())

@@ -1,0 +1,82 @@
+"""Protocol runs and steps: creating them, reading them, and sending their actions."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.common.errors import NotFound
+from api.protocols.services.protocol_workflows import ensure_workflow, send_update
+from api.protocols.services.runs import record_exists
+from capstan.settings import Settings
+from models.protocols.artifact import Artifact
+from models.protocols.project import Project
+from models.protocols.protocol import ActionResponse, ProtocolRun, ProtocolRunCreate, StepRun, StepRunCreate
+from models.protocols.status import ProtocolAction, StepAction
+from models.protocols.workflow_io import NewStep, StepRequest, Update, protocol_run_workflow_id
+
+PROTOCOL_UPDATES = {
+    ProtocolAction.START: Update.START, ProtocolAction.PAUSE: Update.PAUSE, ProtocolAction.RESUME: Update.RESUME,
+    ProtocolAction.CANCEL: Update.CANCEL, ProtocolAction.RUN_NEXT_STEP: Update.RUN_NEXT_STEP,
+    ProtocolAction.RETRY_LATEST: Update.RETRY_LATEST, ProtocolAction.OPEN_PR: Update.OPEN_PR,
+}
+STEP_UPDATES = {StepAction.RUN: Update.STEP_RUN, StepAction.RUN_QA: Update.STEP_RUN_QA,
+                StepAction.APPROVE: Update.STEP_APPROVE}
+
+
+async def create_run(session: AsyncSession, temporal: Client, settings: Settings, project: Project,
+                     body: ProtocolRunCreate) -> ProtocolRun:
+    run = ProtocolRun.model_validate(body, update={"project_id": project.id})
+    session.add(run)
+    await session.flush()
+    run.workflow_id = protocol_run_workflow_id(run.id)
+    await session.commit()
+    await session.refresh(run)
+    # The workflow shows in the Web UI at once; if this start is lost, the first action starts it.
+    try:
+        await ensure_workflow(session, temporal, settings, run)
+    except Exception:  # noqa: BLE001 - recorded run stays usable: every action is update-with-start
+        pass
+    return run
+
+
+async def run_protocol_action(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
+                              action: ProtocolAction) -> ActionResponse:
+    result = await send_update(session, temporal, settings, run, PROTOCOL_UPDATES[action])
+    return ActionResponse(message=result.message, job=result.job)
+
+
+async def run_step_action(session: AsyncSession, temporal: Client, settings: Settings, step: StepRun,
+                          action: StepAction) -> ActionResponse:
+    run = await session.get(ProtocolRun, step.protocol_run_id)
+    result = await send_update(session, temporal, settings, run, STEP_UPDATES[action], StepRequest(step_id=step.id))
+    return ActionResponse(message=result.message, job=result.job)
+
+
+async def create_step(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
+                      body: StepRunCreate) -> StepRun:
+    """Steps belong to the run's workflow, so even a hand-made step is added through it."""
+    new = NewStep(**body.model_dump(mode="json"))
+    result = await send_update(session, temporal, settings, run, Update.ADD_STEPS, [new])
+    session.expire_all()
+    return await get_step(session, result.step_id)
+
+
+async def get_step(session: AsyncSession, step_id: int) -> StepRun:
+    step = await session.get(StepRun, step_id) if record_exists(step_id) else None
+    if step is None:
+        raise NotFound(f"step {step_id} not found", code="step_not_found")
+    return step
+
+
+async def list_steps(session: AsyncSession, run_id: int, limit: int, offset: int) -> list[StepRun]:
+    query = (select(StepRun).where(StepRun.protocol_run_id == run_id)
+             .order_by(col(StepRun.step_index)).limit(limit).offset(offset))
+    return list((await session.exec(query)).all())
+
+
+async def list_artifacts(session: AsyncSession, step_id: int, limit: int, offset: int) -> list[Artifact]:
+    query = (select(Artifact).where(Artifact.step_run_id == step_id)
+             .order_by(col(Artifact.id).desc()).limit(limit).offset(offset))
+    return list((await session.exec(query)).all())
