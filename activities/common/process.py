@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import functools
 import os
+import shutil
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio import activity
 
 HEARTBEAT_EVERY = 1.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -31,10 +31,8 @@ async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str
                       merge_output: bool = False, heartbeat_detail: str = "") -> ProcessResult:
     """Run ``args`` to completion. The child gets its own process group so a timeout or a
     cancelled activity kills everything it started, and dies with the worker (Linux)."""
-    on_linux = sys.platform == "linux"
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=cwd, env=env, start_new_session=True,
-        preexec_fn=die_with_worker(signal.SIGKILL) if on_linux else None,
+        *dying_with_worker(args, signal.SIGKILL), cwd=cwd, env=env, start_new_session=True,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT if merge_output else asyncio.subprocess.PIPE,
@@ -66,18 +64,20 @@ async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str
                          (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"), timed_out)
 
 
-def die_with_worker(sig: int) -> Callable[[], None]:
-    """A ``preexec_fn`` (Linux) asking the kernel to send ``sig`` to the child when the worker dies,
-    so no child outlives a worker killed without a chance to clean up."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    worker_pid = os.getpid()
+@functools.cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv") if sys.platform == "linux" else None
 
-    def in_child() -> None:
-        prctl(PR_SET_PDEATHSIG, sig)
-        if os.getppid() != worker_pid:  # the worker died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
 
-    return in_child
+def dying_with_worker(args: Sequence[str], sig: signal.Signals) -> list[str]:
+    """``args`` wrapped so the kernel sends ``sig`` to the child when the worker dies (Linux, util-linux
+    ``setpriv --pdeathsig``), so no child outlives a worker killed without a chance to clean up.
+
+    Not a ``preexec_fn``: Python code between fork and exec in a multi-threaded worker can deadlock
+    on a lock another thread held at the fork. Where ``setpriv`` is missing, ``args`` come back as
+    they are and callers that must not leak a child watch the worker some other way."""
+    setpriv = _setpriv()
+    return [setpriv, f"--pdeathsig={sig.name[3:]}", "--", *args] if setpriv else list(args)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

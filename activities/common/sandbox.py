@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.common.process import die_with_worker
+from activities.common.process import dying_with_worker
 from capstan.sandbox import SANDBOX_HOME, EmptyFiles, SandboxStatus, SandboxView, bubblewrap_args, resolve_status
 from capstan.settings import SandboxSettings
 
@@ -41,7 +40,7 @@ STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LOCALE_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 # Process mode: the shell between Capstan and the command. It dies with the worker (PR_SET_PDEATHSIG
-# on Linux, a watch on the worker's pid elsewhere), removes the command's HOME (nobody else will) and
+# through util-linux setpriv, else a watch on the worker's pid), removes the command's HOME (nobody else will) and
 # takes the command's whole process group along.
 PROCESS_SHIM = r"""
 watch=$1; home=$2; shift 2
@@ -109,10 +108,11 @@ class Sandbox:
                 home = tempfile.mkdtemp(prefix="capstan-sandbox-home-")
                 cleanup.callback(shutil.rmtree, home, True)
                 child_env = {**self._environment(env, home), "TMPDIR": home}
-                on_linux = sys.platform == "linux"
-                watch = "" if on_linux else str(os.getpid())
-                args = ["sh", "-c", PROCESS_SHIM, "capstan-sandbox", watch, home, *argv]
-                spawn = {"preexec_fn": die_with_worker(signal.SIGTERM)} if on_linux else {}
+                shim = ["sh", "-c", PROCESS_SHIM, "capstan-sandbox"]
+                args = dying_with_worker([*shim, "", home, *argv], signal.SIGTERM)
+                if args[0] == "sh":  # no setpriv: the shim watches the worker's pid itself
+                    args = [*shim, str(os.getpid()), home, *argv]
+                spawn = {}
             return await _supervise(args, cwd=view.worktree, env=child_env, stdin=stdin, timeout=timeout,
                                     merge_output=merge_output,
                                     limit=max_output_bytes or self.settings.max_output_bytes,
