@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,9 +14,8 @@ from api.common.errors import install_error_handlers
 from api.common.gates import capstan_gates
 from api.common.middleware import RequestGuardMiddleware
 from api.common.openapi import BEARER, WEBHOOK_SCHEMES, document_api
-from api.ops.routes import health, queues
-from api.protocols.routes import codemachine, events, projects, protocols, steps, webhooks
-from api.protocols.services.reconcile import reconcile_forever
+from api.protocols.services.project_access import hidden_projects
+from api.surfaces import API_SURFACES
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
 from capstan.secrets import SecretBox
@@ -27,19 +25,7 @@ from capstan.temporal import connect
 
 log = logging.getLogger(__name__)
 
-OPENAPI_TAGS = [
-    {"name": "health", "description": "Liveness, component health and Prometheus metrics. No auth."},
-    {"name": "projects", "description": "Git repositories Capstan works on; creating one starts its setup run."},
-    {"name": "protocols", "description": "Protocol runs, their steps and the actions that move them."},
-    {"name": "steps", "description": "Step runs of a protocol and the actions that move them."},
-    {"name": "events", "description": "The history of every run, newest first."},
-    {"name": "codemachine", "description": "Import a CodeMachine workspace as a protocol run."},
-    {"name": "queues", "description": "Task queues and jobs, as Temporal sees them."},
-    {"name": "webhooks", "description": "GitHub and GitLab notifications (signed; no bearer token)."},
-]
-
-
-def create_app(settings: Settings | None = None, *, temporal_client=None, reconcile: bool = True,
+def create_app(settings: Settings | None = None, *, temporal_client=None,
                tracing: TracerProvider | None = None) -> FastAPI:
     """Build the API. Tests pass their own settings (and may pass a connected client or a tracer provider)."""
     settings = settings or get_settings()
@@ -52,16 +38,10 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
         app.state.sessions = create_session_factory(engine)
         app.state.temporal = temporal_client or await connect(settings.temporal,
                                                               interceptors=temporal_interceptors(tracing))
-        background = asyncio.create_task(reconcile_forever(app.state.sessions, app.state.temporal, settings)) \
-            if reconcile else None
         log.info("api ready: temporal %s namespace %s", settings.temporal.address, settings.temporal.namespace)
         try:
             yield
         finally:
-            if background:
-                background.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await background
             await engine.dispose()
             if tracing is not None:
                 tracing.force_flush()
@@ -70,17 +50,18 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
         title="Capstan",
         version=__version__,
         summary="Durable orchestration for code work: protocol runs, maintenance attempts and coding tasks.",
-        openapi_tags=OPENAPI_TAGS,
+        openapi_tags=[dict(tag) for surface in API_SURFACES for tag in surface.tags],
         lifespan=lifespan,
     )
     app.state.settings = settings
     token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
     app.state.authenticator = authenticator_from_token(token)
     app.state.secret_box = SecretBox(secret_value(settings.secrets.key))
+    app.state.hidden_projects = hidden_projects  # project tokens, as GET /queues/jobs needs them
     install_error_handlers(app)
     default_openapi = app.openapi
 
-    gates = capstan_gates(app)
+    gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES))
     enforced = ({BEARER} if token else set()) | (set(WEBHOOK_SCHEMES) if settings.webhooks.token else set())
 
     def openapi() -> dict:
@@ -91,6 +72,6 @@ def create_app(settings: Settings | None = None, *, temporal_client=None, reconc
     app.openapi = openapi
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api.max_body_bytes,
                        tracer=request_tracer(tracing), gates=gates)
-    for module in (health, projects, protocols, steps, events, codemachine, queues, webhooks):
-        app.include_router(module.router)
+    for surface in API_SURFACES:
+        app.include_router(surface.router)
     return app

@@ -1125,8 +1125,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--diagnose", action="store_true",
                       help="add a third path to 1. and 2.: the update-/signal-with-start calls the API makes, "
                            "sent directly (separates the API process from the Temporal cost of with-start)")
-    stack.add_argument("--task-queue", default="capstan",
-                       help="the stack's task queue, for --diagnose (default: %(default)s)")
+    stack.add_argument("--task-queue", default="capstan-protocols",
+                       help="the stack's protocols task queue, CAPSTAN_TEMPORAL_TASK_QUEUE + '-protocols', "
+                            "for --diagnose (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write every figure as JSON to PATH")
     return parser
 

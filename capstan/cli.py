@@ -42,15 +42,22 @@ def _api(_: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from capstan.logs import configure_logging
     from capstan.temporal import TemporalUnavailable
     from worker.main import run_worker
+    from worker.registry import UnknownSurface, choose_surfaces, parse_surface_names
 
     settings = get_settings()
+    chosen = args.surfaces if args.surfaces is not None else settings.worker.surfaces
+    try:
+        surfaces = choose_surfaces(None if chosen is None else parse_surface_names(chosen))
+    except UnknownSurface as exc:
+        print(f"capstan worker: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log, "worker")
     try:
-        asyncio.run(run_worker(settings))
+        asyncio.run(run_worker(settings, surfaces))
     except TemporalUnavailable as exc:
         print(f"capstan worker: {exc}", file=sys.stderr)
         return 2
@@ -96,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(run=_dev)
 
     sub.add_parser("api", help="serve the HTTP API (configured by environment)").set_defaults(run=_api)
-    sub.add_parser("worker", help="run a Temporal worker (configured by environment)").set_defaults(run=_worker)
+    worker = sub.add_parser("worker", help="run a Temporal worker (configured by environment)")
+    worker.add_argument("--surfaces", metavar="NAMES", default=None,
+                        help="comma-separated worker surfaces to serve, e.g. protocols "
+                             "(default: CAPSTAN_WORKER_SURFACES, else all)")
+    worker.set_defaults(run=_worker)
     migrate = sub.add_parser("migrate", help="upgrade the database to head and register search attributes")
     migrate.add_argument("--skip-temporal", action="store_true", help="only migrate the database")
     migrate.set_defaults(run=_migrate)

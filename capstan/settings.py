@@ -44,7 +44,8 @@ class TemporalSettings(_Base):
     namespace: str = Field("default", validation_alias=_aliases("TEMPORAL_NAMESPACE"),
                            description="Temporal namespace every workflow runs in.")
     task_queue: str = Field("capstan", validation_alias=_aliases("TEMPORAL_TASK_QUEUE"),
-                            description="Task queue for Capstan workflows and activities.")
+                            description="Prefix of the task queues: each worker surface has its own, "
+                                        "`{prefix}-{surface}` (`capstan-protocols`).")
     ui_url: str = Field("http://127.0.0.1:8233", validation_alias=_aliases("TEMPORAL_UI_URL"),
                         description="Base URL of the Temporal Web UI, used for links in run responses.")
     connect_timeout_seconds: float = Field(
@@ -141,6 +142,10 @@ class WorkerSettings(_Base):
     max_concurrent_workflow_tasks: int = Field(
         50, validation_alias=_aliases("WORKER_MAX_WORKFLOW_TASKS"), ge=2,
         description="Workflow tasks one worker process runs at once.")
+    surfaces: str | None = Field(
+        None, validation_alias=_aliases("WORKER_SURFACES"),
+        description="Comma-separated worker surfaces this worker serves (`protocols`); unset = all. "
+                    "`capstan worker --surfaces` overrides it.")
     metrics_port: int = Field(0, validation_alias=_aliases("WORKER_METRICS_PORT"), ge=0, le=65535,
                               description="Port of the worker's Prometheus endpoint (Temporal SDK metrics); 0 = off.")
     shutdown_timeout_seconds: float = Field(

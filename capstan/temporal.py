@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from enum import StrEnum
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -17,6 +18,24 @@ from capstan.settings import TemporalSettings
 from models.common.search_attributes import CapstanSearchAttribute
 
 log = logging.getLogger(__name__)
+
+
+class WorkerSurfaceName(StrEnum):
+    """The worker surfaces, each with its own task queue (``surface_task_queue``). ``worker.registry``
+    registers one ``WorkerSurface`` per name (a test holds the two together); the API starts a
+    surface's workflows on its queue and lists every queue."""
+
+    PROTOCOLS = "protocols"
+
+
+def surface_task_queue(settings: TemporalSettings, surface: WorkerSurfaceName | str) -> str:
+    """The task queue of one worker surface: ``{CAPSTAN_TEMPORAL_TASK_QUEUE}-{surface}``, e.g. ``capstan-protocols``."""
+    return f"{settings.task_queue}-{surface}"
+
+
+def surface_task_queues(settings: TemporalSettings) -> list[str]:
+    """The task queue of every worker surface."""
+    return [surface_task_queue(settings, surface) for surface in WorkerSurfaceName]
 
 
 class TemporalUnavailable(RuntimeError):

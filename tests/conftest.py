@@ -40,7 +40,7 @@ from capstan.settings import (
 )
 from capstan.temporal import connect
 from models.registry import metadata
-from worker.main import WorkerResources, build_worker
+from worker.main import WorkerResources, serve_surfaces
 
 # Fixtures of the fake servers that stand in for what this machine cannot reach.
 pytest_plugins = ["tests.fakes.forge"]
@@ -128,9 +128,9 @@ def settings(stack: Stack, task_queue: str, tmp_path: Path, shared_with_steps: P
 
 @pytest.fixture
 async def worker(temporal_client: Client, settings: Settings) -> AsyncIterator[None]:
-    """A worker on this test's task queue, in this process."""
-    resources = WorkerResources(settings)
-    async with build_worker(temporal_client, settings, resources):
+    """A worker on this test's task queues (every surface), in this process."""
+    resources = WorkerResources(settings, temporal=temporal_client)
+    async with serve_surfaces(temporal_client, settings, resources):
         yield
     await resources.close()
 
@@ -147,7 +147,7 @@ def _client_for(settings: Settings, temporal_client: Client):
 
     @contextlib.asynccontextmanager
     async def managed() -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings, temporal_client=temporal_client, reconcile=False)
+        app = create_app(settings, temporal_client=temporal_client)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://capstan.test") as client:

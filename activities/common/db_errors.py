@@ -21,9 +21,9 @@ import psycopg
 from sqlalchemy import exc as sa_exc
 from temporalio.exceptions import ApplicationError
 
-from models.protocols.workflow_io import UpdateErrorType
+from models.common.records import RECORD_REJECTED_ERROR
 
-RECORD_REJECTED = UpdateErrorType.RECORD_REJECTED
+RECORD_REJECTED = RECORD_REJECTED_ERROR
 MAX_REASON_CHARS = 300
 
 # Raised by Postgres (and wrapped by SQLAlchemy) or by psycopg while converting a parameter.

@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common.process import ProcessResult, child_env, run_process
-from models.protocols.workflow_io import ActivityName, FetchRepositoryInput, FetchRepositoryResult
+from models.common.git_io import FETCH_REPOSITORY_ACTIVITY, FetchRepositoryInput, FetchRepositoryResult
 
 
 class GitErrorType:
@@ -125,7 +125,7 @@ class GitActivities:
         self.git = cache.git
         self.cache = cache
 
-    @activity.defn(name=ActivityName.FETCH_REPOSITORY)
+    @activity.defn(name=FETCH_REPOSITORY_ACTIVITY)
     async def fetch_repository(self, request: FetchRepositoryInput) -> FetchRepositoryResult:
         """Fetch the repository into this worker's cache, check the branch, detect its CI."""
         async with self.cache.lock(request.git_url):

@@ -2,7 +2,7 @@
 
 Each write is one transaction, and every event carries a dedupe key, so an
 activity retried after a worker died records its rows once. Data Postgres
-refuses fails the write at once, never retried (``activities.common.db_errors``).
+refuses fails the write at once, never retried (``activities.common.records``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
-from temporalio import activity
 
-from activities.common.db_errors import refuses_bad_records
+from activities.common.records import records_activity
 from capstan.db import SessionFactory, session_scope
 from models.protocols.event import Event
 from models.protocols.project import Project
@@ -25,8 +24,7 @@ class RecordActivities:
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
 
-    @activity.defn(name=ActivityName.WRITE_RUN_RECORDS)
-    @refuses_bad_records
+    @records_activity(ActivityName.WRITE_RUN_RECORDS)
     async def write_run_records(self, write: RunRecordsWrite) -> list[int]:
         """Apply status changes and append events atomically; returns the new event ids."""
         async with session_scope(self.sessions) as session:
@@ -65,8 +63,7 @@ class RecordActivities:
                     ids.append(new_id)
             return ids
 
-    @activity.defn(name=ActivityName.CREATE_STEP_RUNS)
-    @refuses_bad_records
+    @records_activity(ActivityName.CREATE_STEP_RUNS)
     async def create_step_runs(self, write: CreateStepsWrite) -> list[StepState]:
         """Insert the steps (an index already present is kept as it is) and return them all."""
         async with session_scope(self.sessions) as session:

@@ -3,7 +3,7 @@
 The request guard (``api.common.middleware``) looks the request's path up in a ``GateTable`` and runs
 that gate before it reads a byte of the body, so a request without valid credentials is a 401
 whatever its body holds. A path no prefix names gets the table's default, the bearer token:
-a new route is guarded unless it is declared otherwise here.
+a new route is guarded unless its surface declares otherwise.
 
 - ``BearerToken``: the app's authenticator (``api.common.auth``); the principal it returns is left in
   the scope for the route's dependencies, which check scopes.
@@ -11,13 +11,14 @@ a new route is guarded unless it is declared otherwise here.
 - ``SignedWebhook``: the route verifies a signature over the body, so nothing can be checked
   before the body is read; the body still goes through the strict JSON reader first.
 
-A new surface with other credentials (an admin token, JWTs, another signed webhook) adds a
-``Gate`` under its own prefix.
+Each surface declares the gates of its paths (``api.common.surface.ApiSurface.gates``); a new
+surface with other credentials (an admin token, JWTs, another signed webhook) adds a ``Gate``
+under its own prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,12 +73,13 @@ class GateTable:
         return best
 
 
-def capstan_gates(app: FastAPI) -> GateTable:
-    public, signed = Public(), SignedWebhook()
+def capstan_gates(app: FastAPI, surface_gates: Iterable[Mapping[str, Gate]]) -> GateTable:
+    """The app's gate table: its OpenAPI document and viewers are public, each surface adds the gates
+    it declares (``ApiSurface.gates``), and every other path needs the bearer token."""
     documents = [app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
-    open_paths = ["/health", "/healthz", "/metrics", *(path for path in documents if path)]
-    return GateTable(default=BearerToken(), prefixes={
-        **{path: public for path in open_paths},
-        "/webhooks/github": signed,
-        "/webhooks/gitlab": signed,
-    })
+    prefixes: dict[str, Gate] = {path: Public() for path in documents if path}
+    for gates in surface_gates:
+        if clash := prefixes.keys() & gates.keys():
+            raise ValueError(f"two surfaces declare a gate for {', '.join(sorted(clash))}")
+        prefixes.update(gates)
+    return GateTable(default=BearerToken(), prefixes=prefixes)

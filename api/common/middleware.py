@@ -10,6 +10,11 @@ generated, echoed back and set on every log line), and before any route runs:
    strict reader accepts a subset of what that accepts and returns the same value for it, and
    it reads every body FastAPI would parse as JSON, so the two cannot disagree.
 
+Before answering 413 it reads and discards the rest of the body, as nginx's lingering close
+does, so a client that writes its whole body before it reads (Python's ``urllib``) gets the 413
+rather than a reset connection: at most ``DISCARD_MAX_BYTES`` for at most
+``DISCARD_MAX_SECONDS``; past either bound the server answers and closes the connection.
+
 An exception no handler turned into a response is answered here with a 500 in the one error
 shape carrying the request id, and logged once with its traceback under that id; the
 connection stays usable. It records every request in Prometheus metrics by route template.
@@ -17,6 +22,7 @@ connection stays usable. It records every request in Prometheus metrics by route
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -47,6 +53,11 @@ LATENCY = Histogram("capstan_http_request_duration_seconds", "HTTP request laten
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+#: How much of a refused body is read and thrown away before the 413, and for how long. A body
+#: that announces more than this is not read at all; past either bound the connection is closed.
+DISCARD_MAX_BYTES = 16 * 1024 * 1024
+DISCARD_MAX_SECONDS = 10.0
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -131,6 +142,8 @@ class RequestGuardMiddleware:
             return receive
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if _header(scope, b"expect") != "100-continue":  # else the client waits for our answer to send it
+                await _discard_body(receive, int(declared))
             raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
         body = await self._read_body(receive)
         if body and _parsed_as_json(_header(scope, b"content-type")):
@@ -153,10 +166,26 @@ class RequestGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _discard_body(receive)
                 raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+async def _discard_body(receive: Receive, announced: int | None = None) -> None:
+    """Read and drop what is left of a refused body, within the discard bounds."""
+    if announced is not None and announced > DISCARD_MAX_BYTES:
+        return
+    discarded = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DISCARD_MAX_SECONDS):
+            while discarded <= DISCARD_MAX_BYTES:
+                message = await receive()
+                discarded += len(message.get("body", b""))
+                if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                    return
 
 
 def _check_url(scope: Scope) -> None:

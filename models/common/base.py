@@ -9,9 +9,9 @@ from sqlalchemy import DateTime, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-#: The largest value of a Postgres ``INTEGER`` column (every integer column of Capstan's tables):
-#: request fields stored in one are bounded by it, so a write can never fail "out of range".
-PG_INTEGER_MAX = 2**31 - 1
+from models.common.limits import PG_INTEGER_MAX
+
+__all__ = ["PG_INTEGER_MAX", "created_at_field", "json_field", "updated_at_field", "utcnow"]
 
 
 def utcnow() -> datetime:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.common.base import PG_INTEGER_MAX
+from models.common.limits import PG_INTEGER_MAX
 
 MAX_TRIGGER_DEPTH = 3
 

@@ -1,32 +1,44 @@
 """Inputs and outputs of workflows and activities: plain dataclasses that cross the
-Temporal boundary. Workflow code imports only this module, ``models.protocols.status`` and
-``models.common.search_attributes`` from models."""
+Temporal boundary. Workflow code imports only this module, ``models.protocols.status``,
+``models.protocols.event_types`` and ``models.common.search_attributes`` from models.
+
+Names (workflows, activities, updates, signals, error types) are ``StrEnum``s: ``str`` subclasses, so
+Temporal's JSON converter writes their value and payloads are the same as with plain strings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from models.common.git_io import FETCH_REPOSITORY_ACTIVITY
+from models.common.git_io import FetchRepositoryInput as FetchRepositoryInput  # a common activity
+from models.common.git_io import FetchRepositoryResult as FetchRepositoryResult
+from models.common.records import RECORD_REJECTED_ERROR
+from models.common.records import EventRecord as EventRecord  # the protocols' writes carry the common record
 
-class WorkflowName:
+
+class WorkflowName(StrEnum):
     PROJECT_SETUP = "ProjectSetupWorkflow"
     PROTOCOL_RUN = "ProtocolRunWorkflow"
+    LOST_SETUP_RECONCILE = "LostSetupReconcileWorkflow"
 
 
 PROJECT_SETUP_PREFIX = "project-setup-"
 
 
-class ActivityName:
+class ActivityName(StrEnum):
     """Activity names, shared by the workflows that call them and the code that reads jobs."""
 
     WRITE_RUN_RECORDS = "write_run_records"
     CREATE_STEP_RUNS = "create_step_runs"
-    FETCH_REPOSITORY = "fetch_repository"
+    FETCH_REPOSITORY = FETCH_REPOSITORY_ACTIVITY
     PLAN_PROTOCOL = "plan_protocol"
     EXECUTE_STEP = "execute_step"
     RUN_QA = "run_qa"
     ENSURE_PROTOCOL_BRANCH = "ensure_protocol_branch"
     OPEN_PULL_REQUEST = "open_pull_request"
+    START_LOST_SETUPS = "start_lost_setups"
 
 
 def project_setup_workflow_id(project_id: int) -> str:
@@ -40,16 +52,6 @@ def is_project_setup(workflow_id: str | None) -> bool:
 
 def protocol_run_workflow_id(protocol_run_id: int) -> str:
     return f"protocol-run-{protocol_run_id}"
-
-
-@dataclass
-class EventRecord:
-    event_type: str
-    message: str
-    step_run_id: int | None = None
-    metadata: dict[str, Any] | None = None
-    # A key unique to this write in the workflow's history, so a retried write records once.
-    dedupe_key: str | None = None
 
 
 @dataclass
@@ -93,31 +95,26 @@ class ProjectSetupResult:
 
 
 @dataclass
-class FetchRepositoryInput:
-    git_url: str
-    branch: str
+class LostSetupSweep:
+    """Which setup runs count as lost: still ``pending`` this long after they were recorded."""
 
-
-@dataclass
-class FetchRepositoryResult:
-    head_sha: str
-    detected_ci_provider: str | None
+    grace_seconds: float = 10.0
+    limit: int = 100
 
 
 # --- protocol runs -------------------------------------------------------------------------------
 
-class Signal:
+class Signal(StrEnum):
     CI_REPORT = "ci_report"
 
 
-class CiOutcome:
+class CiOutcome(StrEnum):
     """What a CI or forge notification means for a run (SURFACES.md §1, webhook mapping)."""
 
     SUCCESS = "success"    # latest step → completed (or needs_qa + QA with auto-QA-on-CI)
     RUNNING = "running"    # latest step → running
     FAILURE = "failure"    # latest step → failed, protocol → blocked
     MERGED = "merged"      # protocol → completed (event pr_merged)
-    ALL = (SUCCESS, RUNNING, FAILURE, MERGED)
 
 
 @dataclass
@@ -155,11 +152,12 @@ class PullRequestResult:
     created: bool                    # False when it already existed
 
 
-class WorkKind:
+class WorkKind(StrEnum):
     PLAN = "plan"
     EXECUTE = "execute"
     QA = "qa"
     OPEN_PR = "open_pr"
+    IMPORT = "codemachine_import_job"    # CodeMachine steps queued by the import_steps update
 
 
 #: The job names of the original orchestrator, shown as ``job.type`` in action responses.
@@ -168,6 +166,7 @@ JOB_TYPES = {
     WorkKind.EXECUTE: "execute_step_job",
     WorkKind.QA: "run_quality_job",
     WorkKind.OPEN_PR: "open_pr_job",
+    WorkKind.IMPORT: "codemachine_import_job",
 }
 
 
@@ -266,7 +265,7 @@ class NewStep:
     runtime_state: dict[str, Any] | None = None
 
 
-class Update:
+class Update(StrEnum):
     """Update names of ProtocolRunWorkflow: the protocol actions, the step actions, add_step."""
 
     START = "start"
@@ -284,7 +283,7 @@ class Update:
     WAIT_IDLE = "wait_idle"          # returns the status once no work is queued or running
 
 
-class UpdateErrorType:
+class UpdateErrorType(StrEnum):
     """``ApplicationError.type`` of a rejected update; the API maps them to HTTP statuses."""
 
     CONFLICT = "Conflict"            # 409
@@ -292,4 +291,4 @@ class UpdateErrorType:
     INVALID = "Invalid"              # 400
     # 400: Postgres refused the data for good. Also the type of the records activities' non-retryable
     # failure (activities/db_errors.py), which the workflows turn into a record_rejected event.
-    RECORD_REJECTED = "RecordRejected"
+    RECORD_REJECTED = RECORD_REJECTED_ERROR

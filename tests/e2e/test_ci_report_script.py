@@ -51,7 +51,7 @@ async def serving(settings: Settings, temporal_client: Client) -> AsyncIterator[
     The socket listens before the server starts, so a client may connect at once:
     its connection waits in the backlog until the app is up.
     """
-    app = create_app(settings, temporal_client=temporal_client, reconcile=False)
+    app = create_app(settings, temporal_client=temporal_client)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)

@@ -16,7 +16,7 @@ import uvicorn
 from sqlalchemy import text
 
 from api.app import create_app
-from api.common.gates import BearerToken, capstan_gates
+from api.common.gates import BearerToken
 from api.common.openapi import api_routes
 from api.common.pagination import MAX_OFFSET
 from capstan.settings import ApiSettings, Settings
@@ -51,7 +51,7 @@ async def test_deep_nesting_is_400_with_the_path(api, db_engine):
 
 
 async def test_the_bearer_token_is_checked_before_the_body_on_every_route_but_signed_webhooks(settings, api_factory):
-    app = create_app(settings, reconcile=False)
+    app = create_app(settings)
     posts = [(route.path, route.methods) for route in api_routes(app.routes) if "POST" in route.methods]
     assert len(posts) > 10
     ids = {"project_id": 1, "protocol_run_id": 1, "step_id": 1}
@@ -69,8 +69,8 @@ async def test_the_bearer_token_is_checked_before_the_body_on_every_route_but_si
 def test_every_route_is_gated_as_its_dependencies_expect():
     """The gate table and the routes agree: a route behind the bearer gate checks the principal's scopes;
     a route behind another gate never asks for a principal it would not get."""
-    app = create_app(Settings(), reconcile=False)
-    gates = capstan_gates(app)
+    app = create_app(Settings())
+    gates = app.state.gates
     for route in api_routes(app.routes):
         calls = {getattr(call, "__name__", "") for call in _calls(route.dependant)}
         behind_bearer = isinstance(gates.gate_for(route.path), BearerToken)
@@ -214,7 +214,7 @@ def _returns_a_list(operation: dict) -> bool:
 
 async def test_a_500_carries_its_request_id_is_logged_once_and_keeps_the_connection(settings, temporal_client,
                                                                                      caplog):
-    app = create_app(settings, temporal_client=temporal_client, reconcile=False)
+    app = create_app(settings, temporal_client=temporal_client)
 
     @app.get("/test-only/boom")
     async def boom() -> None:

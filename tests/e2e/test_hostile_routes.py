@@ -149,7 +149,7 @@ def body_routes(walk: Walk) -> list[tuple[APIRoute, str, dict[str, Any], dict[st
 @pytest.fixture
 async def walk(settings, worker, api_factory, tmp_path):
     secured = Settings(**{**vars(settings), "api": ApiSettings(api_token=TOKEN)})
-    app = create_app(secured, reconcile=False)
+    app = create_app(secured)
     async with api_factory(secured) as api:
         api.headers["Authorization"] = f"Bearer {TOKEN}"
         _, project = await create_project(api, tmp_path)

@@ -21,8 +21,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.app import create_app
-from api.ops.services.queues import activity_job_type, job_status, jobs_query
+from api.ops.services.jobs import activity_job_type, job_status, jobs_query
 from capstan.settings import ApiSettings, Settings
+from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.common import search_attributes as sa
 from models.ops.queues import JobStatus
 from models.protocols.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
@@ -69,7 +70,8 @@ async def start_unpolled_setup(client: Client, settings: Settings, project_id: i
     return await client.start_workflow(
         WorkflowName.PROJECT_SETUP,
         ProjectSetupInput(project_id=project_id, protocol_run_id=project_id, git_url=git_url, base_branch="main"),
-        id=f"queues-test-{uuid.uuid4().hex[:12]}", task_queue=settings.temporal.task_queue,
+        id=f"queues-test-{uuid.uuid4().hex[:12]}",
+        task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
         search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROJECT_ID, project_id),
                                                  SearchAttributePair(sa.RUN_KIND, "project_setup")]))
 
@@ -106,7 +108,7 @@ async def silent_git_server() -> AsyncIterator[str]:
 # --- GET /queues ----------------------------------------------------------------------------------
 
 async def test_queue_lists_the_workers_polling_it(api, worker, settings):
-    name = settings.temporal.task_queue
+    name = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
     queue = await eventually(lambda: queue_of(api, name),
                              lambda q: q["workflow_pollers"] >= 1 and q["activity_pollers"] >= 1)
     assert set(queue) == {"name", "pollers", "workflow_pollers", "activity_pollers", "backlog",
@@ -122,7 +124,7 @@ async def test_queue_lists_the_workers_polling_it(api, worker, settings):
 
 
 async def test_queue_without_a_worker_has_no_pollers_and_shows_its_backlog(api, settings, temporal_client):
-    name = settings.temporal.task_queue
+    name = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
     queues = (await api.get("/queues")).json()
     assert [q["name"] for q in queues] == [name]
     idle = queues[0]
@@ -150,7 +152,8 @@ async def test_a_finished_setup_job_has_its_payload_and_metadata(api, worker, se
     assert set(job) == {"id", "run_id", "type", "job_type", "status", "task_queue", "queued_at", "started_at",
                         "finished_at", "activities", "payload", "metadata"}
     assert job["type"] == "ProjectSetupWorkflow" and job["job_type"] == "project_setup_job"
-    assert job["status"] == "finished" and job["task_queue"] == settings.temporal.task_queue
+    assert job["status"] == "finished"
+    assert job["task_queue"] == surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
     assert job["activities"] == []
     assert job["payload"]["git_url"] == str(repo) and job["payload"]["project_id"] == project["id"]
     queued, started, ended = (datetime.fromisoformat(job[k]) for k in ("queued_at", "started_at", "finished_at"))
@@ -250,7 +253,7 @@ async def test_unreachable_temporal_is_503(settings):
     from capstan.devstack.ports import free_port
 
     unreachable = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
-    app = create_app(settings, temporal_client=unreachable, reconcile=False)
+    app = create_app(settings, temporal_client=unreachable)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://capstan.test") as api:
             for path in ("/queues", "/queues/jobs"):

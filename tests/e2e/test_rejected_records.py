@@ -12,8 +12,10 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.protocols import protocol_activities
 from activities.protocols.records import RecordActivities
 from capstan.settings import TemporalSettings
+from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.protocols.workflow_io import (
     ActionResult,
     ActivityName,
@@ -37,7 +39,8 @@ from tests.e2e.protocols import (
     step_statuses,
 )
 from tests.support import assert_error, settle, workflow_result
-from worker.main import SANDBOX, WORKFLOWS, WorkerResources, build_worker
+from worker.main import SANDBOX, WorkerResources, serve_surfaces
+from workflows.protocols import PROTOCOL_WORKFLOWS
 
 TOO_BIG = 2**31  # one past what step_runs.step_index (integer) holds
 
@@ -82,14 +85,15 @@ async def test_a_run_jammed_by_a_write_retried_forever_is_recovered_by_cancel(ap
     async def create_step_runs_before_the_fix(write: CreateStepsWrite) -> list[StepState]:
         """The step write as it was: Postgres's refusal raised as it comes, so it is retried forever."""
         try:
-            return await unguarded(resources.records, write)
+            return await unguarded(RecordActivities(resources.sessions), write)
         except Exception as error:
             refusals.put_nowait(error)
             raise
 
-    activities = [a for a in resources.activities if a.__name__ != "create_step_runs"]
-    before_the_fix = Worker(temporal_client, task_queue=settings.temporal.task_queue, workflows=WORKFLOWS,
-                            workflow_runner=SANDBOX, activities=[*activities, create_step_runs_before_the_fix])
+    activities = [a for a in protocol_activities(resources) if a.__name__ != "create_step_runs"]
+    queue = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
+    before_the_fix = Worker(temporal_client, task_queue=queue, workflows=PROTOCOL_WORKFLOWS, workflow_runner=SANDBOX,
+                            activities=[*activities, create_step_runs_before_the_fix])
     try:
         async with before_the_fix:
             _, project = await create_project(api, tmp_path)
@@ -100,7 +104,7 @@ async def test_a_run_jammed_by_a_write_retried_forever_is_recovered_by_cancel(ap
             for _ in range(2):  # refused, retried, refused again: the jam of the issue
                 assert "integer out of range" in str(await asyncio.wait_for(refusals.get(), 30))
 
-        async with build_worker(temporal_client, settings, resources):  # the fixed build takes over
+        async with serve_surfaces(temporal_client, settings, resources):  # the fixed build takes over
             cancelled = await asyncio.wait_for(api.post(f"/protocols/{rid}/actions/cancel"), 60)
             assert cancelled.status_code == 200, cancelled.text
             with pytest.raises(WorkflowUpdateFailedError) as failed:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from capstan.settings import SandboxSettings, Settings
 from tests.e2e.protocols import create_project, create_run, event_types, with_execution
 from tests.support import git, settle
-from worker.main import WorkerResources, build_worker
+from worker.main import WorkerResources, serve_surfaces
 
 STEP = """---
 engine_id: script
@@ -33,7 +33,7 @@ def with_sandbox(settings: Settings, **options) -> Settings:
 async def worker_for(temporal_client, settings: Settings):
     """An in-process worker with these settings, on the test's task queue."""
     resources = WorkerResources(settings)
-    async with build_worker(temporal_client, settings, resources):
+    async with serve_surfaces(temporal_client, settings, resources):
         yield
     await resources.close()
 

@@ -1,12 +1,8 @@
-"""Webhooks over HTTP: verification, mapping to a run, recording, dedupe, the ``ci_report`` signal,
-and (with a worker) what each CI outcome does to the run."""
+"""Webhooks over HTTP: verification, mapping to a run, recording, dedupe and the ``ci_report`` signal."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,161 +10,32 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlmodel import col, select
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from capstan.db import SessionFactory, create_session_factory
 from capstan.devstack.ports import free_port
 from capstan.settings import ApiSettings, Settings, WebhookSettings
-from models.protocols.event import Event
-from models.protocols.project import Project
-from models.protocols.protocol import ProtocolRun, StepRun
-from models.protocols.webhook import WebhookDelivery
-from models.protocols.workflow_io import CiReport, Signal, protocol_run_workflow_id
-from tests.support import github_fixture, make_git_repo, workflow_result
-
-SECRET = "hook-secret"
-
-
-def workflow_run(branch: str, conclusion: str | None = "success", status: str = "completed") -> dict[str, Any]:
-    payload = github_fixture("workflow_run", "completed.payload")
-    payload["workflow_run"].update(head_branch=branch, conclusion=conclusion, status=status)
-    return payload
-
-
-def pipeline(status: str, ref: str | None = None) -> dict[str, Any]:
-    return {"object_kind": "pipeline", "object_attributes": {"id": 9, "status": status, "ref": ref}}
-
-
-def with_webhooks(settings: Settings, **webhooks: Any) -> Settings:
-    return Settings(**{**vars(settings), "webhooks": WebhookSettings(**webhooks)})
-
-
-def signature(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-async def post_github(api: httpx.AsyncClient, event: str, payload: Any, *, secret: str | None = None,
-                      delivery: str | None = None, run_id: int | None = None, body: bytes | None = None,
-                      headers: dict[str, str] | None = None) -> httpx.Response:
-    body = json.dumps(payload).encode() if body is None else body
-    sent = {"content-type": "application/json", "X-GitHub-Event": event}
-    if delivery:
-        sent["X-GitHub-Delivery"] = delivery
-    if secret:
-        sent["X-Hub-Signature-256"] = signature(body, secret)
-    sent.update(headers or {})
-    params = {"protocol_run_id": run_id} if run_id is not None else None
-    return await api.post("/webhooks/github", content=body, headers=sent, params=params)
-
-
-async def post_gitlab(api: httpx.AsyncClient, payload: Any, *, event: str | None = "Pipeline Hook",
-                      delivery: str | None = None, run_id: int | None = None,
-                      headers: dict[str, str] | None = None) -> httpx.Response:
-    sent = {"X-Gitlab-Event": event} if event else {}
-    if delivery:
-        sent["X-Gitlab-Event-UUID"] = delivery
-    sent.update(headers or {})
-    params = {"protocol_run_id": run_id} if run_id is not None else None
-    return await api.post("/webhooks/gitlab", json=payload, headers=sent, params=params)
-
-
-def answer(response: httpx.Response, message: str) -> None:
-    assert response.status_code == 200, response.text
-    assert response.json() == {"message": message, "job": None}
-
-
-def error(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) >= {"error", "detail", "request_id"}
-    if code:
-        assert body["error"] == code
-
-
-# --- rows and signals -----------------------------------------------------------------------------
-
-@pytest.fixture
-def sessions(db_engine, settings) -> SessionFactory:  # ``settings`` empties the tables first
-    return create_session_factory(db_engine)
-
-
-async def add(sessions: SessionFactory, row):
-    async with sessions() as session:
-        session.add(row)
-        await session.commit()
-        await session.refresh(row)
-        return row
-
-
-async def make_project(sessions: SessionFactory, git_url: str = "/nowhere", **extra: Any) -> Project:
-    return await add(sessions, Project(name="demo", git_url=git_url, base_branch="main", **extra))
-
-
-async def make_run(sessions: SessionFactory, project: Project, name: str, status: str = "running") -> ProtocolRun:
-    return await add(sessions, ProtocolRun(project_id=project.id, protocol_name=name, status=status,
-                                           base_branch="main"))
-
-
-async def make_step(sessions: SessionFactory, run: ProtocolRun, status: str = "running", index: int = 0) -> StepRun:
-    return await add(sessions, StepRun(protocol_run_id=run.id, step_index=index, step_name=f"{index:02d}-step.md",
-                                       status=status))
-
-
-async def events_of(sessions: SessionFactory, run_id: int) -> list[Event]:
-    async with sessions() as session:
-        query = select(Event).where(Event.protocol_run_id == run_id).order_by(col(Event.id))
-        return list((await session.exec(query)).all())
-
-
-async def deliveries(sessions: SessionFactory) -> list[WebhookDelivery]:
-    async with sessions() as session:
-        return list((await session.exec(select(WebhookDelivery).order_by(col(WebhookDelivery.id)))).all())
-
-
-async def event_count(sessions: SessionFactory) -> int:
-    async with sessions() as session:
-        return (await session.exec(text("SELECT count(*) FROM events"))).scalar_one()
-
-
-async def ci_signals(temporal_client: Client, run_id: int) -> list[CiReport]:
-    """The ``ci_report`` signals in the run workflow's history; [] when there is no workflow."""
-    handle = temporal_client.get_workflow_handle(protocol_run_workflow_id(run_id))
-    try:
-        history = await handle.fetch_history()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return []
-        raise
-    reports = []
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            attributes = event.workflow_execution_signaled_event_attributes
-            if attributes.signal_name == Signal.CI_REPORT:
-                reports += await temporal_client.data_converter.decode(attributes.input.payloads, [CiReport])
-    return reports
-
-
-async def workflow_exists(temporal_client: Client, run_id: int) -> bool:
-    try:
-        await temporal_client.get_workflow_handle(protocol_run_workflow_id(run_id)).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
-
-
-@pytest.fixture
-async def secured_api(settings: Settings, api_factory) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_factory(with_webhooks(settings, token=SECRET)) as client:
-        yield client
-
+from tests.e2e.webhook_support import (  # noqa: F401 - fixtures
+    SECRET,
+    answer,
+    ci_signals,
+    deliveries,
+    error,
+    event_count,
+    events_of,
+    make_project,
+    make_run,
+    pipeline,
+    post_github,
+    post_gitlab,
+    secured_api,
+    sessions,
+    signature,
+    workflow_exists,
+    workflow_run,
+)
+from tests.support import github_fixture
 
 # --- GitHub: verification -------------------------------------------------------------------------
 
@@ -274,7 +141,7 @@ async def test_without_a_delivery_id_there_is_no_dedupe(api, sessions, temporal_
 async def api_without_temporal(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app with a client whose Temporal server is not there."""
     unreachable = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
-    app = create_app(settings, temporal_client=unreachable, reconcile=False)
+    app = create_app(settings, temporal_client=unreachable)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://capstan.test") as client:
             yield client
@@ -429,6 +296,19 @@ async def test_gitlab_merge_request_and_job_hooks(api, sessions, temporal_client
     assert [r.outcome for r in await ci_signals(temporal_client, run.id)] == ["merged", "running"]
 
 
+async def test_gitlab_pipeline_with_only_a_top_level_ref_maps_to_its_run(api, sessions, temporal_client):
+    """As the original orchestrator read them: the branch from the top-level ``ref`` when
+    ``object_attributes`` has none, the status from ``state`` when it has no ``status``."""
+    run = await make_run(sessions, await make_project(sessions), "feature-x")
+    payload = {"object_kind": "pipeline", "ref": "refs/heads/feature-x", "object_attributes": {"state": "failed"}}
+    answer(await post_gitlab(api, payload, delivery="gl-top-ref"), "Webhook recorded")
+    [event] = await events_of(sessions, run.id)
+    assert event.message == "GitLab Pipeline Hook on branch feature-x: failed (outcome failure)"
+    [report] = await ci_signals(temporal_client, run.id)
+    assert (report.outcome, report.branch, report.delivery_id) == ("failure", "feature-x", "gl-top-ref")
+
+
+
 # --- bad input and auth ---------------------------------------------------------------------------
 
 async def test_malformed_bodies_are_400(api, sessions):
@@ -468,98 +348,3 @@ async def test_the_api_bearer_token_does_not_guard_webhooks(settings, api_factor
     assert len(await ci_signals(temporal_client, run.id)) == 2
 
 
-# --- with a worker: what each outcome does to the run ---------------------------------------------
-
-async def ci_applied(temporal_client: Client, run_id: int, timeout: float = 60.0) -> None:
-    """Wait until the workflow has written the effect of its last ``ci_report`` signal
-    (the first records activity that completes after the signal, or the workflow's end)."""
-    handle = temporal_client.get_workflow_handle(protocol_run_workflow_id(run_id))
-
-    async def follow() -> None:
-        signals_seen = 0
-        signals_wanted = len(await ci_signals(temporal_client, run_id))
-        async for event in handle.fetch_history_events(wait_new_event=True):
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-                signals_seen += 1
-            elif signals_seen >= signals_wanted and event.event_type in (
-                    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED):
-                return
-
-    await asyncio.wait_for(follow(), timeout)
-
-
-async def run_and_steps(sessions: SessionFactory, run_id: int) -> tuple[ProtocolRun, list[StepRun]]:
-    async with sessions() as session:
-        run = await session.get(ProtocolRun, run_id)
-        steps = (await session.exec(select(StepRun).where(StepRun.protocol_run_id == run_id)
-                                    .order_by(col(StepRun.step_index)))).all()
-        return run, list(steps)
-
-
-async def test_ci_success_completes_the_step_and_the_protocol(api, worker, sessions, temporal_client):
-    run = await make_run(sessions, await make_project(sessions), "feature-x")
-    await make_step(sessions, run, "running")
-    answer(await post_github(api, "workflow_run", workflow_run("feature-x"), delivery="ok-1"), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
-    run, [step] = await run_and_steps(sessions, run.id)
-    assert step.status == "completed" and run.status == "completed"
-    types = [e.event_type for e in await events_of(sessions, run.id)]
-    assert types == ["github_workflow_run", "ci_succeeded", "protocol_completed"]
-
-
-async def test_ci_running_marks_the_latest_step_running(api, worker, sessions, temporal_client):
-    run = await make_run(sessions, await make_project(sessions), "feature-x")
-    await make_step(sessions, run, "completed", 0)
-    await make_step(sessions, run, "needs_qa", 1)
-    await make_step(sessions, run, "pending", 2)
-    answer(await post_github(api, "workflow_run", workflow_run("feature-x", None, "queued")), "Webhook recorded")
-    await ci_applied(temporal_client, run.id)
-    run, steps = await run_and_steps(sessions, run.id)
-    assert [s.status for s in steps] == ["completed", "running", "pending"]
-    assert run.status == "running"
-    assert [e.event_type for e in await events_of(sessions, run.id)] == ["github_workflow_run", "ci_running"]
-
-
-async def test_ci_failure_fails_the_step_and_blocks_the_protocol(api, worker, sessions, temporal_client):
-    run = await make_run(sessions, await make_project(sessions), "feature-x")
-    await make_step(sessions, run, "completed", 0)
-    await make_step(sessions, run, "running", 1)
-    answer(await post_gitlab(api, pipeline("failed", "feature-x"), delivery="fail-1"), "Webhook recorded")
-    await ci_applied(temporal_client, run.id)
-    run, steps = await run_and_steps(sessions, run.id)
-    assert [s.status for s in steps] == ["completed", "failed"] and run.status == "blocked"
-    [_, failed] = await events_of(sessions, run.id)
-    assert failed.event_type == "ci_failed" and failed.step_run_id == steps[1].id
-
-
-async def test_merged_pull_request_completes_the_protocol(api, worker, sessions, temporal_client):
-    run = await make_run(sessions, await make_project(sessions), "changes")
-    await make_step(sessions, run, "needs_qa")
-    merged = github_fixture("pull_request", "closed.payload")
-    merged["pull_request"]["merged"] = True
-    answer(await post_github(api, "pull_request", merged, delivery="merge-1"), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
-    run, _ = await run_and_steps(sessions, run.id)
-    assert run.status == "completed"
-    assert [e.event_type for e in await events_of(sessions, run.id)] == [
-        "github_pull_request", "pr_merged", "protocol_completed"]
-
-
-async def test_ci_success_runs_qa_when_auto_qa_on_ci(settings, api_factory, worker, sessions, temporal_client,
-                                                     tmp_path):
-    repo = make_git_repo(tmp_path / "repo")
-    run = await make_run(sessions, await make_project(sessions, str(repo), qa_command="true"), "feature-x")
-    await make_step(sessions, run, "running")
-    async with api_factory(with_webhooks(settings, auto_qa_on_ci=True)) as client:
-        answer(await post_github(client, "check_run", _check_run("feature-x")), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
-    run, [step] = await run_and_steps(sessions, run.id)
-    assert step.status == "completed" and run.status == "completed"
-    types = [e.event_type for e in await events_of(sessions, run.id)]
-    assert types == ["github_check_run", "ci_succeeded", "qa_passed", "protocol_completed"]
-
-
-def _check_run(branch: str) -> dict[str, Any]:
-    payload = github_fixture("check_run", "completed.payload")
-    payload["check_run"]["check_suite"]["head_branch"] = branch
-    return payload

@@ -15,7 +15,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from worker.main import SANDBOX, WORKFLOWS
+from worker.main import SANDBOX
+from workflows.protocols import PROTOCOL_WORKFLOWS
 
 JAMMED = Path(__file__).resolve().parent.parent / "fixtures" / "histories" / "protocol-run-jammed-by-225b179.json"
 
@@ -26,6 +27,6 @@ async def test_a_run_jammed_by_the_old_build_replays_on_todays_code():
     assert types.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) == 2  # add_steps, then pause
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED not in types  # the step write never finished
 
-    result = await Replayer(workflows=WORKFLOWS, workflow_runner=SANDBOX).replay_workflow(history)
+    result = await Replayer(workflows=PROTOCOL_WORKFLOWS, workflow_runner=SANDBOX).replay_workflow(history)
 
     assert result.replay_failure is None

@@ -12,7 +12,7 @@ from capstan.telemetry import temporal_interceptors
 from capstan.temporal import connect
 from models.protocols.workflow_io import project_setup_workflow_id
 from tests.support import make_git_repo, workflow_result
-from worker.main import WorkerResources, build_worker
+from worker.main import WorkerResources, serve_surfaces
 
 
 async def test_a_request_and_its_workflow_share_one_trace(settings, tmp_path):
@@ -21,8 +21,8 @@ async def test_a_request_and_its_workflow_share_one_trace(settings, tmp_path):
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     client = await connect(settings.temporal, interceptors=temporal_interceptors(provider))
     resources = WorkerResources(settings)
-    app = create_app(settings, temporal_client=client, reconcile=False, tracing=provider)
-    async with build_worker(client, settings, resources), app.router.lifespan_context(app):
+    app = create_app(settings, temporal_client=client, tracing=provider)
+    async with serve_surfaces(client, settings, resources), app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api:
             project = (await api.post("/projects", json={"name": "traced",
                                                          "git_url": str(make_git_repo(tmp_path / "r"))})).json()

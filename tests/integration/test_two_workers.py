@@ -8,6 +8,7 @@ from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.protocols.workflow_io import project_setup_workflow_id
 from tests.integration.workers import start_worker, stop_worker, worker_env
 from tests.support import make_git_repo, workflow_result
@@ -26,9 +27,10 @@ async def test_two_workers_share_setup_runs(api, settings, temporal_client, tmp_
     repo = make_git_repo(tmp_path / "repo")
     workers = [start_worker(worker_env(settings, tmp_path / f"cache-{i}"), tmp_path / f"worker-{i}.log")
                for i in range(2)]
+    queue = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
     try:
         async with asyncio.timeout(60):
-            while len(await pollers(temporal_client, settings.temporal.task_queue)) < 2:
+            while len(await pollers(temporal_client, queue)) < 2:
                 await asyncio.sleep(0.2)  # no event announces a new poller; ask the server again
         ids = [(await api.post("/projects", json={"name": f"p{i}", "git_url": str(repo)})).json()["id"]
                for i in range(PROJECTS)]

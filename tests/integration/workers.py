@@ -24,9 +24,10 @@ def worker_env(settings: Settings, cache_dir: Path, **extra: str) -> dict[str, s
     }
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], log_path: Path, *args: str, module: str = "capstan") -> subprocess.Popen:
+    """``capstan worker *args`` (``module`` runs another entry point with the same command line)."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "capstan", "worker"], env=env, stdout=log,
+        return subprocess.Popen([sys.executable, "-m", module, "worker", *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -10,7 +10,8 @@ import pytest
 from fastapi import APIRouter
 
 from api.app import create_app
-from api.common.deps import ReaderDep, RunDep, TemporalDep
+from api.common.deps import ReaderDep, TemporalDep
+from api.protocols.deps import RunDep
 from capstan.settings import ApiSettings, Settings, WebhookSettings
 
 OPEN = {"/health", "/healthz", "/metrics"}
@@ -19,7 +20,7 @@ ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error
 
 
 def document(**settings: Any) -> dict[str, Any]:
-    return create_app(Settings(**settings), reconcile=False).openapi()
+    return create_app(Settings(**settings)).openapi()
 
 
 def operations(spec: dict[str, Any]):
@@ -104,7 +105,7 @@ def test_webhooks_document_the_payload_they_read(spec):
 
 
 def test_a_new_route_is_documented_by_the_dependencies_it_uses():
-    app = create_app(Settings(api=ApiSettings(api_token="t0ken")), reconcile=False)
+    app = create_app(Settings(api=ApiSettings(api_token="t0ken")))
     router = APIRouter()
 
     @router.post("/protocols/{protocol_run_id}/novelty", summary="A route added later")

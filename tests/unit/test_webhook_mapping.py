@@ -12,20 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from api.common.errors import BadRequest, Unauthorized
-from api.protocols.services.webhooks import (
-    branch_candidates,
-    event_message,
-    event_type_of,
-    github_report,
-    gitlab_event_name,
-    gitlab_report,
-    parse_payload,
-    read_github,
-    read_gitlab,
-    signature_matches,
-    verify_github,
-    verify_gitlab,
-)
+from api.protocols.webhooks.github import github_report, read_github
+from api.protocols.webhooks.gitlab import gitlab_event_name, gitlab_report, read_gitlab
+from api.protocols.webhooks.mapping import branch_candidates, event_message, event_type_of
+from api.protocols.webhooks.verify import parse_payload, signature_matches, verify_github, verify_gitlab
 from capstan.settings import WebhookSettings
 from models.protocols.workflow_io import CiOutcome, CiReport
 from tests.support import github_fixture
@@ -210,6 +200,38 @@ def test_gitlab_merge_request(state, action, outcome):
 def test_gitlab_refs_heads_is_stripped():
     assert gitlab_report("Pipeline Hook", pipeline("success", "refs/heads/team/feature-x")).branch == "team/feature-x"
     assert read_gitlab("Job Hook", job("running", "refs/heads/x")).branch == "x"
+
+
+@pytest.mark.parametrize("event", ["Pipeline Hook", "Job Hook", "Merge Request Hook", "Push Hook"])
+@pytest.mark.parametrize("attributes, top_level_ref, branch", [
+    ({"source_branch": "from-source", "ref": "from-attributes"}, "from-top", "from-source"),
+    ({"ref": "refs/heads/from-attributes"}, "from-top", "from-attributes"),
+    ({}, "refs/heads/from-top", "from-top"),
+    (None, "from-top", "from-top"),
+    ({"source_branch": "", "ref": 7}, "from-top", "from-top"),
+])
+def test_gitlab_branch_is_source_branch_then_ref_then_top_level_ref(event, attributes, top_level_ref, branch):
+    payload = {"ref": top_level_ref, **({"object_attributes": attributes} if attributes is not None else {})}
+    assert read_gitlab(event, payload).branch == branch
+
+
+@pytest.mark.parametrize("attributes, status, outcome", [
+    ({"status": "success", "state": "failed"}, "success", SUCCESS),
+    ({"state": "failed"}, "failed", FAILURE),
+    ({"status": "", "state": "running"}, "running", RUNNING),
+    ({}, None, None),
+])
+def test_gitlab_status_is_status_then_state(attributes, status, outcome):
+    payload = {"object_kind": "pipeline", "ref": "feature-x", "object_attributes": attributes}
+    assert read_gitlab("Pipeline Hook", payload).status == status
+    report = gitlab_report("Pipeline Hook", payload)
+    assert (report.outcome if report else None) == outcome
+
+
+def test_gitlab_pipeline_with_only_a_top_level_ref_reads_its_branch_and_status():
+    payload = {"object_kind": "pipeline", "ref": "refs/heads/feature-x", "object_attributes": {"state": "passed"}}
+    assert gitlab_report("Pipeline Hook", payload) == CiReport(
+        outcome=SUCCESS, source="gitlab", event_name="Pipeline Hook", status="passed", branch="feature-x")
 
 
 def test_other_gitlab_events_are_not_acted_on():

@@ -21,6 +21,7 @@ from models.protocols.workflow_io import (
     EventRecord,
     FetchRepositoryInput,
     FetchRepositoryResult,
+    LostSetupSweep,
     OpenPullRequestInput,
     PullRequestResult,
     RunRecordsWrite,
@@ -123,7 +124,8 @@ class StubActivities:
     def activities(self) -> list:
         """Every activity name Capstan's workflows call, each with its stub."""
         return [self.write_run_records, self.create_step_runs, self.fetch_repository, self.plan_protocol,
-                self.execute_step, self.run_qa, self.ensure_protocol_branch, self.open_pull_request]
+                self.execute_step, self.run_qa, self.ensure_protocol_branch, self.open_pull_request,
+                self.start_lost_setups]
 
     # --- records ---------------------------------------------------------------------------------
 
@@ -199,3 +201,10 @@ class StubActivities:
     async def open_pull_request(self, request: OpenPullRequestInput) -> PullRequestResult:
         self._called(ActivityName.OPEN_PULL_REQUEST, request)
         return PullRequestResult(url=f"https://github.com/{request.repository}/pull/7", number=7, created=True)
+
+    # --- the lost-setup sweep --------------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.START_LOST_SETUPS)
+    async def start_lost_setups(self, sweep: LostSetupSweep) -> int:
+        self._called(ActivityName.START_LOST_SETUPS, sweep)
+        return 0

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 from models.common import search_attributes as sa
+from models.protocols.event_types import EventType
 from models.protocols.status import ProtocolStatus
 from models.protocols.workflow_io import (
     ActivityName,
@@ -21,28 +22,23 @@ from models.protocols.workflow_io import (
     FetchRepositoryResult,
     ProjectSetupInput,
     ProjectSetupResult,
+    WorkflowName,
 )
-from workflows.common.records import RecordWriter
+from workflows.common.failures import failure_reason
+from workflows.protocols.run_records import RunRecordWriter
 
 FETCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                           maximum_interval=timedelta(seconds=10), maximum_attempts=3)
 
 
-def failure_reason(error: ActivityError) -> str:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause or error)
-
-
-@workflow.defn(name="ProjectSetupWorkflow")
+@workflow.defn(name=WorkflowName.PROJECT_SETUP)
 class ProjectSetupWorkflow:
     @workflow.run
     async def run(self, setup: ProjectSetupInput) -> ProjectSetupResult:
-        records = RecordWriter(setup.project_id, setup.protocol_run_id)
+        records = RunRecordWriter(setup.project_id, setup.protocol_run_id)
         workflow.upsert_search_attributes([sa.STATUS.value_set(ProtocolStatus.RUNNING.value)])
         await records.record(
-            records.event("setup_started", f"Setting up from {setup.git_url} ({setup.base_branch})"),
+            records.event(EventType.SETUP_STARTED, f"Setting up from {setup.git_url} ({setup.base_branch})"),
             protocol_status=ProtocolStatus.RUNNING,
         )
         try:
@@ -56,21 +52,22 @@ class ProjectSetupWorkflow:
         except ActivityError as error:
             reason = failure_reason(error)
             workflow.upsert_search_attributes([sa.STATUS.value_set(ProtocolStatus.FAILED.value)])
-            await records.record(records.event("setup_failed", reason), protocol_status=ProtocolStatus.FAILED)
+            await records.record(records.event(EventType.SETUP_FAILED, reason), protocol_status=ProtocolStatus.FAILED)
             return ProjectSetupResult(status=ProtocolStatus.FAILED, error=reason)
 
         events = [
-            records.event("repository_fetched", f"Fetched {setup.git_url}", metadata={"head_sha": fetched.head_sha}),
-            records.event("base_branch_verified", f"Branch {setup.base_branch} is at {fetched.head_sha[:12]}",
+            records.event(EventType.REPOSITORY_FETCHED, f"Fetched {setup.git_url}",
+                          metadata={"head_sha": fetched.head_sha}),
+            records.event(EventType.BASE_BRANCH_VERIFIED, f"Branch {setup.base_branch} is at {fetched.head_sha[:12]}",
                           metadata={"branch": setup.base_branch, "head_sha": fetched.head_sha}),
         ]
         ci_provider = setup.ci_provider
         if ci_provider is None:
             ci_provider = fetched.detected_ci_provider
             events.append(records.event(
-                "ci_provider_detected", f"CI provider: {ci_provider or 'none found'}",
+                EventType.CI_PROVIDER_DETECTED, f"CI provider: {ci_provider or 'none found'}",
                 metadata={"ci_provider": ci_provider}))
-        events.append(records.event("setup_completed", "Project setup completed"))
+        events.append(records.event(EventType.SETUP_COMPLETED, "Project setup completed"))
         workflow.upsert_search_attributes([sa.STATUS.value_set(ProtocolStatus.COMPLETED.value)])
         await records.record(*events, protocol_status=ProtocolStatus.COMPLETED,
                              project_ci_provider=None if setup.ci_provider else fetched.detected_ci_provider)

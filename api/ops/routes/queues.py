@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.common.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, VisibilityDep
+from api.common.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep
 from api.common.pagination import Limit, Offset
+from api.ops.services import jobs as job_service
 from api.ops.services import queues as service
-from api.protocols.services.project_access import redact_hidden_jobs
 from models.ops.queues import Job, JobStatus, QueueStats
 
 router = APIRouter(tags=["queues"])
+
+#: Of the given project ids, those the request may not see (guarded by a project token it lacks).
+#: Project tokens belong to the protocols surface, which this one does not import: the app sets
+#: ``app.state.hidden_projects`` (``api/app.py``). Without it every project counts as hidden.
+HiddenProjects = Callable[[Request, AsyncSession, Iterable[int]], Awaitable[set[int]]]
+
+
+async def _all_hidden(request: Request, session: AsyncSession, project_ids: Iterable[int]) -> set[int]:
+    return set(project_ids)
 
 _UNAVAILABLE = {502: {"description": "Temporal refused the call"}}
 
@@ -39,9 +50,11 @@ async def list_queues(temporal: TemporalDep, settings: SettingsDep, _: ReaderDep
                         "`payload` and no failure messages unless the request carries that project's "
                         "`X-Project-Token`.",
             responses={400: {"description": "Unknown status, or limit/offset out of range"}, **_UNAVAILABLE})
-async def list_jobs(temporal: TemporalDep, settings: SettingsDep, session: SessionDep, visibility: VisibilityDep,
-                    _: ReaderDep, status: StatusQuery = None, limit: Limit = service.DEFAULT_LIMIT,
+async def list_jobs(request: Request, temporal: TemporalDep, settings: SettingsDep, session: SessionDep,
+                    _: ReaderDep, status: StatusQuery = None, limit: Limit = job_service.DEFAULT_LIMIT,
                     offset: Offset = 0) -> list[Job]:
     await session.commit()  # the connection goes back to the pool while Temporal answers
-    jobs = await service.list_jobs(temporal, settings, status, limit, offset)
-    return await redact_hidden_jobs(session, visibility, jobs)
+    jobs = await job_service.list_jobs(temporal, settings, status, limit, offset)
+    hidden_projects: HiddenProjects = getattr(request.app.state, "hidden_projects", _all_hidden)
+    hidden = await hidden_projects(request, session, {j.metadata.project_id for j in jobs if j.metadata.project_id})
+    return job_service.redact_jobs(jobs, hidden)

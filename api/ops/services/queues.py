@@ -1,123 +1,55 @@
-"""Task queues and jobs, read from Temporal (seed 003, "Events & queues").
+"""Task queues, read from Temporal (seed 003, "Events & queues"); jobs are in ``jobs.py``.
 
 Queue statistics come from ``DescribeTaskQueue`` (one call per task type, with
-``report_stats``). Jobs are the workflow executions on Capstan's task queues,
-found with Temporal visibility; running ones are described live for their
-pending activities, and the page returned gets its input (the job payload) from
-the head of its history. ``docs/api/queues.md`` states the rules.
+``report_stats``). This module also holds what both listings share: the queues
+Capstan polls, the translation of Temporal's transport errors and timestamps.
+``docs/api/queues.md`` states the rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from google.protobuf.message import Message
-from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
-from temporalio.api.enums.v1 import EventType, PendingActivityState, PendingWorkflowTaskState, TaskQueueType
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflow.v1 import PendingActivityInfo
-from temporalio.api.workflowservice.v1 import (
-    DescribeTaskQueueRequest,
-    DescribeTaskQueueResponse,
-    GetWorkflowExecutionHistoryRequest,
-)
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
+from temporalio.client import Client
 
-from api.common.errors import BadGateway, ServiceUnavailable
+from api.common import temporal_calls
 from capstan.settings import Settings
-from capstan.temporal import workflow_ui_url
-from models.common import search_attributes as sa
-from models.ops.queues import (
-    Job,
-    JobActivity,
-    JobMetadata,
-    JobStatus,
-    QueuePoller,
-    QueueStats,
-    TaskType,
-    TaskTypeStats,
-)
-from models.protocols.workflow_io import JOB_TYPES, ActivityName, WorkflowName, WorkKind
+from capstan.temporal import surface_task_queues
+from models.ops.queues import QueuePoller, QueueStats, TaskType, TaskTypeStats
 
-log = logging.getLogger(__name__)
-
-DEFAULT_LIMIT = 50
 RPC_TIMEOUT = timedelta(seconds=10)
-#: Temporal calls one request makes at once (describe, history head).
-CONCURRENT_CALLS = 16
-#: Running executions described per round while looking for queued or started jobs.
-SCAN_BATCH = 50
-#: Events read from the head of a history: the start event (input) and the first workflow task.
-HISTORY_HEAD_EVENTS = 10
 
-#: The seed's job name of a workflow type whose whole execution is one job.
-WORKFLOW_JOB_TYPES = {WorkflowName.PROJECT_SETUP: "project_setup_job"}
-#: Activities that only write Capstan's records: never the job a run is doing.
-BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.WRITE_RUN_RECORDS, ActivityName.CREATE_STEP_RUNS})
-#: The seed's job name of each activity of a protocol run (``workflows/protocol_run.py``).
-ACTIVITY_JOB_TYPES = {
-    ActivityName.PLAN_PROTOCOL: JOB_TYPES[WorkKind.PLAN],
-    ActivityName.EXECUTE_STEP: JOB_TYPES[WorkKind.EXECUTE],
-    ActivityName.RUN_QA: JOB_TYPES[WorkKind.QA],
-    ActivityName.ENSURE_PROTOCOL_BRANCH: JOB_TYPES[WorkKind.OPEN_PR],
-    ActivityName.OPEN_PULL_REQUEST: JOB_TYPES[WorkKind.OPEN_PR],
-}
-
-_CLOSED_STATUSES = {
-    JobStatus.FINISHED: ("Completed",),
-    JobStatus.FAILED: ("Failed", "TimedOut", "Terminated", "Canceled"),
-}
-_FAILED = {WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT,
-           WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.CANCELED}
-#: Activity states in which a worker holds the activity.
-_ACTIVITY_HELD = {PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
-                  PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED,
-                  PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED}
 _TASK_TYPES: dict[TaskType, TaskQueueType.ValueType] = {
     "workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
 }
 
-T = TypeVar("T")
-
 
 def capstan_task_queues(settings: Settings) -> list[str]:
-    """Every task queue Capstan workers poll. One today; add a queue here and both routes show it."""
-    return [settings.temporal.task_queue]
+    """Every task queue Capstan workers poll: one per worker surface (``capstan.temporal.WorkerSurfaceName``)."""
+    return surface_task_queues(settings.temporal)
 
 
 # --- errors ---------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def temporal_errors(settings: Settings) -> Iterator[None]:
+def temporal_errors(client: Client, settings: Settings) -> contextlib.AbstractContextManager[None]:
     """Turn Temporal transport failures into 503 (unreachable) or 502 (refused)."""
     where = f"Temporal at {settings.temporal.address} (namespace {settings.temporal.namespace!r})"
-    try:
-        yield
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise ServiceUnavailable(f"{where} is unreachable: {exc.message}",
-                                     code="temporal_unavailable") from None
-        raise BadGateway(f"{where} refused the request: {exc.message}", code="temporal_error") from None
-    except RuntimeError as exc:
-        if "connect" not in str(exc):  # only the SDK's "Failed client connect" of a lazy client
-            raise
-        raise ServiceUnavailable(f"{where} is unreachable: {exc}", code="temporal_unavailable") from None
+    return temporal_calls.temporal_errors(client, where)
 
 
 # --- queues ---------------------------------------------------------------------------------------
 
 async def list_queue_stats(client: Client, settings: Settings) -> list[QueueStats]:
-    with temporal_errors(settings):
+    with temporal_errors(client, settings):
         return list(await asyncio.gather(*(describe_queue(client, name) for name in capstan_task_queues(settings))))
 
 
@@ -146,7 +78,7 @@ async def _describe_task_type(client: Client, name: str, task_type: TaskType
                                  task_queue_type=_TASK_TYPES[task_type], report_stats=True),
         retry=True, timeout=RPC_TIMEOUT)
     pollers = [QueuePoller(identity=p.identity, task_type=task_type,
-                           last_access_time=_time(p, "last_access_time"), rate_per_second=p.rate_per_second)
+                           last_access_time=proto_time(p, "last_access_time"), rate_per_second=p.rate_per_second)
                for p in response.pollers]
     if response.HasField("stats"):  # servers before 1.25 report no statistics
         stats = response.stats
@@ -169,244 +101,8 @@ def _max(values: Iterator[float | None]) -> float | None:
     return max(known) if known else None
 
 
-# --- jobs -----------------------------------------------------------------------------------------
-
-def jobs_query(queues: Sequence[str], status: JobStatus | None) -> str:
-    """The visibility query of a jobs listing. Runs closed by continue-as-new are left out: their
-    workflow goes on in the next run, which is listed instead."""
-    clauses = [_match("TaskQueue", queues)]
-    if status in _CLOSED_STATUSES:
-        clauses.append(_match("ExecutionStatus", _CLOSED_STATUSES[status]))
-    elif status is not None:
-        clauses.append("ExecutionStatus = 'Running'")
-    else:
-        clauses.append("ExecutionStatus != 'ContinuedAsNew'")
-    return " AND ".join(clauses)
-
-
-def _match(attribute: str, values: Sequence[str]) -> str:
-    quoted = [_quote(v) for v in values]
-    return f"{attribute} = {quoted[0]}" if len(quoted) == 1 else f"{attribute} IN ({', '.join(quoted)})"
-
-
-def _quote(value: str) -> str:
-    return "'" + re.sub(r"(['\\])", r"\\\1", value) + "'"
-
-
-def job_status(execution_status: WorkflowExecutionStatus | None, activities: Sequence[PendingActivityInfo],
-               taken_by_worker: bool) -> JobStatus:
-    """The seed's job status of an execution.
-
-    Closed: completed → finished; failed, timed out, terminated, cancelled → failed. Running:
-    started when a worker holds one of its activities; queued when its activities only wait
-    (scheduled, between retries, paused) or no worker has taken it yet; otherwise started.
-    """
-    if execution_status == WorkflowExecutionStatus.COMPLETED:
-        return JobStatus.FINISHED
-    if execution_status in _FAILED:
-        return JobStatus.FAILED
-    if any(a.state in _ACTIVITY_HELD for a in activities):
-        return JobStatus.STARTED
-    if activities or not taken_by_worker:
-        return JobStatus.QUEUED
-    return JobStatus.STARTED
-
-
-def activity_job_type(activity_type: str) -> str | None:
-    """The seed's job name of an activity: ``None`` for record writes, the activity's own name
-    when it is not one of the protocol run's jobs."""
-    if activity_type in BOOKKEEPING_ACTIVITIES:
-        return None
-    return ACTIVITY_JOB_TYPES.get(activity_type, activity_type)
-
-
-@dataclass
-class _Execution:
-    """One execution as far as it has been read: its visibility row, then maybe more."""
-
-    listed: WorkflowExecution
-    description: WorkflowExecutionDescription | None = None
-    head: list[HistoryEvent] | None = None
-    _described: bool = field(default=False, repr=False)
-
-    @property
-    def info(self) -> WorkflowExecution:
-        return self.description or self.listed
-
-    @property
-    def activities(self) -> Sequence[PendingActivityInfo]:
-        return self.description.raw_description.pending_activities if self.description else ()
-
-    @property
-    def running(self) -> bool:
-        return self.info.status == WorkflowExecutionStatus.RUNNING
-
-    async def describe(self, client: Client) -> None:
-        """The live state of a running execution (visibility lags behind it)."""
-        if self._described or self.listed.status != WorkflowExecutionStatus.RUNNING:
-            return
-        self._described = True
-        handle = client.get_workflow_handle(self.listed.id, run_id=self.listed.run_id)
-        with _unless_gone():
-            self.description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
-
-    async def read_head(self, client: Client) -> None:
-        if self.head is not None:
-            return
-        self.head = []
-        request = GetWorkflowExecutionHistoryRequest(
-            namespace=client.namespace, execution=ExecutionRef(workflow_id=self.listed.id, run_id=self.listed.run_id),
-            maximum_page_size=HISTORY_HEAD_EVENTS)
-        with _unless_gone():
-            response = await client.workflow_service.get_workflow_execution_history(
-                request, retry=True, timeout=RPC_TIMEOUT)
-            self.head = list(response.history.events)
-
-    def first_pickup(self) -> datetime | None:
-        """When a worker first took the execution (its first workflow task started)."""
-        for event in self.head or ():
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-                return _time(event, "event_time")
-        return None
-
-    def taken_by_worker(self) -> bool | None:
-        """Whether a worker has taken it; ``None`` when only the history head can tell."""
-        if self.activities or self.first_pickup():
-            return True
-        if self.description:
-            pending = self.description.raw_description.pending_workflow_task
-            if pending.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
-                return True
-        return False if self.head is not None else None
-
-    async def status(self, client: Client) -> JobStatus:
-        await self.describe(client)
-        if self.running and self.taken_by_worker() is None:
-            await self.read_head(client)
-        return job_status(self.info.status, self.activities, bool(self.taken_by_worker()))
-
-
-@contextlib.contextmanager
-def _unless_gone() -> Iterator[None]:
-    """An execution deleted between listing and reading (retention) keeps what was listed."""
-    try:
-        yield
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-
-
-async def list_jobs(client: Client, settings: Settings, status: JobStatus | None = None,
-                    limit: int = DEFAULT_LIMIT, offset: int = 0) -> list[Job]:
-    """Jobs on Capstan's task queues, in visibility order (running newest first, then closed
-    newest first). Queued and started are told apart by reading each running execution, so
-    those two filters scan running executions until the page is full."""
-    query = jobs_query(capstan_task_queues(settings), status)
-    limiter = asyncio.Semaphore(CONCURRENT_CALLS)
-    with temporal_errors(settings):
-        if status in (JobStatus.QUEUED, JobStatus.STARTED):
-            page = await _scan_for_status(client, query, status, limit, offset, limiter)
-        else:
-            listed = client.list_workflows(query, limit=offset + limit, page_size=min(offset + limit, 1000),
-                                           rpc_timeout=RPC_TIMEOUT)
-            page = [_Execution(e) async for e in listed][offset:]
-        statuses = await _each(limiter, page, lambda e: e.status(client))
-        await _each(limiter, page, lambda e: e.read_head(client))
-        return [await _job(client, settings, e, s) for e, s in zip(page, statuses, strict=True)]
-
-
-async def _scan_for_status(client: Client, query: str, wanted: JobStatus, limit: int, offset: int,
-                           limiter: asyncio.Semaphore) -> list[_Execution]:
-    found: list[_Execution] = []
-    skipped = 0
-    listed = client.list_workflows(query, page_size=SCAN_BATCH, rpc_timeout=RPC_TIMEOUT)
-    async for batch in _batches(listed, SCAN_BATCH):
-        executions = [_Execution(e) for e in batch]
-        for execution, status in zip(executions, await _each(limiter, executions, lambda e: e.status(client)),
-                                     strict=True):
-            if status != wanted:
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            found.append(execution)
-            if len(found) == limit:
-                return found
-    return found
-
-
-async def _batches(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
-    batch: list[T] = []
-    async for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-async def _each(limiter: asyncio.Semaphore, items: Sequence[_Execution],
-                call: Callable[[_Execution], Awaitable[T]]) -> list[T]:
-    async def limited(item: _Execution) -> T:
-        async with limiter:
-            return await call(item)
-    return list(await asyncio.gather(*(limited(i) for i in items)))
-
-
-async def _job(client: Client, settings: Settings, execution: _Execution, status: JobStatus) -> Job:
-    info = execution.info
-    attributes = info.typed_search_attributes
-    activities = [_activity(a) for a in execution.activities]
-    run_kind = attributes.get(sa.RUN_KIND)
-    job_type = (WORKFLOW_JOB_TYPES.get(info.workflow_type)
-                or next((a.job_type for a in activities if a.job_type), None)
-                or run_kind or info.workflow_type)
-    temporal = settings.temporal
-    return Job(
-        id=info.id, run_id=info.run_id, type=info.workflow_type, job_type=job_type, status=status,
-        task_queue=info.task_queue, queued_at=info.start_time, started_at=execution.first_pickup(),
-        finished_at=info.close_time, activities=activities, payload=await _payload(client, execution),
-        metadata=JobMetadata(
-            project_id=attributes.get(sa.PROJECT_ID), protocol_run_id=attributes.get(sa.PROTOCOL_RUN_ID),
-            run_kind=run_kind, run_status=attributes.get(sa.STATUS),
-            temporal_status=info.status.name.lower() if info.status else "unknown",
-            workflow_url=workflow_ui_url(temporal.ui_url, temporal.namespace, info.id, info.run_id),
-        ),
-    )
-
-
-def _activity(pending: PendingActivityInfo) -> JobActivity:
-    state = PendingActivityState.Name(pending.state).removeprefix("PENDING_ACTIVITY_STATE_").lower()
-    failure = pending.last_failure.message if pending.HasField("last_failure") else None
-    return JobActivity(
-        activity_id=pending.activity_id, activity_type=pending.activity_type.name,
-        job_type=activity_job_type(pending.activity_type.name), state=state, attempt=pending.attempt,
-        maximum_attempts=pending.maximum_attempts or None,
-        scheduled_at=_time(pending, "scheduled_time"), last_started_at=_time(pending, "last_started_time"),
-        last_heartbeat_at=_time(pending, "last_heartbeat_time"),
-        next_attempt_at=_time(pending, "next_attempt_schedule_time"),
-        last_failure=failure or None, last_worker_identity=pending.last_worker_identity or None,
-    )
-
-
-async def _payload(client: Client, execution: _Execution) -> Any:
-    """The workflow's input, decoded by the client's data converter (codec included)."""
-    started = next((e for e in execution.head or ()
-                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED), None)
-    if started is None:
-        return None
-    try:
-        values = await client.data_converter.decode(started.workflow_execution_started_event_attributes.input.payloads)
-    except Exception:  # an input this process cannot decode still lists the job
-        log.warning("cannot decode the input of workflow %s", execution.listed.id, exc_info=True)
-        return None
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
-
-
-def _time(message: Message, name: str) -> datetime | None:
+def proto_time(message: Message, name: str) -> datetime | None:
+    """A protobuf timestamp field as a datetime; ``None`` when unset or zero."""
     if not message.HasField(name):
         return None
     value = getattr(message, name)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.common.deps import ProjectDep, ReaderDep, SessionDep, SettingsDep, TemporalDep, VisibilityDep, WriterDep
+from api.common.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.common.pagination import Limit, Offset
+from api.protocols.deps import ProjectDep, VisibilityDep
 from api.protocols.services import projects as service
 from api.protocols.services.runs import list_runs, run_public
 from models.protocols.project import ProjectCreate, ProjectPublic

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.common.deps import ProjectDep, ReaderDep, RunDep, SessionDep, SettingsDep, TemporalDep, WriterDep
+from api.common.deps import ReaderDep, SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.common.pagination import ClampedLimit, Limit, Offset
+from api.protocols.deps import ProjectDep, RunDep
 from api.protocols.services import protocols as service
 from api.protocols.services.events import list_events
 from api.protocols.services.runs import run_public

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.common.deps import SessionDep, SettingsDep, StepDep, TemporalDep, WriterDep
+from api.common.deps import SessionDep, SettingsDep, TemporalDep, WriterDep
 from api.common.pagination import ArtifactLimit, Offset
+from api.protocols.deps import StepDep
 from api.protocols.routes.protocols import ACTION_RESPONSES
 from api.protocols.services import protocols as service
 from models.protocols.artifact import ArtifactPublic

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Header, Query, Request
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest
 from api.common.openapi import GITHUB_SIGNATURE, GITLAB_SIGNATURE, GITLAB_TOKEN, LEGACY_WEBHOOK_TOKEN, authenticated_by
-from api.protocols.services import webhooks as service
-from api.protocols.services.webhooks import WebhookAnswer
+from api.protocols.webhooks.gitlab import gitlab_event_name
+from api.protocols.webhooks.mapping import GITHUB, GITLAB
+from api.protocols.webhooks.receive import Delivery, WebhookAnswer, receive
+from api.protocols.webhooks.verify import parse_payload, verify_github, verify_gitlab
 
 router = APIRouter(tags=["webhooks"])
 
@@ -46,12 +48,12 @@ async def github_webhook(request: Request, session: SessionDep, temporal: Tempor
                          x_github_delivery: DeliveryId = None,
                          x_hub_signature_256: Annotated[str | None, Header()] = None) -> WebhookAnswer:
     body = await request.body()
-    service.verify_github(settings.webhooks, body, x_hub_signature_256)
-    payload = service.parse_payload(body, request.headers.get("content-type"))
+    verify_github(settings.webhooks, body, x_hub_signature_256)
+    payload = parse_payload(body, request.headers.get("content-type"))
     if not x_github_event:
         raise BadRequest("X-GitHub-Event header is required", code="missing_event")
-    delivery = service.Delivery(service.GITHUB, x_github_event, x_github_delivery or None, payload)
-    return await service.receive(session, temporal, settings, delivery, protocol_run_id)
+    delivery = Delivery(GITHUB, x_github_event, x_github_delivery or None, payload)
+    return await receive(session, temporal, settings, delivery, protocol_run_id)
 
 
 @router.post("/webhooks/gitlab", response_model=WebhookAnswer, summary="Receive a GitLab webhook",
@@ -69,9 +71,9 @@ async def gitlab_webhook(request: Request, session: SessionDep, temporal: Tempor
                          x_deksdenflow_webhook_token: Annotated[str | None, Header()] = None,
                          x_gitlab_signature_256: Annotated[str | None, Header()] = None) -> WebhookAnswer:
     body = await request.body()
-    service.verify_gitlab(settings.webhooks, body, [x_gitlab_token, x_deksdenflow_webhook_token],
+    verify_gitlab(settings.webhooks, body, [x_gitlab_token, x_deksdenflow_webhook_token],
                           x_gitlab_signature_256)
-    payload = service.parse_payload(body, request.headers.get("content-type"))
-    event_name = service.gitlab_event_name(x_gitlab_event, payload)[:100]
-    delivery = service.Delivery(service.GITLAB, event_name, x_gitlab_event_uuid or None, payload)
-    return await service.receive(session, temporal, settings, delivery, protocol_run_id)
+    payload = parse_payload(body, request.headers.get("content-type"))
+    event_name = gitlab_event_name(x_gitlab_event, payload)[:100]
+    delivery = Delivery(GITLAB, event_name, x_gitlab_event_uuid or None, payload)
+    return await receive(session, temporal, settings, delivery, protocol_run_id)

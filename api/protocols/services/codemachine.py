@@ -28,12 +28,13 @@ from api.protocols.services.runs import run_public
 from capstan.settings import Settings
 from models.common.gitrefs import check_branch_name
 from models.protocols.event import Event
+from models.protocols.event_types import EventType
 from models.protocols.project import Project
 from models.protocols.protocol import ProtocolRun, ProtocolRunPublic, StepRun
 from models.protocols.status import ProtocolStatus
 from models.protocols.workflow_io import Update, protocol_run_workflow_id
 
-IMPORTED_EVENT = "codemachine_imported"
+IMPORTED_EVENT = EventType.CODEMACHINE_IMPORTED
 
 
 class CodeMachineImportRequest(BaseModel):

@@ -1,9 +1,10 @@
 """Which projects guarded by a project token a request may see in lists across projects.
 
 A project whose ``secrets.api_token`` is set needs ``X-Project-Token`` on its own routes
-(``api.common.auth.check_project_token``). Lists that span projects (``GET /projects``, ``GET /events``,
+(``api.protocols.project_tokens.check_project_token``). Lists that span projects (``GET /projects``, ``GET /events``,
 ``GET /queues/jobs``) follow the same rule through this one helper: a guarded project is shown
-only to a request carrying its token. Unguarded projects are always shown.
+only to a request carrying its token. Unguarded projects are always shown. The operator surface
+(``api/ops``) does not import this module: the app hands it ``hidden_projects`` (``api/app.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.common.auth import PROJECT_TOKEN_HEADER, project_token_opens
+from api.protocols.project_tokens import PROJECT_TOKEN_HEADER, project_token_opens
 from capstan.secrets import SecretsUnreadable
-from models.ops.queues import Job
 from models.protocols.project import Project
 
 
@@ -67,13 +67,8 @@ def _opens(secret_box, secrets, given: str) -> bool:
         return False
 
 
-async def redact_hidden_jobs(session: AsyncSession, visibility: ProjectVisibility, jobs: list[Job]) -> list[Job]:
-    """Jobs of guarded projects the request may not see keep their place in the list (pages stay
-    stable) but lose what their project put in them: the workflow input and failure messages."""
-    hidden = await visibility.hidden(session, {j.metadata.project_id for j in jobs if j.metadata.project_id})
-    return [_redacted(job) if job.metadata.project_id in hidden else job for job in jobs]
-
-
-def _redacted(job: Job) -> Job:
-    activities = [a.model_copy(update={"last_failure": None}) for a in job.activities]
-    return job.model_copy(update={"payload": None, "activities": activities})
+async def hidden_projects(request: Request, session: AsyncSession, project_ids: Iterable[int]) -> set[int]:
+    """Of ``project_ids``, the guarded projects this request may not see: the operator surface's
+    view of project tokens (``api.ops.routes.queues.HiddenProjects``)."""
+    visibility = await project_visibility(session, request)
+    return await visibility.hidden(session, project_ids)

@@ -8,16 +8,12 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
+from api.common.temporal_calls import WorkflowStart, start_workflow_once
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
+from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.common import search_attributes as sa
 from models.protocols.project import Project, ProjectCreate
 from models.protocols.protocol import ProtocolRun
@@ -34,7 +30,7 @@ async def create_project(session: AsyncSession, temporal: Client, settings: Sett
     """Record the project and its setup run in one transaction, then start the setup workflow.
 
     If the start fails (Temporal down, API killed in between), the run stays
-    ``pending`` and ``reconcile`` starts it later: nothing is lost.
+    ``pending`` and the lost-setup schedule (``workflows.protocols.reconcile``) starts it later.
     """
     project = Project.model_validate(body, update={"secrets": secret_box.seal(body.secrets)})
     session.add(project)
@@ -48,21 +44,20 @@ async def create_project(session: AsyncSession, temporal: Client, settings: Sett
     await session.refresh(project)
     try:
         await start_project_setup(temporal, settings, project, run)
-    except Exception:  # Temporal unreachable: reconcile retries; the project is recorded.
+    except Exception:  # Temporal unreachable: the lost-setup schedule retries; the project is recorded.
         log.exception("could not start setup of project %s; it will be retried", project.id)
     return project
 
 
 async def start_project_setup(temporal: Client, settings: Settings, project: Project, run: ProtocolRun) -> None:
-    try:
-        await temporal.start_workflow(
-            WorkflowName.PROJECT_SETUP,
-            ProjectSetupInput(project_id=project.id, protocol_run_id=run.id, git_url=project.git_url,
-                              base_branch=project.base_branch, ci_provider=project.ci_provider,
-                              heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds),
+    await start_workflow_once(temporal, WorkflowStart(
+        WorkflowName.PROJECT_SETUP,
+        ProjectSetupInput(project_id=project.id, protocol_run_id=run.id, git_url=project.git_url,
+                          base_branch=project.base_branch, ci_provider=project.ci_provider,
+                          heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds),
+        dict(
             id=project_setup_workflow_id(project.id),
-            task_queue=settings.temporal.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
             # A finished setup is never repeated by a late reconcile.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
@@ -71,9 +66,7 @@ async def start_project_setup(temporal: Client, settings: Settings, project: Pro
                 SearchAttributePair(sa.RUN_KIND, "project_setup"),
                 SearchAttributePair(sa.STATUS, ProtocolStatus.PENDING.value),
             ]),
-        )
-    except WorkflowAlreadyStartedError:
-        pass
+        )))
 
 
 async def list_projects(session: AsyncSession, limit: int, offset: int,

@@ -13,32 +13,33 @@ Temporal, the limit on concurrent requests (docs/performance.md).
 No action waits longer than ``update_timeout_seconds`` in all: past it the
 answer is 503 with ``Retry-After`` — ``no_worker`` when no worker took the
 action, ``action_pending`` when the run accepted it and will still apply it.
+
+The calls and their errors are ``api.common.temporal_calls``; this module only knows the
+run's workflow id and how to build its input from the records.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateHandle,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-    WorkflowUpdateStage,
-)
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from api.common.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from api.common.errors import BadRequest, Conflict, NotFound
+from api.common.temporal_calls import (
+    RETRY_AFTER_SECONDS,
+    Rejections,
+    StartFactory,
+    WorkflowStart,
+    signal_or_start,
+    start_workflow_once,
+    update_or_start,
+)
 from capstan.settings import Settings
-from capstan.temporal import workflow_ui_url
+from capstan.temporal import WorkerSurfaceName, surface_task_queue, workflow_ui_url
 from models.common import search_attributes as sa
 from models.protocols.project import Project
 from models.protocols.protocol import ProtocolRun, StepRun
@@ -51,6 +52,7 @@ from models.protocols.workflow_io import (
     RunOptions,
     Signal,
     StepState,
+    Update,
     UpdateErrorType,
     WorkflowName,
     is_project_setup,
@@ -59,16 +61,13 @@ from models.protocols.workflow_io import (
 
 log = logging.getLogger(__name__)
 
-_ERRORS = {UpdateErrorType.CONFLICT: Conflict, UpdateErrorType.NOT_FOUND: NotFound,
-           UpdateErrorType.INVALID: BadRequest, UpdateErrorType.RECORD_REJECTED: BadRequest}
-_CODES = {UpdateErrorType.RECORD_REJECTED: "record_rejected"}
-
-# What a 503 tells a client to wait before trying again: a worker or Temporal may be back by then.
-RETRY_AFTER_SECONDS = 5
-
-
-def unavailable(detail: str, code: str | None = None) -> ServiceUnavailable:
-    return ServiceUnavailable(detail, code=code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+#: How a rejected action answers: the ``ApplicationError.type`` the workflow raised → 409/404/400.
+REJECTIONS: Rejections = {
+    UpdateErrorType.CONFLICT: lambda detail: Conflict(detail, code="conflict"),
+    UpdateErrorType.NOT_FOUND: lambda detail: NotFound(detail, code="notfound"),
+    UpdateErrorType.INVALID: lambda detail: BadRequest(detail, code="invalid"),
+    UpdateErrorType.RECORD_REJECTED: lambda detail: BadRequest(detail, code="record_rejected"),
+}
 
 
 def run_options(settings: Settings) -> RunOptions:
@@ -105,25 +104,33 @@ async def workflow_input(session: AsyncSession, settings: Settings, run: Protoco
     )
 
 
-def _start_args(wf_input: ProtocolRunInput, settings: Settings) -> dict[str, Any]:
-    return dict(
+def _workflow_start(wf_input: ProtocolRunInput, settings: Settings) -> WorkflowStart:
+    return WorkflowStart(WorkflowName.PROTOCOL_RUN, wf_input, dict(
         id=protocol_run_workflow_id(wf_input.run.id),
-        task_queue=settings.temporal.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
         search_attributes=TypedSearchAttributes([
             SearchAttributePair(sa.PROJECT_ID, wf_input.project.id),
             SearchAttributePair(sa.PROTOCOL_RUN_ID, wf_input.run.id),
             SearchAttributePair(sa.RUN_KIND, "protocol_run"),
             SearchAttributePair(sa.STATUS, wf_input.run.status),
         ]),
-    )
+    ))
+
+
+def _start_from_records(session: AsyncSession, settings: Settings, run: ProtocolRun) -> StartFactory:
+    """The start of the run's workflow, read from Postgres only when Temporal has none running."""
+
+    async def start() -> WorkflowStart:
+        wf_input = await workflow_input(session, settings, run)
+        await release_connection(session)
+        return _workflow_start(wf_input, settings)
+
+    return start
 
 
 async def ensure_workflow(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun) -> None:
     """Start the run's workflow if it is not running; used when a run is created."""
-    wf_input = await workflow_input(session, settings, run)
-    await release_connection(session)
-    await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, **_start_args(wf_input, settings))
+    await start_workflow_once(temporal, await _start_from_records(session, settings, run)())
 
 
 def refuse_setup_run(run: ProtocolRun) -> None:
@@ -140,53 +147,15 @@ def _with_job_link(result: ActionResult, settings: Settings) -> ActionResult:
 
 
 async def send_update(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
-                      update: str, arg: Any = None) -> ActionResult:
+                      update: Update, arg: Any = None) -> ActionResult:
     """Run one action on the run's workflow and return once its new state is in Postgres."""
     refuse_setup_run(run)
     await release_connection(session)
-    timeout = settings.temporal.update_timeout_seconds
-    handle: WorkflowUpdateHandle[ActionResult] | None = None
-    try:
-        async with asyncio.timeout(timeout):
-            handle = await _update_or_start(session, temporal, settings, run, update, [] if arg is None else [arg])
-            result = await handle.result(rpc_timeout=timedelta(seconds=timeout))
-    except WorkflowUpdateFailedError as exc:
-        raise _api_error(exc) from None
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
-        log.warning("update %s on run %s not %s within %.0fs", update, run.id,
-                    "applied" if handle else "accepted", timeout)
-        if handle is not None:
-            raise unavailable(f"the run accepted the action but did not finish it within {timeout:.0f}s (an earlier "
-                              "action or a database write is still in progress); it will be applied: check the "
-                              "run's events before sending it again", code="action_pending") from None
-        raise unavailable(f"no worker applied the action within {timeout:.0f}s; "
-                          "it may still be applied when a worker is available", code="no_worker") from None
-    except RPCError as exc:
-        log.warning("update %s on run %s not applied: %s", update, run.id, exc)
-        raise unavailable("the workflow service is unavailable; try again") from None
+    result = await update_or_start(
+        temporal, protocol_run_workflow_id(run.id), update, [] if arg is None else [arg],
+        _start_from_records(session, settings, run), timeout=settings.temporal.update_timeout_seconds,
+        result_type=ActionResult, rejections=REJECTIONS)
     return _with_job_link(result, settings)
-
-
-async def _update_or_start(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
-                           update: str, args: list[Any]) -> WorkflowUpdateHandle[ActionResult]:
-    """The Update, once accepted, on the running workflow; update-with-start from the records when none is
-    running."""
-    rpc_timeout = timedelta(seconds=settings.temporal.update_timeout_seconds)
-    accepted = WorkflowUpdateStage.ACCEPTED
-    handle = temporal.get_workflow_handle(protocol_run_workflow_id(run.id))
-    try:
-        return await handle.start_update(update, *args, wait_for_stage=accepted, result_type=ActionResult,
-                                         rpc_timeout=rpc_timeout)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    wf_input = await workflow_input(session, settings, run)
-    await release_connection(session)
-    operation = WithStartWorkflowOperation(WorkflowName.PROTOCOL_RUN, wf_input, result_type=dict,
-                                           **_start_args(wf_input, settings))
-    return await temporal.start_update_with_start_workflow(
-        update, *args, start_workflow_operation=operation, wait_for_stage=accepted, result_type=ActionResult,
-        rpc_timeout=rpc_timeout)
 
 
 async def release_connection(session: AsyncSession) -> None:
@@ -198,28 +167,13 @@ async def release_connection(session: AsyncSession) -> None:
     await session.commit()
 
 
-def _api_error(exc: WorkflowUpdateFailedError) -> Exception:
-    cause = exc.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type in _ERRORS:
-        return _ERRORS[cause.type](cause.message, code=_CODES.get(cause.type, cause.type.lower()))
-    log.error("update failed unexpectedly: %s", exc.cause)
-    return unavailable("the action failed in the workflow; see the run's events")
-
-
 async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
-                           report: CiReport) -> None:
+                           report: CiReport, *, unavailable_detail: str = "the workflow service is unavailable; "
+                                                                          "try again",
+                           retry_after: int = RETRY_AFTER_SECONDS) -> None:
     """Deliver a CI result to the run's workflow, starting it from the records if it is not running."""
     refuse_setup_run(run)
     await release_connection(session)
-    try:
-        await temporal.get_workflow_handle(protocol_run_workflow_id(run.id)).signal(Signal.CI_REPORT, report)
-        return
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    wf_input = await workflow_input(session, settings, run)
-    await release_connection(session)
-    await temporal.start_workflow(WorkflowName.PROTOCOL_RUN, wf_input, start_signal=Signal.CI_REPORT,
-                                  start_signal_args=[report], **_start_args(wf_input, settings))
+    await signal_or_start(temporal, protocol_run_workflow_id(run.id), Signal.CI_REPORT, [report],
+                          _start_from_records(session, settings, run), unavailable_detail=unavailable_detail,
+                          retry_after=retry_after)

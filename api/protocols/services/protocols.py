@@ -6,9 +6,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.common.errors import NotFound
+from api.common.lookups import get_or_404
 from api.protocols.services.protocol_workflows import ensure_workflow, send_update
-from api.protocols.services.runs import record_exists
 from capstan.settings import Settings
 from models.protocols.artifact import Artifact
 from models.protocols.project import Project
@@ -64,10 +63,7 @@ async def create_step(session: AsyncSession, temporal: Client, settings: Setting
 
 
 async def get_step(session: AsyncSession, step_id: int) -> StepRun:
-    step = await session.get(StepRun, step_id) if record_exists(step_id) else None
-    if step is None:
-        raise NotFound(f"step {step_id} not found", code="step_not_found")
-    return step
+    return await get_or_404(session, StepRun, step_id, "step_not_found", "step")
 
 
 async def list_steps(session: AsyncSession, run_id: int, limit: int, offset: int) -> list[StepRun]:

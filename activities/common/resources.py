@@ -1,0 +1,28 @@
+"""What every surface's activities share in one worker process, made once and closed on shutdown."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from activities.common.git import GitRunner, RepositoryCache
+from activities.common.sandbox import Sandbox
+from capstan.db import SessionFactory, create_engine, create_session_factory
+from capstan.secrets import SecretBox
+from capstan.settings import Settings, secret_value
+
+
+class WorkerResources:
+    def __init__(self, settings: Settings, temporal: Client | None = None) -> None:
+        self.settings = settings
+        #: The worker's own client, for activities that start workflows (the protocols' lost-setup sweep).
+        self.temporal = temporal
+        self.engine = create_engine(settings.database)
+        self.sessions: SessionFactory = create_session_factory(self.engine)
+        self.repositories = RepositoryCache(
+            settings.worker.git_cache_dir.resolve(),
+            GitRunner(settings.worker.git_binary, settings.worker.git_author_name, settings.worker.git_author_email))
+        self.sandbox = Sandbox(settings.sandbox)
+        self.secret_box = SecretBox(secret_value(settings.secrets.key))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,189 @@
+"""Every call from the API to Temporal, and what its failures mean in HTTP.
+
+- Temporal unreachable (``RPCError`` UNAVAILABLE/DEADLINE_EXCEEDED, or a lazy client that could
+  not connect) → 503 with ``Retry-After``; Temporal refusing a read → 502 (``temporal_errors``).
+- An Update its workflow rejected (an ``ApplicationError`` whose ``type`` the caller maps) → that
+  ApiError (409, 404, 400 …); any other failed Update → 503.
+- An Update no worker accepted within the timeout → 503 ``no_worker``; one accepted but not
+  finished → 503 ``action_pending``. Both with ``Retry-After``.
+- A workflow that is not running receives an Update or Signal by being started
+  (update-with-start, signal-with-start, ``USE_EXISTING`` on conflict) from a ``StartFactory``:
+  the caller builds the input only when it is needed.
+
+Errors are classified by type and status code, never by their message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.common.errors import ApiError, BadGateway, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+#: What a 503 tells a client to wait before trying again: a worker or Temporal may be back by then.
+RETRY_AFTER_SECONDS = 5
+#: Status codes that mean Temporal is not there (rather than refusing the request).
+UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+#: ``ApplicationError.type`` → the ApiError a rejected Update answers with.
+Rejections = Mapping[str, Callable[[str], ApiError]]
+
+
+def unavailable(detail: str, code: str | None = None, retry_after: int = RETRY_AFTER_SECONDS) -> ServiceUnavailable:
+    return ServiceUnavailable(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
+@dataclass
+class WorkflowStart:
+    """How to start a workflow: its registered name, its input and ``Client.start_workflow`` options
+    (``id``, ``task_queue``, ``search_attributes`` …). ``id_conflict_policy`` is always USE_EXISTING."""
+
+    workflow: str
+    arg: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start_options(self) -> dict[str, Any]:
+        return {**self.options, "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING}
+
+
+#: Builds the start of a workflow that is not running; called only when one is needed.
+StartFactory = Callable[[], Awaitable[WorkflowStart]]
+
+
+def never_connected(client: Client) -> bool:
+    """A lazily connected client whose first connect failed raises a bare ``RuntimeError`` (the SDK has no
+    type for it): tell that case by the client having no connection, not by the error's text."""
+    return getattr(client.service_client.worker_service_client, "_bridge_client", None) is None
+
+
+def is_unreachable(client: Client, error: BaseException) -> bool:
+    if isinstance(error, RPCError):
+        return error.status in UNREACHABLE
+    return isinstance(error, RuntimeError) and never_connected(client)
+
+
+@contextlib.contextmanager
+def temporal_errors(client: Client, where: str) -> Iterator[None]:
+    """For reads: Temporal unreachable → 503 ``temporal_unavailable``; refusing → 502 ``temporal_error``.
+    ``where`` names the server in the message (address and namespace: no secret)."""
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status in UNREACHABLE:
+            raise unavailable(f"{where} is unreachable: {exc.message}", code="temporal_unavailable") from None
+        raise BadGateway(f"{where} refused the request: {exc.message}", code="temporal_error") from None
+    except RuntimeError as exc:
+        if not never_connected(client):
+            raise
+        raise unavailable(f"{where} is unreachable: {exc}", code="temporal_unavailable") from None
+
+
+def is_not_found(error: RPCError) -> bool:
+    return error.status == RPCStatusCode.NOT_FOUND
+
+
+async def start_workflow_once(client: Client, start: WorkflowStart) -> None:
+    """Start the workflow unless one with its id runs (USE_EXISTING) or, with
+    ``id_reuse_policy=REJECT_DUPLICATE`` in its options, ever ran; either is no error."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(start.workflow, start.arg, **start.start_options)
+
+
+async def signal_or_start(client: Client, workflow_id: str, signal: str, args: Sequence[Any],
+                          start: StartFactory, *, unavailable_detail: str = "the workflow service is unavailable; "
+                                                                            "try again",
+                          retry_after: int = RETRY_AFTER_SECONDS) -> None:
+    """Signal the running workflow; signal-with-start it from ``start()`` when none is running."""
+    try:
+        try:
+            await client.get_workflow_handle(workflow_id).signal(signal, *args)
+            return
+        except RPCError as exc:
+            if not is_not_found(exc):
+                raise
+        begin = await start()
+        await client.start_workflow(begin.workflow, begin.arg, start_signal=signal, start_signal_args=list(args),
+                                    **begin.start_options)
+    except (RPCError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not never_connected(client):
+            raise
+        log.warning("signal %s to %s not delivered: %r", signal, workflow_id, exc)
+        raise unavailable(unavailable_detail, retry_after=retry_after) from None
+
+
+async def update_or_start(client: Client, workflow_id: str, update: str, args: Sequence[Any],
+                          start: StartFactory, *, timeout: float, result_type: type[R],
+                          rejections: Rejections) -> R:
+    """Run an Update on the workflow, starting it from ``start()`` when it is not running, and
+    return its result, all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``)."""
+    handle: WorkflowUpdateHandle[R] | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            handle = await _accepted_update(client, workflow_id, update, list(args), start, timeout, result_type)
+            return await handle.result(rpc_timeout=timedelta(seconds=timeout))
+    except WorkflowUpdateFailedError as exc:
+        raise _rejection(exc, rejections) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        log.warning("update %s on %s not %s within %.0fs", update, workflow_id,
+                    "applied" if handle else "accepted", timeout)
+        if handle is not None:
+            raise unavailable(f"the run accepted the action but did not finish it within {timeout:.0f}s (an earlier "
+                              "action or a database write is still in progress); it will be applied: check the "
+                              "run's events before sending it again", code="action_pending") from None
+        raise unavailable(f"no worker applied the action within {timeout:.0f}s; "
+                          "it may still be applied when a worker is available", code="no_worker") from None
+    except (RPCError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not never_connected(client):
+            raise
+        log.warning("update %s on %s not applied: %r", update, workflow_id, exc)
+        raise unavailable("the workflow service is unavailable; try again") from None
+
+
+async def _accepted_update(client: Client, workflow_id: str, update: str, args: list[Any], start: StartFactory,
+                           timeout: float, result_type: type[R]) -> WorkflowUpdateHandle[R]:
+    """The Update, once accepted, on the running workflow; update-with-start when none is running."""
+    rpc_timeout = timedelta(seconds=timeout)
+    accepted = WorkflowUpdateStage.ACCEPTED
+    try:
+        return await client.get_workflow_handle(workflow_id).start_update(
+            update, *args, wait_for_stage=accepted, result_type=result_type, rpc_timeout=rpc_timeout)
+    except RPCError as exc:
+        if not is_not_found(exc):
+            raise
+    begin = await start()
+    operation = WithStartWorkflowOperation(begin.workflow, begin.arg, result_type=dict, **begin.start_options)
+    return await client.start_update_with_start_workflow(
+        update, *args, start_workflow_operation=operation, wait_for_stage=accepted, result_type=result_type,
+        rpc_timeout=rpc_timeout)
+
+
+def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiError:
+    cause = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type in rejections:
+        return rejections[cause.type](cause.message)
+    log.error("update failed unexpectedly: %s", exc.cause)
+    return unavailable("the action failed in the workflow; see the run's events")

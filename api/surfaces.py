@@ -1,0 +1,9 @@
+"""Every API surface the app serves; ``api/app.py`` includes their routers, tags and gates in this order."""
+
+from __future__ import annotations
+
+from api.common.surface import ApiSurface
+from api.ops.router import surface as ops
+from api.protocols.router import surface as protocols
+
+API_SURFACES: list[ApiSurface] = [ops, protocols]

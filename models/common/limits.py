@@ -1,0 +1,5 @@
+"""Bounds of the database's column types, free of SQLAlchemy so workflow code may import them."""
+
+#: The largest value of a Postgres ``INTEGER`` column (every integer column of Capstan's tables):
+#: request fields stored in one are bounded by it, so a write can never fail "out of range".
+PG_INTEGER_MAX = 2**31 - 1

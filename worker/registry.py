@@ -1,0 +1,59 @@
+"""The worker surfaces: each brings its workflows and an activities factory, and polls its own task queue.
+
+A surface's task queue is ``capstan.temporal.surface_task_queue(settings, name)``, the one the API
+starts that surface's workflows on. ``capstan worker --surfaces`` (or ``CAPSTAN_WORKER_SURFACES``)
+chooses which surfaces a worker process serves; by default it serves all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from activities.common.resources import WorkerResources
+from activities.protocols import protocol_activities
+from capstan.settings import TemporalSettings
+from capstan.temporal import WorkerSurfaceName, surface_task_queue
+from worker.schedules import SurfaceSchedule, protocol_schedules
+from workflows.protocols import PROTOCOL_WORKFLOWS
+
+
+@dataclass(frozen=True)
+class WorkerSurface:
+    name: str
+    workflows: Sequence[type]
+    #: Builds the surface's activities on the process's shared resources (database, git cache, sandbox).
+    activities: Callable[[WorkerResources], Sequence[Callable]]
+    #: The surface's Temporal Schedules, created or updated by a worker serving it (``worker.schedules``).
+    schedules: Callable[[TemporalSettings], Sequence[SurfaceSchedule]] = lambda settings: ()
+
+    def task_queue(self, settings: TemporalSettings) -> str:
+        return surface_task_queue(settings, self.name)
+
+
+WORKER_SURFACES: list[WorkerSurface] = [
+    WorkerSurface(WorkerSurfaceName.PROTOCOLS, PROTOCOL_WORKFLOWS, protocol_activities, protocol_schedules),
+]
+
+
+class UnknownSurface(ValueError):
+    """A surface name no worker surface has, or no name at all."""
+
+
+def parse_surface_names(text: str) -> list[str]:
+    """``"protocols, ops"`` → ``["protocols", "ops"]`` (blanks dropped, order and duplicates as given)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def choose_surfaces(names: Iterable[str] | None) -> list[WorkerSurface]:
+    """The registered surfaces of these names, in registry order; ``None`` means every surface."""
+    if names is None:
+        return list(WORKER_SURFACES)
+    wanted = set(names)
+    known = {surface.name for surface in WORKER_SURFACES}
+    if not wanted:
+        raise UnknownSurface(f"no worker surface chosen; known surfaces: {', '.join(sorted(known))}")
+    if unknown := wanted - known:
+        raise UnknownSurface(f"unknown worker surface(s) {', '.join(sorted(unknown))}; "
+                             f"known surfaces: {', '.join(sorted(known))}")
+    return [surface for surface in WORKER_SURFACES if surface.name in wanted]

@@ -1,0 +1,145 @@
+"""State and writes shared by ProtocolRunWorkflow's handlers, its work and its CI reports.
+
+Every change goes through ``_persist``: the protocol status, the changed steps and the events
+that explain them in one write (``workflows.protocols.run_records``). The transitions here
+(a failed step, a completed one, the protocol's completion) are the ones actions, work and
+CI results share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from models.common import search_attributes as sa
+from models.protocols.event_types import EventType
+from models.protocols.status import PROTOCOL_TERMINAL, ProtocolStatus, StepStatus
+from models.protocols.workflow_io import (
+    JOB_TYPES,
+    ActivityName,
+    EventRecord,
+    NewStep,
+    ProjectSnapshot,
+    ProtocolRunSnapshot,
+    RunOptions,
+    RunRecordsWrite,
+    StepState,
+    StepStatusChange,
+    WorkItem,
+    WorkKind,
+)
+from models.protocols.workspace_io import CreateStepsWrite
+from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT, rejection_reason
+from workflows.protocols.protocol_state import ProtocolRunState
+from workflows.protocols.run_records import RunRecordWriter
+
+
+class ProtocolRunBase:
+    project: ProjectSnapshot
+    run_info: ProtocolRunSnapshot
+    options: RunOptions
+    state: ProtocolRunState
+    queue: list[WorkItem]
+    pending_imports: list[NewStep]
+    records: RunRecordWriter
+    lock: asyncio.Lock
+    current: asyncio.Task | None
+    job_seq: int
+    work_seq: int
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    async def _persist(self, *events) -> None:
+        """Write the protocol status, every changed step and the events, in one transaction."""
+        changes = [StepStatusChange(step_run_id=s.id, status=s.status, retries=s.retries, summary=s.summary)
+                   for s in self.state.take_changed_steps()]
+        await self.records.write(RunRecordsWrite(
+            project_id=self.project.id, protocol_run_id=self.run_info.id,
+            protocol_status=self.state.status.value, protocol_runtime_state=self.state.take_runtime_state(),
+            step_changes=changes, events=list(events)))
+        workflow.upsert_search_attributes([sa.STATUS.value_set(self.state.status.value)])
+
+    def _event(self, event_type: EventType, message: str, step: StepState | None = None,
+               **metadata) -> EventRecord:
+        return self.records.event(event_type, message, step_run_id=step.id if step else None,
+                                  metadata=metadata or None)
+
+    def _job(self, kind: WorkKind, step: StepState | None = None, job_type: str | None = None) -> dict[str, Any]:
+        self.job_seq += 1
+        info = workflow.info()
+        return {"id": f"{info.workflow_id}/{kind}/{info.run_id}/{self.job_seq}", "type": job_type or JOB_TYPES[kind],
+                "workflow_id": info.workflow_id, "run_id": info.run_id, "step_id": step.id if step else None}
+
+    def _enqueue(self, item: WorkItem, *, first: bool = False) -> None:
+        if first:
+            self.queue.insert(0, item)
+        else:
+            self.queue.append(item)
+
+    async def _create_steps(self, steps: list[NewStep]) -> list[StepState]:
+        if not steps:
+            return []
+        created: list[StepState] = await workflow.execute_activity(
+            ActivityName.CREATE_STEP_RUNS,
+            CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id, steps=steps),
+            result_type=list[StepState], start_to_close_timeout=RECORDS_TIMEOUT, retry_policy=RECORDS_RETRY)
+        self.state.add_steps(created)
+        return created
+
+    async def _create_steps_or_block(self, steps: list[NewStep], failure: str, job: str) -> list[StepState] | None:
+        """Create the steps queued work found; steps Postgres refuses block the run with an event instead."""
+        try:
+            return await self._create_steps(steps)
+        except ActivityError as error:
+            reason = rejection_reason(error)
+            if reason is None:
+                raise
+        if self.state.status == ProtocolStatus.PLANNING:
+            self.state.set_status(ProtocolStatus.BLOCKED)
+        await self._persist(self._event(EventType.RECORD_REJECTED, f"{failure}: {reason}", job=job))
+        return None
+
+    # --- shared transitions ----------------------------------------------------------------------
+
+    def _fail_step(self, step: StepState, event_type: EventType, message: str, **meta) -> list:
+        """Step failed → protocol blocked, unless its loop policy sends the run round again."""
+        self.state.set_step(step, StepStatus.FAILED)
+        if self.state.status not in PROTOCOL_TERMINAL:
+            self.state.set_status(ProtocolStatus.BLOCKED)
+        events = [self._event(event_type, message, step, **meta)]
+        loop = self.state.apply_loop_policy(step)
+        if loop is None:
+            return events
+        if not loop.reset:
+            events.append(self._event(EventType.LOOP_POLICY_EXHAUSTED, f"Loop of step {step.step_name} reached "
+                                      f"{loop.max_iterations} iterations; run stays blocked", step,
+                                      iterations=loop.iteration))
+            return events
+        first = loop.reset[0]
+        self.state.set_step(first, StepStatus.RUNNING)
+        self.state.set_status(ProtocolStatus.RUNNING)
+        self._enqueue(WorkItem(kind=WorkKind.EXECUTE, step_id=first.id), first=True)
+        events.append(self._event(EventType.LOOP_POLICY_APPLIED, f"Loop {loop.iteration}/{loop.max_iterations}: reset "
+                                  f"{len(loop.reset)} steps, running {first.step_name} again", step,
+                                  iteration=loop.iteration, reset_steps=[s.id for s in loop.reset]))
+        return events
+
+    def _after_completion(self, step: StepState, depth: int) -> list:
+        """A completed step may trigger another (inline, depth ≤ 3) or complete the protocol."""
+        target = self.state.trigger_target(step, depth)
+        if target is not None and target.status != StepStatus.RUNNING:
+            self.state.record_trigger(step, target, depth + 1)
+            self.state.set_step(target, StepStatus.RUNNING)
+            self._enqueue(WorkItem(kind=WorkKind.EXECUTE, step_id=target.id, depth=depth + 1), first=True)
+            return [self._event(EventType.TRIGGER_POLICY_APPLIED, f"Step {step.step_name} triggered {target.step_name} "
+                                f"(depth {depth + 1})", target, source_step=step.id, depth=depth + 1)]
+        return self._complete_if_done()
+
+    def _complete_if_done(self) -> list:
+        if not self.state.can_complete():
+            return []
+        self.state.set_status(ProtocolStatus.COMPLETED)
+        return [self._event(EventType.PROTOCOL_COMPLETED, "Every step is done; protocol completed")]
