@@ -16,28 +16,23 @@ from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from capstan.db import SessionFactory
 from capstan.settings import TemporalSettings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
-from models.common import search_attributes as sa
 from models.common.base import utcnow
 from models.protocols.project import Project
 from models.protocols.protocol import ProtocolRun
+from models.protocols.setup_start import project_setup_start
 from models.protocols.status import ProtocolStatus
 from models.protocols.workflow_io import (
     PROJECT_SETUP_PREFIX,
     ActivityName,
     LostSetupSweep,
-    ProjectSetupInput,
     WorkflowName,
-    project_setup_workflow_id,
 )
 
 log = logging.getLogger(__name__)
@@ -71,23 +66,12 @@ class LostSetupActivities:
 
     async def _start_setup(self, project: Project, run: ProtocolRun) -> bool:
         """The same start as the API's ``start_project_setup``; False when the workflow runs or ran."""
+        setup_input, options = project_setup_start(
+            project, run, task_queue=surface_task_queue(self.settings, WorkerSurfaceName.PROTOCOLS),
+            heartbeat_timeout_seconds=self.settings.activity_heartbeat_seconds)
         try:
-            await self.temporal.start_workflow(
-                WorkflowName.PROJECT_SETUP,
-                ProjectSetupInput(project_id=project.id, protocol_run_id=run.id, git_url=project.git_url,
-                                  base_branch=project.base_branch, ci_provider=project.ci_provider,
-                                  heartbeat_timeout_seconds=self.settings.activity_heartbeat_seconds),
-                id=project_setup_workflow_id(project.id),
-                task_queue=surface_task_queue(self.settings, WorkerSurfaceName.PROTOCOLS),
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(sa.PROJECT_ID, project.id),
-                    SearchAttributePair(sa.PROTOCOL_RUN_ID, run.id),
-                    SearchAttributePair(sa.RUN_KIND, "project_setup"),
-                    SearchAttributePair(sa.STATUS, ProtocolStatus.PENDING.value),
-                ]),
-            )
+            await self.temporal.start_workflow(WorkflowName.PROJECT_SETUP, setup_input, **options,
+                                               id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
         except WorkflowAlreadyStartedError:
             return False
         return True

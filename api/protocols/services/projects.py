@@ -8,17 +8,16 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.common.temporal_calls import WorkflowStart, start_workflow_once
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
-from models.common import search_attributes as sa
 from models.protocols.project import Project, ProjectCreate
 from models.protocols.protocol import ProtocolRun
+from models.protocols.setup_start import project_setup_start
 from models.protocols.status import ProtocolStatus
-from models.protocols.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
+from models.protocols.workflow_io import WorkflowName, project_setup_workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +49,10 @@ async def create_project(session: AsyncSession, temporal: Client, settings: Sett
 
 
 async def start_project_setup(temporal: Client, settings: Settings, project: Project, run: ProtocolRun) -> None:
-    await start_workflow_once(temporal, WorkflowStart(
-        WorkflowName.PROJECT_SETUP,
-        ProjectSetupInput(project_id=project.id, protocol_run_id=run.id, git_url=project.git_url,
-                          base_branch=project.base_branch, ci_provider=project.ci_provider,
-                          heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds),
-        dict(
-            id=project_setup_workflow_id(project.id),
-            task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
-            # A finished setup is never repeated by a late reconcile.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.PROJECT_ID, project.id),
-                SearchAttributePair(sa.PROTOCOL_RUN_ID, run.id),
-                SearchAttributePair(sa.RUN_KIND, "project_setup"),
-                SearchAttributePair(sa.STATUS, ProtocolStatus.PENDING.value),
-            ]),
-        )))
+    setup_input, options = project_setup_start(
+        project, run, task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
+        heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds)
+    await start_workflow_once(temporal, WorkflowStart(WorkflowName.PROJECT_SETUP, setup_input, options))
 
 
 async def list_projects(session: AsyncSession, limit: int, offset: int,
