@@ -8,16 +8,15 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.common.errors import NotFound
+from models.common.limits import PG_INTEGER_MAX
 
 M = TypeVar("M", bound=SQLModel)
 
-#: Ids are Postgres integers: a larger one names nothing (404), rather than failing the query.
-MAX_ID = 2**31 - 1
-
 
 def record_exists(record_id: int) -> bool:
-    """Whether ``record_id`` can name a row at all (a positive Postgres integer)."""
-    return 0 < record_id <= MAX_ID
+    """Whether ``record_id`` can name a row at all (a positive Postgres integer): a larger one names
+    nothing (404), rather than failing the query."""
+    return 0 < record_id <= PG_INTEGER_MAX
 
 
 async def get_or_404(session: AsyncSession, model: type[M], record_id: int, error_code: str,

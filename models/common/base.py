@@ -9,10 +9,6 @@ from sqlalchemy import DateTime, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-from models.common.limits import PG_INTEGER_MAX
-
-__all__ = ["PG_INTEGER_MAX", "created_at_field", "json_field", "updated_at_field", "utcnow"]
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

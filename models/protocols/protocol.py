@@ -9,8 +9,9 @@ from pydantic import field_validator
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.common.base import PG_INTEGER_MAX, created_at_field, json_field, updated_at_field
+from models.common.base import created_at_field, json_field, updated_at_field
 from models.common.gitrefs import check_branch_name, check_repository_folder
+from models.common.limits import PG_INTEGER_MAX
 from models.protocols.policies import validate_policy
 from models.protocols.status import ProtocolStatus, StepStatus
 
