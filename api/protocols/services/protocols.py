@@ -15,13 +15,10 @@ from models.protocols.protocol import ActionResponse, ProtocolRun, ProtocolRunCr
 from models.protocols.status import ProtocolAction, StepAction
 from models.protocols.workflow_io import NewStep, StepRequest, Update, protocol_run_workflow_id
 
-PROTOCOL_UPDATES = {
-    ProtocolAction.START: Update.START, ProtocolAction.PAUSE: Update.PAUSE, ProtocolAction.RESUME: Update.RESUME,
-    ProtocolAction.CANCEL: Update.CANCEL, ProtocolAction.RUN_NEXT_STEP: Update.RUN_NEXT_STEP,
-    ProtocolAction.RETRY_LATEST: Update.RETRY_LATEST, ProtocolAction.OPEN_PR: Update.OPEN_PR,
-}
-STEP_UPDATES = {StepAction.RUN: Update.STEP_RUN, StepAction.RUN_QA: Update.STEP_RUN_QA,
-                StepAction.APPROVE: Update.STEP_APPROVE}
+# Each action is the Update of the same name (a step's with the ``step_`` prefix); an action
+# without its Update fails at import.
+PROTOCOL_UPDATES = {action: Update(action.value) for action in ProtocolAction}
+STEP_UPDATES = {action: Update(f"step_{action.value}") for action in StepAction}
 
 
 async def create_run(session: AsyncSession, temporal: Client, settings: Settings, project: Project,
