@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from models.common import search_attributes as sa
@@ -25,10 +24,10 @@ from models.protocols.workflow_io import (
     WorkflowName,
 )
 from workflows.common.failures import failure_reason
+from workflows.common.retry import bounded_retry
 from workflows.protocols.run_records import RunRecordWriter
 
-FETCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                          maximum_interval=timedelta(seconds=10), maximum_attempts=3)
+FETCH_RETRY = bounded_retry(maximum_attempts=3)
 
 
 @workflow.defn(name=WorkflowName.PROJECT_SETUP)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 from models.protocols.workflow_io import ActivityName, LostSetupSweep, WorkflowName
+from workflows.common.retry import bounded_retry
 
-SWEEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                          maximum_interval=timedelta(seconds=10), maximum_attempts=3)
+SWEEP_RETRY = bounded_retry(maximum_attempts=3)
 
 
 @workflow.defn(name=WorkflowName.LOST_SETUP_RECONCILE)

@@ -32,6 +32,7 @@ from models.protocols.workspace_io import (
     default_protocol_root,
 )
 from workflows.common.failures import failure_reason
+from workflows.common.retry import bounded_retry
 from workflows.protocols.run_base import ProtocolRunBase
 
 
@@ -49,9 +50,7 @@ class WorkRunner(ProtocolRunBase):
             await self._open_pr()
 
     def _retry(self) -> RetryPolicy:
-        return RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                           maximum_interval=timedelta(seconds=30),
-                           maximum_attempts=self.options.activity_max_attempts)
+        return bounded_retry(self.options.activity_max_attempts, maximum_interval=timedelta(seconds=30))
 
     async def _activity(self, name: str, arg: Any, result_type: type, timeout: float) -> Any:
         return await workflow.execute_activity(
