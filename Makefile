@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench lint clean
+.PHONY: dev test install bench bench-scale lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/protocols.py $(ARGS)
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

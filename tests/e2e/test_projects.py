@@ -123,6 +123,27 @@ async def test_events_of_token_guarded_projects_need_their_token(api, worker, te
     assert {e["project_id"] for e in own.json()} == {guarded["id"]}
 
 
+async def test_event_pages_walk_newest_first_without_gaps_or_hidden_projects(api, worker, temporal_client,
+                                                                            tmp_path):
+    repo = make_git_repo(tmp_path / "repo")
+    guarded = await create_project(api, repo, secrets={"api_token": "tok"})
+    first, second = await create_project(api, repo), await create_project(api, repo)
+    for project in (guarded, first, second):
+        await workflow_result(temporal_client, project_setup_workflow_id(project["id"]))
+
+    everything = (await api.get("/events", params={"limit": 500})).json()
+    assert [e["id"] for e in everything] == sorted((e["id"] for e in everything), reverse=True)
+    assert {e["project_id"] for e in everything} == {first["id"], second["id"]} and len(everything) == 10
+    pages = [(await api.get("/events", params={"limit": 3, "offset": offset})).json() for offset in range(0, 12, 3)]
+    assert [e for page in pages for e in page] == everything
+
+    own = [e for e in everything if e["project_id"] == first["id"]]
+    pages = [(await api.get("/events", params={"project_id": first["id"], "limit": 2, "offset": offset})).json()
+             for offset in range(0, 6, 2)]
+    assert [e for page in pages for e in page] == own
+    assert all(e["project_name"] == "demo" and e["protocol_name"] == f"setup-{first['id']}" for e in own)
+
+
 async def test_secrets_are_sealed_in_postgres(api, db_engine, tmp_path):
     from sqlalchemy import text
 

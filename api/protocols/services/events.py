@@ -16,19 +16,27 @@ async def list_events(session: AsyncSession, *, project_id: int | None = None, p
                       limit: int = DEFAULT_EVENT_LIMIT, offset: int = 0,
                       visible: ColumnElement[bool] | None = None) -> list[EventPublic]:
     """``visible``: which projects the caller may see (``ProjectVisibility.visible()``), for lists
-    across projects."""
+    across projects.
+
+    The page's ids are picked first, from the ``(project_id, id)``/``(protocol_run_id, id)``
+    indexes alone, and only those 50 rows are read and joined: a deep ``offset`` then skips index
+    entries instead of reading and joining every skipped event (``docs/performance.md``, Scale).
+    """
+    page = select(Event.id).order_by(col(Event.id).desc()).limit(limit).offset(offset)
+    if project_id is not None:
+        page = page.where(Event.project_id == project_id)
+    if protocol_run_id is not None:
+        page = page.where(Event.protocol_run_id == protocol_run_id)
+    if visible is not None:
+        page = page.join(Project, col(Project.id) == col(Event.project_id)).where(visible)
+    page_ids = page.subquery()
     query = (
         select(Event, ProtocolRun.protocol_name, Project.name)
+        .join(page_ids, page_ids.c.id == col(Event.id))
         .join(Project, col(Project.id) == col(Event.project_id))
         .outerjoin(ProtocolRun, col(ProtocolRun.id) == col(Event.protocol_run_id))
-        .order_by(col(Event.id).desc()).limit(limit).offset(offset)
+        .order_by(col(Event.id).desc())
     )
-    if project_id is not None:
-        query = query.where(Event.project_id == project_id)
-    if protocol_run_id is not None:
-        query = query.where(Event.protocol_run_id == protocol_run_id)
-    if visible is not None:
-        query = query.where(visible)
     rows = (await session.exec(query)).all()
     return [
         EventPublic(id=e.id, protocol_run_id=e.protocol_run_id, step_run_id=e.step_run_id, event_type=e.event_type,
