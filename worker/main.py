@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
@@ -69,6 +70,28 @@ async def serve_surfaces(client: Client, settings: Settings, resources: WorkerRe
         yield workers
 
 
+#: What a stopping worker gets beyond its shutdown timeout before it exits anyway.
+SHUTDOWN_MARGIN_SECONDS = 10.0
+
+
+def exit_if_still_stopping(after_seconds: float) -> None:
+    """Exit the process if it has not stopped within ``after_seconds``.
+
+    The SDK does not stop a worker while one of its local activities retries (a record write while
+    Postgres is down), even past the shutdown timeout. Exiting loses nothing: the server gives the
+    workflow task to another worker, which runs the write again under the same dedupe keys.
+    """
+
+    def exit_now() -> None:
+        log.error("worker did not stop within %.0fs (a local activity still retrying?); exiting", after_seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(after_seconds, exit_now)
+    timer.daemon = True
+    timer.start()
+
+
 def make_runtime(metrics_port: int) -> Runtime | None:
     if not metrics_port:
         return None
@@ -94,6 +117,7 @@ async def run_worker(settings: Settings, surfaces: Sequence[WorkerSurface]) -> N
                  ", ".join(repr(s.task_queue(settings.temporal)) for s in surfaces), settings.temporal.address)
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
+        exit_if_still_stopping(settings.worker.shutdown_timeout_seconds + SHUTDOWN_MARGIN_SECONDS)
     await resources.close()
     if tracing is not None:
         tracing.shutdown()

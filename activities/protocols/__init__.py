@@ -23,7 +23,7 @@ def protocol_activities(resources: WorkerResources) -> list[Callable]:
     workspace = WorkspaceActivities(resources.repositories, ArtifactStore(resources.sessions),
                                     engine_registry(settings.execution.command_engine), resources.sandbox)
     return [
-        records.write_run_records, records.create_step_runs,
+        records.record_run_changes, records.write_run_records, records.create_step_runs,
         git.fetch_repository,
         workspace.plan_protocol, workspace.execute_step, workspace.run_qa, workspace.ensure_protocol_branch,
         forge.open_pull_request,

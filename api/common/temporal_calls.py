@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +44,8 @@ R = TypeVar("R")
 
 #: What a 503 tells a client to wait before trying again: a worker or Temporal may be back by then.
 RETRY_AFTER_SECONDS = 5
+#: How long to ask whether a timed-out Update was accepted before answering ``no_worker``.
+ACCEPTED_CHECK_SECONDS = 2.0
 #: Status codes that mean Temporal is not there (rather than refusing the request).
 UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
@@ -137,18 +140,24 @@ async def update_or_start(client: Client, workflow_id: str, update: str, args: S
                           start: StartFactory, *, timeout: float, result_type: type[R],
                           rejections: Rejections) -> R:
     """Run an Update on the workflow, starting it from ``start()`` when it is not running, and
-    return its result, all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``)."""
-    handle: WorkflowUpdateHandle[R] | None = None
+    return its result, all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``).
+
+    One RPC when all goes well: the Update is sent waiting for its completion. Only when that times
+    out does a second call (same update id, so the same Update) ask whether a worker accepted it.
+    """
+    update_id = str(uuid.uuid4())
     try:
         async with asyncio.timeout(timeout):
-            handle = await _accepted_update(client, workflow_id, update, list(args), start, timeout, result_type)
+            handle = await _completed_update(client, workflow_id, update, list(args), start, timeout,
+                                             result_type, update_id)
             return await handle.result(rpc_timeout=timedelta(seconds=timeout))
     except WorkflowUpdateFailedError as exc:
         raise _rejection(exc, rejections) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        accepted = await _was_accepted(client, workflow_id, update, list(args), update_id, result_type)
         log.warning("update %s on %s not %s within %.0fs", update, workflow_id,
-                    "applied" if handle else "accepted", timeout)
-        if handle is not None:
+                    "applied" if accepted else "accepted", timeout)
+        if accepted:
             raise unavailable(f"the run accepted the action but did not finish it within {timeout:.0f}s (an earlier "
                               "action or a database write is still in progress); it will be applied: check the "
                               "run's events before sending it again", code="action_pending") from None
@@ -161,22 +170,38 @@ async def update_or_start(client: Client, workflow_id: str, update: str, args: S
         raise unavailable("the workflow service is unavailable; try again") from None
 
 
-async def _accepted_update(client: Client, workflow_id: str, update: str, args: list[Any], start: StartFactory,
-                           timeout: float, result_type: type[R]) -> WorkflowUpdateHandle[R]:
-    """The Update, once accepted, on the running workflow; update-with-start when none is running."""
+async def _completed_update(client: Client, workflow_id: str, update: str, args: list[Any], start: StartFactory,
+                            timeout: float, result_type: type[R], update_id: str) -> WorkflowUpdateHandle[R]:
+    """The Update, once completed, on the running workflow; update-with-start when none is running."""
     rpc_timeout = timedelta(seconds=timeout)
-    accepted = WorkflowUpdateStage.ACCEPTED
+    completed = WorkflowUpdateStage.COMPLETED
     try:
         return await client.get_workflow_handle(workflow_id).start_update(
-            update, *args, wait_for_stage=accepted, result_type=result_type, rpc_timeout=rpc_timeout)
+            update, *args, id=update_id, wait_for_stage=completed, result_type=result_type, rpc_timeout=rpc_timeout)
     except RPCError as exc:
         if not is_not_found(exc):
             raise
     begin = await start()
     operation = WithStartWorkflowOperation(begin.workflow, begin.arg, result_type=dict, **begin.start_options)
     return await client.start_update_with_start_workflow(
-        update, *args, start_workflow_operation=operation, wait_for_stage=accepted, result_type=result_type,
-        rpc_timeout=rpc_timeout)
+        update, *args, id=update_id, start_workflow_operation=operation, wait_for_stage=completed,
+        result_type=result_type, rpc_timeout=rpc_timeout)
+
+
+async def _was_accepted(client: Client, workflow_id: str, update: str, args: list[Any], update_id: str,
+                        result_type: type) -> bool:
+    """Whether a worker accepted the timed-out Update: asking again with its id is answered at once
+    once it is accepted, and admits nothing new (same id, same Update)."""
+    try:
+        async with asyncio.timeout(ACCEPTED_CHECK_SECONDS):
+            await client.get_workflow_handle(workflow_id).start_update(
+                update, *args, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type,
+                rpc_timeout=timedelta(seconds=ACCEPTED_CHECK_SECONDS))
+        return True
+    except WorkflowUpdateFailedError:
+        return True
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError, RPCError, RuntimeError):
+        return False
 
 
 def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiError:

@@ -22,3 +22,5 @@ class EventRecord:
     metadata: dict[str, Any] | None = None
     # A key unique to this write in the workflow's history, so a retried write records once.
     dedupe_key: str | None = None
+    # The step by its index, for an event about a step the same write creates (its id is not known yet).
+    step_index: int | None = None

@@ -30,6 +30,8 @@ PROJECT_SETUP_PREFIX = "project-setup-"
 class ActivityName(StrEnum):
     """Activity names, shared by the workflows that call them and the code that reads jobs."""
 
+    RECORD_RUN_CHANGES = "record_run_changes"
+    # Written as activities before record writes became local activities; kept for histories that use them.
     WRITE_RUN_RECORDS = "write_run_records"
     CREATE_STEP_RUNS = "create_step_runs"
     FETCH_REPOSITORY = FETCH_REPOSITORY_ACTIVITY
@@ -74,6 +76,16 @@ class RunRecordsWrite:
     project_ci_provider: str | None = None
     step_changes: list[StepStatusChange] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
+    # Steps to create first (an index already present is kept as it is); events may name them by index.
+    new_steps: list[NewStep] = field(default_factory=list)
+
+
+@dataclass
+class RunRecordsResult:
+    """What a write recorded: the new event ids, and the run's steps at the indexes it created."""
+
+    event_ids: list[int] = field(default_factory=list)
+    steps: list[StepState] = field(default_factory=list)
 
 
 @dataclass

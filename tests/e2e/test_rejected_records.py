@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -22,13 +22,13 @@ from models.protocols.workflow_io import (
     CiOutcome,
     CiReport,
     NewStep,
+    RunRecordsResult,
+    RunRecordsWrite,
     Signal,
-    StepState,
     Update,
     UpdateErrorType,
     protocol_run_workflow_id,
 )
-from models.protocols.workspace_io import CreateStepsWrite
 from tests.e2e.protocols import (
     add_step,
     create_project,
@@ -78,40 +78,49 @@ async def test_a_step_postgres_refuses_fails_its_update_at_once_and_the_run_goes
 async def test_a_run_jammed_by_a_write_retried_forever_is_recovered_by_cancel(api, settings, temporal_client,
                                                                              tmp_path):
     resources = WorkerResources(settings)
-    unguarded = RecordActivities.create_step_runs.__wrapped__
+    unguarded = RecordActivities.record_run_changes.__wrapped__
     refusals: asyncio.Queue[BaseException] = asyncio.Queue()
 
-    @activity.defn(name=ActivityName.CREATE_STEP_RUNS)
-    async def create_step_runs_before_the_fix(write: CreateStepsWrite) -> list[StepState]:
-        """The step write as it was: Postgres's refusal raised as it comes, so it is retried forever."""
+    fixed = False
+
+    @activity.defn(name=ActivityName.RECORD_RUN_CHANGES)
+    async def record_run_changes_before_the_fix(write: RunRecordsWrite) -> RunRecordsResult:
+        """The write as it was: Postgres's refusal raised as it comes, so it is retried forever. A worker
+        does not stop while its local activity retries, so the fix reaches this worker's process too."""
+        if fixed:
+            return await RecordActivities(resources.sessions).record_run_changes(write)
         try:
             return await unguarded(RecordActivities(resources.sessions), write)
         except Exception as error:
             refusals.put_nowait(error)
             raise
 
-    activities = [a for a in protocol_activities(resources) if a.__name__ != "create_step_runs"]
+    activities = [a for a in protocol_activities(resources) if a.__name__ != "record_run_changes"]
     queue = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
     before_the_fix = Worker(temporal_client, task_queue=queue, workflows=PROTOCOL_WORKFLOWS, workflow_runner=SANDBOX,
-                            activities=[*activities, create_step_runs_before_the_fix])
+                            activities=[*activities, record_run_changes_before_the_fix])
+    jammed: asyncio.Task | None = None
     try:
         async with before_the_fix:
             _, project = await create_project(api, tmp_path)
             rid = (await create_run(api, project["id"]))["id"]
             handle = temporal_client.get_workflow_handle(protocol_run_workflow_id(rid))
-            jammed = await handle.start_update(Update.ADD_STEPS, [NewStep(step_index=TOO_BIG, step_name="huge")],
-                                               wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ActionResult)
+            jammed = asyncio.create_task(handle.execute_update(
+                Update.ADD_STEPS, [NewStep(step_index=TOO_BIG, step_name="huge")], result_type=ActionResult))
             for _ in range(2):  # refused, retried, refused again: the jam of the issue
                 assert "integer out of range" in str(await asyncio.wait_for(refusals.get(), 30))
+            fixed = True
 
         async with serve_surfaces(temporal_client, settings, resources):  # the fixed build takes over
             cancelled = await asyncio.wait_for(api.post(f"/protocols/{rid}/actions/cancel"), 60)
             assert cancelled.status_code == 200, cancelled.text
             with pytest.raises(WorkflowUpdateFailedError) as failed:
-                await asyncio.wait_for(jammed.result(), 30)
+                await asyncio.wait_for(jammed, 30)
             assert failed.value.cause.type == UpdateErrorType.RECORD_REJECTED
             assert (await workflow_result(temporal_client, protocol_run_workflow_id(rid)))["status"] == "cancelled"
     finally:
+        if jammed is not None and not jammed.done():
+            jammed.cancel()
         await resources.close()
     assert await status_of(api, rid) == "cancelled" and await step_statuses(api, rid) == []
     assert (await event_types(api, rid))[-2:] == ["record_rejected", "protocol_cancelled"]
@@ -155,14 +164,16 @@ async def test_a_ci_report_postgres_refuses_is_applied_and_explained(api, worker
 
 async def test_an_action_the_run_cannot_finish_in_time_is_503_with_retry_after_and_applied_later(
         settings, api_factory, db_engine, worker, temporal_client, tmp_path):
+    # Past the worker's workflow-task heartbeat (8 s of the 10 s task timeout): a write still waiting
+    # then has reported the action accepted.
     impatient = type(settings)(**{**vars(settings), "temporal": TemporalSettings(
-        address=settings.temporal.address, task_queue=settings.temporal.task_queue, update_timeout_seconds=3)})
+        address=settings.temporal.address, task_queue=settings.temporal.task_queue, update_timeout_seconds=10)})
     async with api_factory(impatient) as api:
         _, project = await create_project(api, tmp_path)
         rid = (await create_run(api, project["id"]))["id"]
         async with db_engine.connect() as holder:  # holds the run's row: the workflow's write waits for it
             await holder.execute(text("SELECT id FROM protocol_runs WHERE id = :id FOR UPDATE"), {"id": rid})
-            response = await asyncio.wait_for(api.post(f"/protocols/{rid}/actions/pause"), 10)
+            response = await asyncio.wait_for(api.post(f"/protocols/{rid}/actions/pause"), 20)
             await holder.rollback()
         assert_error(response, 503, "action_pending")
         assert response.headers["Retry-After"].isdigit()

@@ -1,7 +1,8 @@
 """Record the histories ``test_replay`` replays: ``python -m tests.workflows.record_histories``.
 
 Drives each scenario of ``scenarios.py`` on a Temporal dev server of its own with the stub
-activities, then replaces ``histories/*.json`` with the new runs' histories. Re-record only
+activities, then replaces ``histories/*.json`` with the new runs' histories (the subfolders hold
+frozen histories of older command shapes that a patch still serves; they are never replaced). Re-record only
 for a deliberate change of the workflow's commands, and only once no running workflow can
 meet the old code path (else guard the change with ``workflow.patched``: see
 docs/architecture.md, "Determinism and replay tests").

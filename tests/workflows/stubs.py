@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from temporalio import activity
@@ -22,8 +22,10 @@ from models.protocols.workflow_io import (
     FetchRepositoryInput,
     FetchRepositoryResult,
     LostSetupSweep,
+    NewStep,
     OpenPullRequestInput,
     PullRequestResult,
+    RunRecordsResult,
     RunRecordsWrite,
     StepState,
 )
@@ -123,15 +125,27 @@ class StubActivities:
     @property
     def activities(self) -> list:
         """Every activity name Capstan's workflows call, each with its stub."""
-        return [self.write_run_records, self.create_step_runs, self.fetch_repository, self.plan_protocol,
-                self.execute_step, self.run_qa, self.ensure_protocol_branch, self.open_pull_request,
+        return [self.record_run_changes, self.write_run_records, self.create_step_runs, self.fetch_repository,
+                self.plan_protocol, self.execute_step, self.run_qa, self.ensure_protocol_branch, self.open_pull_request,
                 self.start_lost_setups]
 
     # --- records ---------------------------------------------------------------------------------
 
+    @activity.defn(name=ActivityName.RECORD_RUN_CHANGES)
+    async def record_run_changes(self, write: RunRecordsWrite) -> RunRecordsResult:
+        self._called(ActivityName.RECORD_RUN_CHANGES, write)
+        steps = self._create(write.new_steps)
+        ids = {s.step_index: s.id for s in steps}
+        write.events = [replace(e, step_run_id=ids[e.step_index], step_index=None) if e.step_index is not None
+                        else e for e in write.events]
+        return RunRecordsResult(event_ids=self._apply(write), steps=steps)
+
     @activity.defn(name=ActivityName.WRITE_RUN_RECORDS)
     async def write_run_records(self, write: RunRecordsWrite) -> list[int]:
         self._called(ActivityName.WRITE_RUN_RECORDS, write)
+        return self._apply(write)
+
+    def _apply(self, write: RunRecordsWrite) -> list[int]:
         records = self.records
         if write.protocol_status is not None:
             records.protocol_status = write.protocol_status
@@ -151,13 +165,16 @@ class StubActivities:
     @activity.defn(name=ActivityName.CREATE_STEP_RUNS)
     async def create_step_runs(self, write: CreateStepsWrite) -> list[StepState]:
         self._called(ActivityName.CREATE_STEP_RUNS, write)
+        return self._create(write.steps)
+
+    def _create(self, steps: list[NewStep]) -> list[StepState]:
         by_index = {s.step_index: s for s in self.records.steps.values()}
-        for new in write.steps:
+        for new in steps:
             if new.step_index not in by_index:
                 step = StepState(id=self._next_step_id, **vars(new))
                 self._next_step_id += 1
                 self.records.steps[step.id] = by_index[new.step_index] = step
-        return [StepState(**vars(by_index[i])) for i in sorted({s.step_index for s in write.steps})]
+        return [StepState(**vars(by_index[i])) for i in sorted({s.step_index for s in steps})]
 
     # --- git and the workspace -------------------------------------------------------------------
 

@@ -199,7 +199,7 @@ async def test_auto_qa_after_execution_runs_qa_inline(harness, stubs):
     await harness.act(handle, Update.RUN_NEXT_STEP)
 
     assert await harness.settle(handle) == "completed"
-    assert [name for name, _ in stubs.calls if name != ActivityName.WRITE_RUN_RECORDS] == [
+    assert [name for name, _ in stubs.calls if name != ActivityName.RECORD_RUN_CHANGES] == [
         ActivityName.EXECUTE_STEP, ActivityName.RUN_QA]
 
 

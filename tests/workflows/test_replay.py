@@ -21,7 +21,10 @@ from tests.workflows.stubs import StubActivities
 from worker.main import SANDBOX
 from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
-RECORDED = sorted(HISTORIES.glob("*.json"))
+#: Today's histories, plus frozen ones of earlier command shapes still behind a patch
+#: (``v1-activity-writes``: record writes as activities, before ``LOCAL_RECORD_WRITES``).
+CURRENT = sorted(HISTORIES.glob("*.json"))
+RECORDED = sorted(HISTORIES.glob("**/*.json"))
 
 
 def replayer_of_todays_code() -> Replayer:
@@ -35,12 +38,12 @@ def workflow_id_of(path: Path) -> str:
 
 
 def test_every_scenario_has_recorded_histories():
-    scenarios = [path.name.split(".")[0] for path in RECORDED]
+    scenarios = [path.name.split(".")[0] for path in CURRENT]
     assert set(scenarios) == set(WORKFLOW_IDS)
     assert scenarios.count("continued-as-new") > 1
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", RECORDED, ids=lambda path: str(path.relative_to(HISTORIES).with_suffix("")))
 async def test_recorded_history_replays_on_todays_code(path: Path):
     history = WorkflowHistory.from_json(workflow_id_of(path), path.read_text())
     replayer = replayer_of_todays_code()

@@ -7,11 +7,19 @@ at once, and the writer records instead the same changes with a ``record_rejecte
 why, or, when the changes themselves were refused, the surface's ``minimal`` form of the write
 (for protocol runs, the bare statuses) with that event. No write can hold a workflow, and every
 action waiting behind it, forever.
+
+Writes run as local activities: the worker runs them inside the workflow task, so an Update whose
+work is a state change and its write completes in one workflow task, with no trip through the
+server's task queues. A write Postgres does not take within ``LOCAL_WRITE_BUDGET`` goes on as a
+normal activity (same write, same dedupe keys), retried by the server for as long as it takes.
+Histories from before (behind the ``LOCAL_RECORD_WRITES`` patch) used the surface's
+``legacy_activity`` as a normal activity and replay with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -19,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from models.common.records import RECORD_REJECTED_ERROR, RECORD_REJECTED_EVENT, EventRecord
 
@@ -27,8 +36,14 @@ RECORDS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backof
                             maximum_interval=timedelta(seconds=10),
                             non_retryable_error_types=[RECORD_REJECTED_ERROR])
 RECORDS_TIMEOUT = timedelta(seconds=30)
+#: How long a write retries as a local activity (inside the workflow task) before it goes on as a
+#: normal activity. Bounded because a worker does not stop while a local activity retries.
+LOCAL_WRITE_BUDGET = timedelta(seconds=10)
 
 RECORD_REJECTED = RECORD_REJECTED_EVENT
+
+#: Patch id marking histories whose record writes are local activities (and may create steps).
+LOCAL_RECORD_WRITES = "local-record-writes"
 
 
 class RecordsWrite(Protocol):
@@ -40,13 +55,34 @@ class RecordsWrite(Protocol):
 W = TypeVar("W", bound=RecordsWrite)
 
 
+class WriteRejected(Exception):  # noqa: N818 - named for what happened, as ApplicationError types are
+    """A records write Postgres refused for its data; never retried. ``reason`` is storable text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def rejection_reason(error: BaseException) -> str | None:
-    """Postgres's reason when ``error`` is a records write it refused for good, else None."""
-    cause = error.cause if isinstance(error, ActivityError) else None
+    """Postgres's reason when ``error`` (an activity's, or a local activity's own failure) is a records
+    write it refused for good, else None."""
+    cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError) and cause.type == RECORD_REJECTED_ERROR:
         # Storable whatever the driver quoted: no lone surrogate, no NUL.
         return cause.message.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
     return None
+
+
+@contextlib.contextmanager
+def refused_as_write_rejected() -> Iterator[None]:
+    """Turn a refused records write into ``WriteRejected``, however the activity reported it."""
+    try:
+        yield
+    except (ActivityError, ApplicationError) as error:
+        reason = rejection_reason(error)
+        if reason is None:
+            raise
+        raise WriteRejected(reason) from None
 
 
 class RecordWriter(Generic[W]):
@@ -57,42 +93,60 @@ class RecordWriter(Generic[W]):
     run and a counter, so they are the same on replay and unique across continue-as-new.
     """
 
-    def __init__(self, activity: str, minimal: Callable[[W, list[EventRecord]], W],
-                 result_type: type = list[int]) -> None:
+    def __init__(self, activity: str, minimal: Callable[[W, list[EventRecord]], W], result_type: type = list[int],
+                 legacy_activity: str | None = None, legacy_result_type: type = list[int]) -> None:
         self.activity = activity
         self.minimal = minimal
         self.result_type = result_type
+        self.legacy_activity = legacy_activity
+        self.legacy_result_type = legacy_result_type
         self._seq = 0
 
     def event(self, event_type: str, message: str, *, step_run_id: int | None = None,
-              metadata: dict | None = None) -> EventRecord:
+              metadata: dict | None = None, step_index: int | None = None) -> EventRecord:
         self._seq += 1
         key = f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._seq}"
         return EventRecord(event_type=event_type, message=message, step_run_id=step_run_id,
-                           metadata=metadata, dedupe_key=key)
+                           metadata=metadata, dedupe_key=key, step_index=step_index)
+
+    @staticmethod
+    def writes_locally() -> bool:
+        """True unless replaying a history from before record writes became local activities."""
+        return workflow.patched(LOCAL_RECORD_WRITES)
 
     async def write(self, write: W) -> None:
         try:
-            await self._write(write)
+            await self.write_once(write)
             return
-        except ActivityError as error:
-            reason = rejection_reason(error)
-            if reason is None:
-                raise
+        except WriteRejected as rejected:
+            reason = rejected.reason
         refused = [e.event_type for e in write.events]
         explained = self.event(
             RECORD_REJECTED, f"Not recorded ({', '.join(refused) or 'status changes'}): {reason}",
             step_run_id=next((e.step_run_id for e in write.events if e.step_run_id is not None), None),
             metadata={"refused_events": refused, "reason": reason})
         try:
-            await self._write(replace(write, events=[explained]))  # type: ignore[type-var]
-        except ActivityError as error:
-            if rejection_reason(error) is None:
-                raise
-            await self._write(self.minimal(write, [explained]))
+            await self.write_once(replace(write, events=[explained]))  # type: ignore[type-var]
+        except WriteRejected:
+            await self.write_once(self.minimal(write, [explained]))
 
-    async def _write(self, write: W) -> Any:
-        return await workflow.execute_activity(
-            self.activity, write, start_to_close_timeout=RECORDS_TIMEOUT,
-            retry_policy=RECORDS_RETRY, result_type=self.result_type,
-        )
+    async def write_once(self, write: W) -> Any:
+        """The write and its result; one Postgres refuses raises ``WriteRejected``."""
+        with refused_as_write_rejected():
+            if self.legacy_activity is not None and not self.writes_locally():
+                return await workflow.execute_activity(
+                    self.legacy_activity, write, start_to_close_timeout=RECORDS_TIMEOUT,
+                    retry_policy=RECORDS_RETRY, result_type=self.legacy_result_type)
+            try:
+                return await workflow.execute_local_activity(
+                    self.activity, write, start_to_close_timeout=LOCAL_WRITE_BUDGET,
+                    schedule_to_close_timeout=LOCAL_WRITE_BUDGET, retry_policy=RECORDS_RETRY,
+                    result_type=self.result_type)
+            except (ActivityError, ApplicationError, TemporalTimeoutError) as error:
+                if rejection_reason(error) is not None:
+                    raise
+            # Postgres did not answer within the budget: keep retrying as a normal activity, which
+            # the server holds, so the worker can stop (or die) without losing the write.
+            return await workflow.execute_activity(
+                self.activity, write, start_to_close_timeout=RECORDS_TIMEOUT,
+                retry_policy=RECORDS_RETRY, result_type=self.result_type)

@@ -18,7 +18,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import CancelledError
 
 from models.protocols.event_types import EventType
 from models.protocols.status import PROTOCOL_TERMINAL, ProtocolAction, ProtocolStatus, StepAction, StepStatus
@@ -36,7 +36,7 @@ from models.protocols.workflow_io import (
     WorkItem,
     WorkKind,
 )
-from workflows.common.records import rejection_reason
+from workflows.common.records import WriteRejected
 from workflows.protocols.protocol_state import ProtocolRunState, conflict, record_rejected
 from workflows.protocols.run_ci import CiReports
 from workflows.protocols.run_records import RunRecordWriter
@@ -59,6 +59,7 @@ class ProtocolRunWorkflow(WorkRunner, CiReports):
         self.pending_imports: list[NewStep] = []
         self.records = RunRecordWriter(self.project.id, self.run_info.id)
         self.lock = asyncio.Lock()
+        self.published_status = run_input.run.status
         self.current: asyncio.Task | None = None
         self.job_seq = 0
         self.work_seq = 0
@@ -251,18 +252,15 @@ class ProtocolRunWorkflow(WorkRunner, CiReports):
     async def add_steps(self, steps: list[NewStep]) -> ActionResult:
         async with self.lock:
             self._check_new_steps(steps)
+            events = [self.records.event(EventType.STEP_CREATED, f"Step {s.step_index} {s.step_name} created",
+                                         step_index=s.step_index) for s in steps]
             try:
-                created = await self._create_steps(steps)
-            except ActivityError as error:
-                reason = rejection_reason(error)
-                if reason is None:
-                    raise
+                created = await self._create_steps(steps, events)
+            except WriteRejected as rejected:
                 await self._persist(self._event(EventType.RECORD_REJECTED,
-                                                f"{len(steps)} step(s) not created: {reason}",
+                                                f"{len(steps)} step(s) not created: {rejected.reason}",
                                                 step_indexes=[s.step_index for s in steps]))
-                raise record_rejected(f"steps not created: {reason}") from None
-            await self._persist(*[self._event(EventType.STEP_CREATED, f"Step {s.step_index} {s.step_name} created", s)
-                                  for s in created])
+                raise record_rejected(f"steps not created: {rejected.reason}") from None
             return ActionResult(f"{len(created)} step(s) created", step_id=created[0].id if created else None)
 
     @add_steps.validator

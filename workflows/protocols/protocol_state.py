@@ -142,6 +142,11 @@ class ProtocolRunState:
         self._runtime_changed = False
         return dict(self.runtime_state)
 
+    def mark_unwritten(self, step_ids: list[int], runtime_state: bool) -> None:
+        """Changes taken for a write that was refused: the next write carries them again."""
+        self._changed_steps.update(step_ids)
+        self._runtime_changed = self._runtime_changed or runtime_state
+
     # --- policies --------------------------------------------------------------------------------
 
     def apply_loop_policy(self, failed: StepState) -> LoopApplication | None:

@@ -9,10 +9,10 @@ CI results share.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 from models.common import search_attributes as sa
 from models.protocols.event_types import EventType
@@ -32,7 +32,7 @@ from models.protocols.workflow_io import (
     WorkKind,
 )
 from models.protocols.workspace_io import CreateStepsWrite
-from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT, rejection_reason
+from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT, WriteRejected, refused_as_write_rejected
 from workflows.protocols.protocol_state import ProtocolRunState
 from workflows.protocols.run_records import RunRecordWriter
 
@@ -49,18 +49,30 @@ class ProtocolRunBase:
     current: asyncio.Task | None
     job_seq: int
     work_seq: int
+    published_status: str
 
     # --- writing ---------------------------------------------------------------------------------
 
-    async def _persist(self, *events) -> None:
+    async def _persist(self, *events: EventRecord) -> None:
         """Write the protocol status, every changed step and the events, in one transaction."""
+        await self.records.write(self._records_write(list(events)))
+        self._publish_status()
+
+    def _records_write(self, events: list[EventRecord], new_steps: list[NewStep] | None = None) -> RunRecordsWrite:
         changes = [StepStatusChange(step_run_id=s.id, status=s.status, retries=s.retries, summary=s.summary)
                    for s in self.state.take_changed_steps()]
-        await self.records.write(RunRecordsWrite(
+        return RunRecordsWrite(
             project_id=self.project.id, protocol_run_id=self.run_info.id,
             protocol_status=self.state.status.value, protocol_runtime_state=self.state.take_runtime_state(),
-            step_changes=changes, events=list(events)))
-        workflow.upsert_search_attributes([sa.STATUS.value_set(self.state.status.value)])
+            step_changes=changes, events=events, new_steps=new_steps or [])
+
+    def _publish_status(self) -> None:
+        """Show the status in the run's search attributes (Web UI, listings) when it changed: an
+        upsert is a history event, so one per write would double a run's history."""
+        status = self.state.status.value
+        if status != self.published_status or not self.records.writes_locally():
+            workflow.upsert_search_attributes([sa.STATUS.value_set(status)])
+            self.published_status = status
 
     def _event(self, event_type: EventType, message: str, step: StepState | None = None,
                **metadata) -> EventRecord:
@@ -79,25 +91,46 @@ class ProtocolRunBase:
         else:
             self.queue.append(item)
 
-    async def _create_steps(self, steps: list[NewStep]) -> list[StepState]:
-        if not steps:
-            return []
-        created: list[StepState] = await workflow.execute_activity(
-            ActivityName.CREATE_STEP_RUNS,
-            CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id, steps=steps),
-            result_type=list[StepState], start_to_close_timeout=RECORDS_TIMEOUT, retry_policy=RECORDS_RETRY)
-        self.state.add_steps(created)
+    async def _create_steps(self, steps: list[NewStep], events: list[EventRecord]) -> list[StepState]:
+        """Create the steps and write the run's changes and ``events`` (which may name the new steps by
+        index) in one write. A write Postgres refuses raises ``WriteRejected``."""
+        if self.records.writes_locally():
+            write = self._records_write(events, new_steps=steps)
+            try:
+                written = await self.records.write_once(write)
+            except WriteRejected:
+                self.state.mark_unwritten([c.step_run_id for c in write.step_changes],
+                                          write.protocol_runtime_state is not None)
+                raise
+            self.state.add_steps(written.steps)
+            self._publish_status()
+            return written.steps
+        created: list[StepState] = []
+        if steps:  # histories from before: the steps, then the changes, as two activities
+            with refused_as_write_rejected():
+                created = await workflow.execute_activity(
+                    ActivityName.CREATE_STEP_RUNS,
+                    CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id, steps=steps),
+                    result_type=list[StepState], start_to_close_timeout=RECORDS_TIMEOUT,
+                    retry_policy=RECORDS_RETRY)
+            self.state.add_steps(created)
+        ids = {s.step_index: s.id for s in created}
+        await self._persist(*[replace(e, step_run_id=ids.get(e.step_index), step_index=None)
+                              if e.step_index is not None else e for e in events])
         return created
 
-    async def _create_steps_or_block(self, steps: list[NewStep], failure: str, job: str) -> list[StepState] | None:
-        """Create the steps queued work found; steps Postgres refuses block the run with an event instead."""
+    async def _create_steps_or_block(self, steps: list[NewStep], events: list[EventRecord], failure: str,
+                                     job: str) -> list[StepState] | None:
+        """Create the steps queued work found and move a planning run to planned, with ``events``;
+        steps Postgres refuses block the run with an event instead."""
+        planning = self.state.status == ProtocolStatus.PLANNING
+        if planning:
+            self.state.set_status(ProtocolStatus.PLANNED)
         try:
-            return await self._create_steps(steps)
-        except ActivityError as error:
-            reason = rejection_reason(error)
-            if reason is None:
-                raise
-        if self.state.status == ProtocolStatus.PLANNING:
+            return await self._create_steps(steps, events)
+        except WriteRejected as rejected:
+            reason = rejected.reason
+        if planning:
             self.state.set_status(ProtocolStatus.BLOCKED)
         await self._persist(self._event(EventType.RECORD_REJECTED, f"{failure}: {reason}", job=job))
         return None

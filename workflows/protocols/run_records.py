@@ -1,8 +1,14 @@
-"""The protocols surface's record writes: ``RunRecordsWrite`` through ``write_run_records``."""
+"""The protocols surface's record writes: ``RunRecordsWrite`` through ``record_run_changes``."""
 
 from __future__ import annotations
 
-from models.protocols.workflow_io import ActivityName, EventRecord, RunRecordsWrite, StepStatusChange
+from models.protocols.workflow_io import (
+    ActivityName,
+    EventRecord,
+    RunRecordsResult,
+    RunRecordsWrite,
+    StepStatusChange,
+)
 from workflows.common.records import RecordWriter
 
 
@@ -18,7 +24,8 @@ class RunRecordWriter(RecordWriter[RunRecordsWrite]):
     """Writes the records of one project (and protocol run, when it has one)."""
 
     def __init__(self, project_id: int, protocol_run_id: int | None) -> None:
-        super().__init__(ActivityName.WRITE_RUN_RECORDS, statuses_only)
+        super().__init__(ActivityName.RECORD_RUN_CHANGES, statuses_only, RunRecordsResult,
+                         legacy_activity=ActivityName.WRITE_RUN_RECORDS)
         self.project_id = project_id
         self.protocol_run_id = protocol_run_id
 

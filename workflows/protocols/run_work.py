@@ -76,30 +76,22 @@ class WorkRunner(ProtocolRunBase):
             return
         async with self.lock:
             known = {s.step_index for s in self.state.steps.values()}
-            created = await self._create_steps_or_block([s for s in plan.steps if s.step_index not in known],
-                                                        f"Planning failed: the steps in {plan.root} were not recorded",
-                                                        JOB_TYPES[WorkKind.PLAN])
-            if created is None:
-                return
-            if self.state.status == ProtocolStatus.PLANNING:
-                self.state.set_status(ProtocolStatus.PLANNED)
+            new = [s for s in plan.steps if s.step_index not in known]
             if plan.steps:
                 message = f"Planned {len(plan.steps)} steps from {plan.root} at {plan.base_sha[:12]}"
             else:
                 message = f"No step files in {plan.root}; planned 0 steps"
-            await self._persist(self._event(EventType.PROTOCOL_PLANNED, message, root=plan.root, base_sha=plan.base_sha,
-                                            steps=len(plan.steps), created=len(created)))
+            planned = self._event(EventType.PROTOCOL_PLANNED, message, root=plan.root, base_sha=plan.base_sha,
+                                  steps=len(plan.steps), created=len(new))
+            await self._create_steps_or_block(new, [planned], f"Planning failed: the steps in {plan.root} were "
+                                              "not recorded", JOB_TYPES[WorkKind.PLAN])
 
     async def _import(self) -> None:
         async with self.lock:
             steps, self.pending_imports = self.pending_imports, []
-            created = await self._create_steps_or_block(steps, "Import failed: the steps were not recorded",
-                                                        JOB_TYPES[WorkKind.IMPORT])
-            if created is None:
-                return
-            if self.state.status == ProtocolStatus.PLANNING:
-                self.state.set_status(ProtocolStatus.PLANNED)
-            await self._persist(self._event(EventType.CODEMACHINE_IMPORTED, f"Imported {len(created)} steps"))
+            imported = self._event(EventType.CODEMACHINE_IMPORTED, f"Imported {len(steps)} steps")
+            await self._create_steps_or_block(steps, [imported], "Import failed: the steps were not recorded",
+                                              JOB_TYPES[WorkKind.IMPORT])
 
     def _next_work_seq(self) -> int:
         self.work_seq += 1

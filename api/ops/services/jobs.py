@@ -44,7 +44,8 @@ HISTORY_HEAD_EVENTS = 10
 #: The seed's job name of a workflow type whose whole execution is one job.
 WORKFLOW_JOB_TYPES = {WorkflowName.PROJECT_SETUP: "project_setup_job"}
 #: Activities that only write Capstan's records: never the job a run is doing.
-BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.WRITE_RUN_RECORDS, ActivityName.CREATE_STEP_RUNS})
+BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.RECORD_RUN_CHANGES, ActivityName.WRITE_RUN_RECORDS,
+                                    ActivityName.CREATE_STEP_RUNS})
 #: The seed's job name of each activity of a protocol run (``workflows/protocol_run.py``).
 ACTIVITY_JOB_TYPES = {
     ActivityName.PLAN_PROTOCOL: JOB_TYPES[WorkKind.PLAN],
