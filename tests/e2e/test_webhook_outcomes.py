@@ -30,9 +30,14 @@ from tests.support import github_fixture, make_git_repo, workflow_result
 
 # --- with a worker: what each outcome does to the run ---------------------------------------------
 
+#: The marker Temporal records when a local activity (a records write) completes.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
 async def ci_applied(temporal_client: Client, run_id: int, timeout: float = 60.0) -> None:
     """Wait until the workflow has written the effect of its last ``ci_report`` signal
-    (the first records activity that completes after the signal, or the workflow's end)."""
+    (the first records write that completes after the signal: a local activity's marker, or the
+    workflow's end)."""
     handle = temporal_client.get_workflow_handle(protocol_run_workflow_id(run_id))
 
     async def follow() -> None:
@@ -41,8 +46,9 @@ async def ci_applied(temporal_client: Client, run_id: int, timeout: float = 60.0
         async for event in handle.fetch_history_events(wait_new_event=True):
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                 signals_seen += 1
-            elif signals_seen >= signals_wanted and event.event_type in (
-                    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED):
+            elif signals_seen >= signals_wanted and (
+                    event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+                    or event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER):
                 return
 
     await asyncio.wait_for(follow(), timeout)

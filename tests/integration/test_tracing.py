@@ -33,6 +33,6 @@ async def test_a_request_and_its_workflow_share_one_trace(settings, tmp_path):
     request = spans["POST /projects"]
     assert request.attributes["http.route"] == "/projects" and request.attributes["http.response.status_code"] == 200
     for name in ("StartWorkflow:ProjectSetupWorkflow", "RunWorkflow:ProjectSetupWorkflow",
-                 "RunActivity:fetch_repository", "RunActivity:write_run_records"):
+                 "RunActivity:fetch_repository", "RunActivity:record_run_changes"):
         assert name in spans, sorted(spans)
         assert spans[name].context.trace_id == request.context.trace_id, name
