@@ -140,8 +140,10 @@ class WorkerSettings(_Base):
         20, validation_alias=_aliases("WORKER_MAX_ACTIVITIES"), ge=1,
         description="Activities one worker process runs at once.")
     max_concurrent_workflow_tasks: int = Field(
-        50, validation_alias=_aliases("WORKER_MAX_WORKFLOW_TASKS"), ge=2,
-        description="Workflow tasks one worker process runs at once.")
+        8, validation_alias=_aliases("WORKER_MAX_WORKFLOW_TASKS"), ge=2,
+        description="Workflow tasks one worker process runs at once. A task stays open while its records "
+                    "write (a local activity) runs: more than the process finishes within the task timeout "
+                    "time out and are redone (see docs/performance.md).")
     surfaces: str | None = Field(
         None, validation_alias=_aliases("WORKER_SURFACES"),
         description="Comma-separated worker surfaces this worker serves (`protocols`); unset = all. "
