@@ -73,6 +73,12 @@ def rejection_reason(error: BaseException) -> str | None:
     return None
 
 
+async def execute_records_activity(activity: str, arg: Any, result_type: type) -> Any:
+    """A records write as a normal activity: retried by the server until Postgres answers."""
+    return await workflow.execute_activity(activity, arg, start_to_close_timeout=RECORDS_TIMEOUT,
+                                           retry_policy=RECORDS_RETRY, result_type=result_type)
+
+
 @contextlib.contextmanager
 def refused_as_write_rejected() -> Iterator[None]:
     """Turn a refused records write into ``WriteRejected``, however the activity reported it."""
@@ -134,9 +140,7 @@ class RecordWriter(Generic[W]):
         """The write and its result; one Postgres refuses raises ``WriteRejected``."""
         with refused_as_write_rejected():
             if self.legacy_activity is not None and not self.writes_locally():
-                return await workflow.execute_activity(
-                    self.legacy_activity, write, start_to_close_timeout=RECORDS_TIMEOUT,
-                    retry_policy=RECORDS_RETRY, result_type=self.legacy_result_type)
+                return await execute_records_activity(self.legacy_activity, write, self.legacy_result_type)
             try:
                 return await workflow.execute_local_activity(
                     self.activity, write, start_to_close_timeout=LOCAL_WRITE_BUDGET,
@@ -147,6 +151,4 @@ class RecordWriter(Generic[W]):
                     raise
             # Postgres did not answer within the budget: keep retrying as a normal activity, which
             # the server holds, so the worker can stop (or die) without losing the write.
-            return await workflow.execute_activity(
-                self.activity, write, start_to_close_timeout=RECORDS_TIMEOUT,
-                retry_policy=RECORDS_RETRY, result_type=self.result_type)
+            return await execute_records_activity(self.activity, write, self.result_type)

@@ -32,7 +32,7 @@ from models.protocols.workflow_io import (
     WorkKind,
 )
 from models.protocols.workspace_io import CreateStepsWrite
-from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT, WriteRejected, refused_as_write_rejected
+from workflows.common.records import WriteRejected, execute_records_activity, refused_as_write_rejected
 from workflows.protocols.protocol_state import ProtocolRunState
 from workflows.protocols.run_records import RunRecordWriter
 
@@ -108,11 +108,10 @@ class ProtocolRunBase:
         created: list[StepState] = []
         if steps:  # histories from before: the steps, then the changes, as two activities
             with refused_as_write_rejected():
-                created = await workflow.execute_activity(
+                created = await execute_records_activity(
                     ActivityName.CREATE_STEP_RUNS,
                     CreateStepsWrite(project_id=self.project.id, protocol_run_id=self.run_info.id, steps=steps),
-                    result_type=list[StepState], start_to_close_timeout=RECORDS_TIMEOUT,
-                    retry_policy=RECORDS_RETRY)
+                    list[StepState])
             self.state.add_steps(created)
         ids = {s.step_index: s.id for s in created}
         await self._persist(*[replace(e, step_run_id=ids.get(e.step_index), step_index=None)
