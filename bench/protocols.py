@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
-import shutil
 import signal
 import sys
 import tempfile
@@ -61,11 +59,12 @@ from bench.stack import (  # noqa: E402
     BenchError,
     CpuSampler,
     DevStackProcess,
-    loadavg,
+    end_run,
     log,
     machine_info,
     other_dev_servers,
     process_tree,
+    publish_report,
     tree_fingerprint,
 )
 from bench.steps import STEPS_CLIENTS, measure_steps, parse_clients  # noqa: E402
@@ -216,20 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: interrupted", file=sys.stderr)
         code = 130
     finally:
-        if stack is not None:
-            stack.stop()
-        if report.get("machine"):
-            report["machine"]["loadavg_at_end"] = loadavg()
-        if args.keep_data:
-            log(f"data kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    if report.get("machine"):
-        print(render(report), flush=True)
-    if args.json and report:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"figures written to {args.json}")
+        end_run(stack, work_dir, report, args.keep_data)
+    publish_report(report, render, args.json)
     return code
 
 

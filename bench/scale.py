@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -43,11 +41,12 @@ from bench.stack import (  # noqa: E402
     BenchError,
     CpuSampler,
     DevStackProcess,
-    loadavg,
+    end_run,
     log,
     machine_info,
     other_dev_servers,
     process_tree,
+    publish_report,
     rss_by_role,
 )
 
@@ -408,19 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: interrupted", file=sys.stderr)
         code = 130
     finally:
-        stack.stop()
-        if report.get("machine"):
-            report["machine"]["loadavg_at_end"] = loadavg()
-        if args.keep_data:
-            log(f"data kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    if report.get("machine"):
-        print(render(report), flush=True)
-    if args.json and report:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        log(f"figures written to {args.json}")
+        end_run(stack, work_dir, report, args.keep_data)
+    publish_report(report, render, args.json)
     return code
 
 

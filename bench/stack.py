@@ -10,6 +10,7 @@ Stable API (other benchmark scripts import it): ``DevStackProcess``, ``free_port
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -362,3 +364,26 @@ class DevStackProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def end_run(stack: DevStackProcess | None, work_dir: Path, report: dict[str, Any], keep_data: bool) -> None:
+    """Stop the stack, note the load at the end, and delete (or keep) the run's data dir."""
+    if stack is not None:
+        stack.stop()
+    if report.get("machine"):
+        report["machine"]["loadavg_at_end"] = loadavg()
+    if keep_data:
+        log(f"data kept in {work_dir}")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def publish_report(report: dict[str, Any], rendered: Callable[[dict[str, Any]], str], json_path: Path | None) -> None:
+    """Print the report (when the stack came up) and write it as JSON when asked."""
+    if report.get("machine"):
+        print(rendered(report), flush=True)
+    if json_path and report:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        log(f"figures written to {json_path}")
+
