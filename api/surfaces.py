@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from api.common.surface import ApiSurface
+from api.maintenance.router import surface as maintenance
 from api.ops.router import surface as ops
 from api.protocols.router import surface as protocols
 
-API_SURFACES: list[ApiSurface] = [ops, protocols]
+API_SURFACES: list[ApiSurface] = [ops, protocols, maintenance]

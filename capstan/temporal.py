@@ -26,6 +26,7 @@ class WorkerSurfaceName(StrEnum):
     surface's workflows on its queue and lists every queue."""
 
     PROTOCOLS = "protocols"
+    MAINTENANCE = "maintenance"
 
 
 def surface_task_queue(settings: TemporalSettings, surface: WorkerSurfaceName | str) -> str:

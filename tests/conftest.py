@@ -43,11 +43,11 @@ from models.registry import metadata
 from worker.main import WorkerResources, serve_surfaces
 
 # Fixtures of the fake servers that stand in for what this machine cannot reach.
-pytest_plugins = ["tests.fakes.forge"]
+pytest_plugins = ["tests.fakes.forge", "tests.fakes.workspace_backend", "tests.fakes.feeds"]
 
 # Settings read from a developer's shell must not leak into tests.
 for _name in list(os.environ):
-    if _name.startswith(("CAPSTAN_", "DEKSDENFLOW_")) or _name == "PATCH_ADMIN_TOKEN":
+    if _name.startswith(("CAPSTAN_", "DEKSDENFLOW_", "PATCH_")) or _name == "FEED_SOURCES_PATH":
         del os.environ[_name]
 
 

@@ -66,7 +66,7 @@ async def serve_surfaces(client: Client, settings: Settings, resources: WorkerRe
         workers = [await stack.enter_async_context(build_worker(client, settings, resources, surface))
                    for surface in chosen]
         if schedules:
-            await ensure_schedules(client, [s for surface in chosen for s in surface.schedules(settings.temporal)])
+            await ensure_schedules(client, [surface.schedules(settings) for surface in chosen])
         yield workers
 
 

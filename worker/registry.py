@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from activities.common.resources import WorkerResources
+from activities.maintenance import maintenance_activities
 from activities.protocols import protocol_activities
-from capstan.settings import TemporalSettings
+from capstan.settings import Settings, TemporalSettings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
-from worker.schedules import SurfaceSchedule, protocol_schedules
+from worker.schedules import SurfaceSchedules, maintenance_schedules, protocol_schedules
+from workflows.maintenance import MAINTENANCE_WORKFLOWS
 from workflows.protocols import PROTOCOL_WORKFLOWS
 
 
@@ -25,7 +27,7 @@ class WorkerSurface:
     #: Builds the surface's activities on the process's shared resources (database, git cache, sandbox).
     activities: Callable[[WorkerResources], Sequence[Callable]]
     #: The surface's Temporal Schedules, created or updated by a worker serving it (``worker.schedules``).
-    schedules: Callable[[TemporalSettings], Sequence[SurfaceSchedule]] = lambda settings: ()
+    schedules: Callable[[Settings], SurfaceSchedules] = lambda settings: SurfaceSchedules([])
 
     def task_queue(self, settings: TemporalSettings) -> str:
         return surface_task_queue(settings, self.name)
@@ -33,6 +35,7 @@ class WorkerSurface:
 
 WORKER_SURFACES: list[WorkerSurface] = [
     WorkerSurface(WorkerSurfaceName.PROTOCOLS, PROTOCOL_WORKFLOWS, protocol_activities, protocol_schedules),
+    WorkerSurface(WorkerSurfaceName.MAINTENANCE, MAINTENANCE_WORKFLOWS, maintenance_activities, maintenance_schedules),
 ]
 
 

@@ -6,6 +6,7 @@ any number of workers may do so at once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable
@@ -25,9 +26,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError
 
-from capstan.settings import TemporalSettings
+from capstan.settings import Settings, TemporalSettings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
+from models.maintenance.feed_config import effective_interval_seconds, load_feed_sources
+from models.maintenance.workflow_io import FeedPollRequest, feed_schedule_id, feed_schedule_prefix
+from models.maintenance.workflow_io import WorkflowName as MaintenanceWorkflow
 from models.protocols.workflow_io import LostSetupSweep, WorkflowName
 
 log = logging.getLogger(__name__)
@@ -35,12 +40,25 @@ log = logging.getLogger(__name__)
 LOST_SETUP_EVERY = timedelta(seconds=30)
 #: A sweep that cannot finish (no worker polls the queue) ends, so SKIP does not skip every later one.
 LOST_SETUP_TIMEOUT = timedelta(minutes=5)
+#: A feed poll that cannot finish ends, so the next one runs.
+FEED_POLL_TIMEOUT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class SurfaceSchedule:
     schedule_id: str
     schedule: Schedule
+    #: Run once as soon as it is created (a feed source's first poll records its cursor at once).
+    trigger_on_create: bool = False
+
+
+@dataclass(frozen=True)
+class SurfaceSchedules:
+    """A surface's schedules, and the id prefixes it owns: an owned schedule no longer wanted
+    (a feed source removed from the file) is deleted."""
+
+    wanted: list[SurfaceSchedule]
+    owned_prefixes: tuple[str, ...] = ()
 
 
 def lost_setup_schedule_id(settings: TemporalSettings) -> str:
@@ -48,26 +66,58 @@ def lost_setup_schedule_id(settings: TemporalSettings) -> str:
     return f"{surface_task_queue(settings, WorkerSurfaceName.PROTOCOLS)}-reconcile"
 
 
-def protocol_schedules(settings: TemporalSettings) -> list[SurfaceSchedule]:
-    queue = surface_task_queue(settings, WorkerSurfaceName.PROTOCOLS)
-    schedule_id = lost_setup_schedule_id(settings)
-    return [SurfaceSchedule(schedule_id, Schedule(
+def protocol_schedules(settings: Settings) -> SurfaceSchedules:
+    queue = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
+    schedule_id = lost_setup_schedule_id(settings.temporal)
+    return SurfaceSchedules([SurfaceSchedule(schedule_id, Schedule(
         action=ScheduleActionStartWorkflow(WorkflowName.LOST_SETUP_RECONCILE, LostSetupSweep(), id=schedule_id,
                                            task_queue=queue, execution_timeout=LOST_SETUP_TIMEOUT),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=LOST_SETUP_EVERY)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         state=ScheduleState(note="Starts project setup workflows whose start was lost; kept by capstan worker."),
-    ))]
+    ))])
 
 
-async def ensure_schedules(client: Client, schedules: Iterable[SurfaceSchedule]) -> None:
-    """Create each schedule, or bring an existing one to this definition."""
-    for wanted in schedules:
+def maintenance_schedules(settings: Settings) -> SurfaceSchedules:
+    """One schedule per feed source of the sources file, polling it every ``pollIntervalSeconds``."""
+    queue = surface_task_queue(settings.temporal, WorkerSurfaceName.MAINTENANCE)
+    sources = load_feed_sources(settings.patch.feed_sources_path)
+    for error in sources.errors:
+        log.error("feed sources: %s", error)
+    wanted = []
+    for source in sources.sources:
+        schedule_id = feed_schedule_id(queue, source.id)
+        wanted.append(SurfaceSchedule(schedule_id, Schedule(
+            action=ScheduleActionStartWorkflow(MaintenanceWorkflow.FEED_POLL, FeedPollRequest(source_id=source.id),
+                                               id=schedule_id, task_queue=queue, execution_timeout=FEED_POLL_TIMEOUT),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(
+                seconds=effective_interval_seconds(source)))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            state=ScheduleState(note=f"Polls feed source {source.id} ({source.provider} {source.event}); "
+                                     "kept by capstan worker from the feed sources file."),
+        ), trigger_on_create=True))
+    return SurfaceSchedules(wanted, owned_prefixes=(feed_schedule_prefix(queue),))
+
+
+async def ensure_schedules(client: Client, schedules: Iterable[SurfaceSchedules]) -> None:
+    """Create each wanted schedule, or bring an existing one to its definition; delete owned ones
+    no longer wanted."""
+    schedules = list(schedules)
+    wanted_ids = {s.schedule_id for group in schedules for s in group.wanted}
+    prefixes = tuple(prefix for group in schedules for prefix in group.owned_prefixes)
+    for wanted in (s for group in schedules for s in group.wanted):
         try:
-            await client.create_schedule(wanted.schedule_id, wanted.schedule)
+            await client.create_schedule(wanted.schedule_id, wanted.schedule,
+                                         trigger_immediately=wanted.trigger_on_create)
             log.info("created schedule %s", wanted.schedule_id)
         except ScheduleAlreadyRunningError:
             def keep_state(current: ScheduleUpdateInput, wanted: SurfaceSchedule = wanted) -> ScheduleUpdate:
                 return ScheduleUpdate(dataclasses.replace(wanted.schedule, state=current.description.schedule.state))
 
             await client.get_schedule_handle(wanted.schedule_id).update(keep_state)
+    if prefixes:
+        async for listed in await client.list_schedules():
+            if listed.id.startswith(prefixes) and listed.id not in wanted_ids:
+                with contextlib.suppress(RPCError):  # another worker deleted it first
+                    await client.get_schedule_handle(listed.id).delete()
+                    log.info("deleted schedule %s: its feed source is gone", listed.id)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from filelock import AsyncFileLock
@@ -43,8 +44,11 @@ class GitRunner:
                              GIT_AUTHOR_NAME=author_name, GIT_AUTHOR_EMAIL=author_email,
                              GIT_COMMITTER_NAME=author_name, GIT_COMMITTER_EMAIL=author_email)
 
-    async def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> ProcessResult:
-        result = await run_process([self.git_binary, *args], cwd=cwd, env=self.env, heartbeat_detail=f"git {args[0]}")
+    async def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+                  env: Mapping[str, str] | None = None) -> ProcessResult:
+        """``env`` adds to (or overrides) the runner's environment for this one command."""
+        result = await run_process([self.git_binary, *args], cwd=cwd, env={**self.env, **env} if env else self.env,
+                                   heartbeat_detail=f"git {args[0]}")
         if check and result.returncode != 0:
             raise ApplicationError(
                 f"git {args[0]} failed: {result.stderr.strip()[-500:]}", type=GitErrorType.GIT_FAILED)
@@ -80,12 +84,13 @@ class RepositoryCache:
         self.root.mkdir(parents=True, exist_ok=True)
         return AsyncFileLock(str(self.mirror_path(git_url)) + ".lock")
 
-    async def sync(self, git_url: str) -> Path:
-        """Clone the mirror, or fetch it if it exists. The caller holds ``lock(git_url)``."""
+    async def sync(self, git_url: str, *, with_tags: bool = False) -> Path:
+        """Clone the mirror, or fetch its branches (and its tags ``with_tags``) if it exists.
+        The caller holds ``lock(git_url)``."""
         mirror = self.mirror_path(git_url)
         if (mirror / "HEAD").exists():
-            result = await self.git.run("fetch", "--prune", "--force", "origin",
-                                        "+refs/heads/*:refs/heads/*", cwd=mirror, check=False)
+            refspecs = ["+refs/heads/*:refs/heads/*", *(["+refs/tags/*:refs/tags/*"] if with_tags else [])]
+            result = await self.git.run("fetch", "--prune", "--force", "origin", *refspecs, cwd=mirror, check=False)
         else:
             tmp = mirror.with_suffix(".tmp")
             if tmp.exists():

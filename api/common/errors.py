@@ -50,6 +50,10 @@ class NotFound(ApiError):
     status_code, code = 404, "not_found"
 
 
+class MethodNotAllowed(ApiError):
+    status_code, code = 405, "method_not_allowed"
+
+
 class Conflict(ApiError):
     status_code, code = 409, "conflict"
 

@@ -34,6 +34,8 @@ GITHUB_SIGNATURE = "githubSignature"
 GITLAB_TOKEN = "gitlabToken"
 GITLAB_SIGNATURE = "gitlabSignature"
 LEGACY_WEBHOOK_TOKEN = "deksdenflowWebhookToken"
+PATCH_ADMIN_BEARER = "patchAdminBearer"
+PATCH_ADMIN_HEADER = "patchAdminToken"
 WEBHOOK_SCHEMES = frozenset({GITHUB_SIGNATURE, GITLAB_TOKEN, GITLAB_SIGNATURE, LEGACY_WEBHOOK_TOKEN})
 
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
@@ -50,6 +52,11 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
                        "description": "HMAC-SHA256(CAPSTAN_WEBHOOK_TOKEN, body), with or without `sha256=`."},
     LEGACY_WEBHOOK_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Deksdenflow-Webhook-Token",
                            "description": "CAPSTAN_WEBHOOK_TOKEN itself (the original orchestrator's header)."},
+    PATCH_ADMIN_BEARER: {"type": "http", "scheme": "bearer",
+                         "description": "`Authorization: Bearer <CAPSTAN_PATCH_ADMIN_TOKEN>` (maintenance routes). "
+                                        "Unset token: those routes are open."},
+    PATCH_ADMIN_HEADER: {"type": "apiKey", "in": "header", "name": "X-Patch-Admin-Token",
+                         "description": "CAPSTAN_PATCH_ADMIN_TOKEN itself (maintenance routes)."},
 }
 
 #: What an error status means on any route; a route's own ``responses=`` description wins.
@@ -115,8 +122,14 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 
 def _gate_credentials(route: APIRoute, gates: GateTable | None) -> list[tuple[str, ...]]:
-    """What the request guard checks before the route runs."""
-    return [(BEARER,)] if gates and isinstance(gates.gate_for(route.path_format), BearerToken) else []
+    """What the request guard checks before the route runs: the bearer token, or the alternatives a
+    gate names itself (``schemes``)."""
+    if gates is None:
+        return []
+    gate = gates.gate_for(route.path_format)
+    if isinstance(gate, BearerToken):
+        return [(BEARER,)]
+    return list(getattr(gate, "schemes", ()))
 
 
 def route_errors(route: APIRoute, method: str, gates: GateTable | None = None) -> set[int]:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -212,3 +213,24 @@ def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiErr
         return rejections[cause.type](cause.message)
     log.error("update failed unexpectedly: %s", exc.cause)
     return unavailable("the action failed in the workflow; see the run's events")
+
+
+async def run_workflow(client: Client, start: WorkflowStart, *, timeout: float, result_type: type[R]) -> R:
+    """Start a short workflow and wait for its result, within ``timeout`` seconds (then 503
+    ``no_worker``: it goes on, and its records show when it finished). For operator actions whose
+    answer is the workflow's result (a dispatch, a sync, a poll), never for a hot path."""
+    try:
+        async with asyncio.timeout(timeout):
+            handle = await client.start_workflow(start.workflow, start.arg, result_type=result_type,
+                                                 **start.start_options)
+            return await handle.result()
+    except TimeoutError:
+        raise unavailable(f"no worker finished the request within {timeout:.0f}s; it may still finish when a "
+                          "worker is available", code="no_worker") from None
+    except WorkflowFailureError as exc:
+        log.error("workflow %s failed: %s", start.options.get("id"), exc.cause)
+        raise BadGateway(f"the workflow failed: {exc.cause}", code="workflow_failed") from None
+    except (RPCError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not never_connected(client):
+            raise
+        raise unavailable("the workflow service is unavailable; try again") from None

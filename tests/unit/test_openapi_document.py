@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from api.app import create_app
 from api.common.deps import ReaderDep, TemporalDep
 from api.protocols.deps import RunDep
-from capstan.settings import ApiSettings, Settings, WebhookSettings
+from capstan.settings import ApiSettings, PatchSettings, Settings, WebhookSettings
 
 OPEN = {"/health", "/healthz", "/metrics"}
 WEBHOOKS = {"/webhooks/github": "githubSignature", "/webhooks/gitlab": "gitlabToken"}
@@ -31,7 +31,8 @@ def operations(spec: dict[str, Any]):
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return document(api=ApiSettings(api_token="t0ken"), webhooks=WebhookSettings(token="s3cret"))
+    return document(api=ApiSettings(api_token="t0ken"), webhooks=WebhookSettings(token="s3cret"),
+                    patch=PatchSettings(admin_token="adm1n"))
 
 
 def test_security_schemes_are_declared(spec):
@@ -45,6 +46,9 @@ def test_security_schemes_are_declared(spec):
     assert headers["gitlabToken"] == ("apiKey", "header", "X-Gitlab-Token")
 
 
+MAINTENANCE = ("/flow-events", "/maintenance-attempts", "/workspace-", "/flow-dispatches", "/feed-sources")
+
+
 def test_every_operation_says_who_may_call_it(spec):
     for path, method, operation in operations(spec):
         security = operation["security"]
@@ -52,9 +56,11 @@ def test_every_operation_says_who_may_call_it(spec):
             assert security == [], path
         elif path in WEBHOOKS:
             assert {WEBHOOKS[path]: []} in security and {} not in security, path
+        elif path.startswith(MAINTENANCE):
+            assert security == [{"patchAdminBearer": []}, {"patchAdminToken": []}], (method, path)
         else:
             assert security and all("bearerAuth" in requirement for requirement in security), (method, path)
-    project_routes = [op for path, _, op in operations(spec) if "{" in path]
+    project_routes = [op for path, _, op in operations(spec) if "{" in path and not path.startswith(MAINTENANCE)]
     assert all({"bearerAuth": [], "projectToken": []} in op["security"] for op in project_routes)
 
 

@@ -79,6 +79,20 @@ async def execute_records_activity(activity: str, arg: Any, result_type: type) -
                                            retry_policy=RECORDS_RETRY, result_type=result_type)
 
 
+async def execute_local_write(activity: str, arg: Any, result_type: type) -> Any:
+    """A records write as a local activity, going on as a normal activity past ``LOCAL_WRITE_BUDGET``."""
+    try:
+        return await workflow.execute_local_activity(
+            activity, arg, start_to_close_timeout=LOCAL_WRITE_BUDGET, schedule_to_close_timeout=LOCAL_WRITE_BUDGET,
+            retry_policy=RECORDS_RETRY, result_type=result_type)
+    except (ActivityError, ApplicationError, TemporalTimeoutError) as error:
+        if rejection_reason(error) is not None:
+            raise
+    # Postgres did not answer within the budget: keep retrying as a normal activity, which the
+    # server holds, so the worker can stop (or die) without losing the write.
+    return await execute_records_activity(activity, arg, result_type)
+
+
 @contextlib.contextmanager
 def refused_as_write_rejected() -> Iterator[None]:
     """Turn a refused records write into ``WriteRejected``, however the activity reported it."""
@@ -141,14 +155,4 @@ class RecordWriter(Generic[W]):
         with refused_as_write_rejected():
             if self.legacy_activity is not None and not self.writes_locally():
                 return await execute_records_activity(self.legacy_activity, write, self.legacy_result_type)
-            try:
-                return await workflow.execute_local_activity(
-                    self.activity, write, start_to_close_timeout=LOCAL_WRITE_BUDGET,
-                    schedule_to_close_timeout=LOCAL_WRITE_BUDGET, retry_policy=RECORDS_RETRY,
-                    result_type=self.result_type)
-            except (ActivityError, ApplicationError, TemporalTimeoutError) as error:
-                if rejection_reason(error) is not None:
-                    raise
-            # Postgres did not answer within the budget: keep retrying as a normal activity, which
-            # the server holds, so the worker can stop (or die) without losing the write.
-            return await execute_records_activity(self.activity, write, self.result_type)
+            return await execute_local_write(self.activity, write, self.result_type)

@@ -1,0 +1,91 @@
+"""``/workspace-events`` and ``/workspace-runs``: the configured backend's own state, as views.
+
+The built-in backend is read from Postgres; an HTTP backend is asked over HTTP (only the global
+settings choose it). A backend that fails is a 502 ``workspace_backend_unavailable``; one that does
+not know the id is Capstan's 404.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activities.maintenance import builtin_workspace
+from activities.maintenance.backends import BackendSettingsError, choose_backend, http_backend
+from activities.maintenance.workspace_http import WorkspaceBackendError
+from api.common.errors import BadGateway, NotFound
+from api.maintenance.params import parse_status
+from capstan.settings import Settings
+from models.maintenance.status import RUN_STATUS_FILTERS
+from models.maintenance.views import event_view, run_view
+
+
+@contextlib.contextmanager
+def backend_errors() -> Iterator[None]:
+    try:
+        yield
+    except (WorkspaceBackendError, BackendSettingsError) as error:
+        raise BadGateway(getattr(error, "message", str(error)), code="workspace_backend_unavailable") from None
+
+
+def _runs_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    return [raw for raw in answer.get("runs") or [] if isinstance(raw, dict)]
+
+
+class WorkspaceInspector:
+    def __init__(self, settings: Settings, session: AsyncSession) -> None:
+        self.settings = settings
+        self.session = session
+        with backend_errors():
+            self.choice = choose_backend(settings.patch, None)
+        self.builtin = builtin_workspace(settings)
+
+    async def list_runs(self, event_id: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
+        if self.choice.builtin:
+            status = parse_status(status, RUN_STATUS_FILTERS, "workspace run")
+            raws = await self.builtin.list_runs(self.session, event_id=event_id, status=status, limit=limit)
+            body: dict[str, Any] = {"runs": [run_view(raw) for raw in raws]}
+            if event_id is not None:
+                body["eventId"] = event_id
+            return body
+        with backend_errors():
+            answer = await http_backend(self.choice, self.settings.patch).list_runs(
+                event_id=event_id, status=status or None, limit=limit)
+        body = {"runs": [run_view(raw) for raw in _runs_of(answer)]}
+        if isinstance(answer.get("eventId"), str):
+            body["eventId"] = answer["eventId"]
+        return {**body, "raw": answer}
+
+    async def read_run(self, run_id: str) -> dict[str, Any]:
+        if self.choice.builtin:
+            raw = await self.builtin.read_run(self.session, run_id)
+        else:
+            with backend_errors():
+                raw = await http_backend(self.choice, self.settings.patch).read_run(run_id)
+        if raw is None:
+            raise NotFound(f"workspace run {run_id!r} not found", code="workspace_run_not_found")
+        return {"run": run_view(raw.get("run", raw) if isinstance(raw.get("run"), dict) else raw)}
+
+    async def list_events(self, type: str | None, limit: int | None) -> dict[str, Any]:  # noqa: A002
+        if self.choice.builtin:
+            raws = await self.builtin.list_events(self.session, type=type or None, limit=limit)
+            return {"events": [event_view(raw) for raw in raws]}
+        with backend_errors():
+            answer = await http_backend(self.choice, self.settings.patch).list_events(type=type or None, limit=limit)
+        events = [event_view(raw) for raw in answer.get("events") or [] if isinstance(raw, dict)]
+        return {"events": events, "raw": answer}
+
+    async def read_event(self, event_id: str) -> dict[str, Any]:
+        if self.choice.builtin:
+            answer = await self.builtin.read_event(self.session, event_id)
+        else:
+            with backend_errors():
+                answer = await http_backend(self.choice, self.settings.patch).read_event(event_id)
+        if answer is None:
+            raise NotFound(f"workspace event {event_id!r} not found", code="workspace_event_not_found")
+        raw = answer.get("event") if isinstance(answer.get("event"), dict) else answer
+        runs = answer.get("runs") if isinstance(answer.get("runs"), list) else None
+        return {"event": event_view(raw, runs)}
