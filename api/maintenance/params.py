@@ -63,3 +63,12 @@ async def _dispatch_status(status: str | None = Query(None, description="dispatc
 LimitDep = Annotated[int, Depends(_limit)]
 AttemptStatusDep = Annotated[str | None, Depends(_attempt_status)]
 DispatchStatusDep = Annotated[str | None, Depends(_dispatch_status)]
+
+#: What the maintenance actions answer besides success (``api.common.openapi`` adds 400/401/404/413).
+ACTION_RESPONSES = {
+    502: {"description": "The workspace backend failed: retry/replay answer `{event, record}` with the failed "
+                         "record; sync answers `workspace_backend_unavailable`"},
+    503: {"description": "No worker finished the action within CAPSTAN_UPDATE_TIMEOUT (`no_worker`)"},
+}
+#: The workspace routes ask the backend.
+BACKEND_RESPONSES = {502: {"description": "The workspace backend failed (`workspace_backend_unavailable`)"}}

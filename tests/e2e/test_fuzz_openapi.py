@@ -14,6 +14,7 @@ generates, every traceback an app thread logs does too).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ import schemathesis
 from capstan.secrets import SecretBox
 from tests.conftest import Stack
 from tests.e2e.live_api import LiveApi
+from tests.e2e.maintenance.support import git_release_source, upstream_and_fork, write_sources
 from tests.e2e.protocols import step_file
 from tests.support import make_bare_remote
 
@@ -54,18 +56,41 @@ def fuzz_environment(stack: Stack, root: Path) -> dict[str, str]:
         "CAPSTAN_SANDBOX_MODE": "bubblewrap",
         "CAPSTAN_API_SHUTDOWN_TIMEOUT": "2",
         "CAPSTAN_WORKER_SHUTDOWN_TIMEOUT": "2",
+        "CAPSTAN_FEED_SOURCES_PATH": str(maintenance_sources(root)),
     }
 
 
-def seed(api: httpx.Client, root: Path) -> dict[str, int]:
-    """A project with a real remote, a protocol run and a step: the ids the fuzzer also tries."""
+def maintenance_sources(root: Path) -> Path:
+    """A git feed source whose one tag becomes a flow event dispatched to a patch-stack-rebase run."""
+    repos = upstream_and_fork(root / "maintenance")
+    path = root / "feed-sources.json"
+    write_sources(path, {**git_release_source("fuzz-source", repos), "primeOnly": False})
+    return path
+
+
+def seed_maintenance(api: httpx.Client) -> dict[str, str]:
+    api.post("/feed-sources/fuzz-source/poll").raise_for_status()  # the worker's schedule may have polled first
+    for _ in range(300):  # the dispatch runs on the worker; its records appear when it is done
+        attempts = api.get("/maintenance-attempts").raise_for_status().json()["attempts"]
+        runs = api.get("/workspace-runs").raise_for_status().json()["runs"]
+        if attempts and runs:
+            return {"event_id": attempts[0]["eventId"], "attempt_id": attempts[0]["id"], "run_id": runs[0]["id"],
+                    "source_id": "fuzz-source"}
+        time.sleep(0.1)
+    raise AssertionError("the seeded flow event was not dispatched within 30 s")
+
+
+def seed(api: httpx.Client, root: Path) -> dict[str, int | str]:
+    """A project with a real remote, a protocol run and a step, and a dispatched flow event with its
+    attempt and run: the ids the fuzzer also tries."""
     remote = make_bare_remote(root, {"README.md": "fuzz\n",
                                      ".protocols/0001-fuzz/01-hello.md": step_file("echo hello > hello.txt")})
     project = api.post("/projects", json={"name": "fuzz", "git_url": str(remote)}).raise_for_status().json()
     run = api.post(f"/projects/{project['id']}/protocols", json={"protocol_name": "0001-fuzz"})
     run = run.raise_for_status().json()
     step = api.post(f"/protocols/{run['id']}/steps", json={"step_index": 0, "step_name": "hand-made"})
-    return {"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step.raise_for_status().json()["id"]}
+    return {"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step.raise_for_status().json()["id"],
+            **seed_maintenance(api)}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,11 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadGateway, MethodNotAllowed
-from api.maintenance.params import AttemptStatusDep, LimitDep
+from api.maintenance.params import (
+    ACTION_RESPONSES,
+    AttemptStatusDep,
+    LimitDep,
+)
 from api.maintenance.services import actions, records
 
 router = APIRouter(tags=["maintenance-attempts"])
@@ -19,7 +23,7 @@ async def list_attempts(session: SessionDep, limit: LimitDep, status: AttemptSta
     return {"attempts": await records.list_attempts(session, event_id=eventId, status=status, limit=limit)}
 
 
-@router.post("/maintenance-attempts/{attempt_id:path}/sync", status_code=202,
+@router.post("/maintenance-attempts/{attempt_id:path}/sync", status_code=202, responses=ACTION_RESPONSES,
              summary="Read the attempt's runs from the backend; append a record when something changed")
 async def sync_attempt(attempt_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep
                        ) -> JSONResponse:

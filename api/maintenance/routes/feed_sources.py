@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import NotFound
+from api.maintenance.params import ACTION_RESPONSES
 from api.maintenance.services import actions
 from api.maintenance.services.feed_sources import feed_source_exists, list_feed_sources
 
@@ -18,7 +19,7 @@ async def feed_sources(session: SessionDep, client: TemporalDep, settings: Setti
     return await list_feed_sources(session, client, settings)
 
 
-@router.post("/feed-sources/{source_id:path}/poll", status_code=202,
+@router.post("/feed-sources/{source_id:path}/poll", status_code=202, responses=ACTION_RESPONSES,
              summary="Poll a feed source now; answers what the poll found once it finished")
 async def poll_feed_source(source_id: str, client: TemporalDep, settings: SettingsDep) -> JSONResponse:
     if not feed_source_exists(settings, source_id):

@@ -7,7 +7,10 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import MethodNotAllowed
-from api.maintenance.params import LimitDep
+from api.maintenance.params import (
+    ACTION_RESPONSES,
+    LimitDep,
+)
 from api.maintenance.services import actions, records
 from models.maintenance.status import DispatchOperation, DispatchStatus
 
@@ -28,14 +31,14 @@ async def _dispatch(session, client, settings, event_id: str, operation: str) ->
     return JSONResponse({"event": event, "record": outcome.record}, status_code=502 if failed else 202)
 
 
-@router.post("/flow-events/{event_id:path}/retry", status_code=202,
+@router.post("/flow-events/{event_id:path}/retry", status_code=202, responses=ACTION_RESPONSES,
              summary="Dispatch a stored event again (502 with the failed record when the backend fails)")
 async def retry_flow_event(event_id: str, session: SessionDep, client: TemporalDep,
                            settings: SettingsDep) -> JSONResponse:
     return await _dispatch(session, client, settings, event_id, DispatchOperation.DISPATCH)
 
 
-@router.post("/flow-events/{event_id:path}/replay", status_code=202,
+@router.post("/flow-events/{event_id:path}/replay", status_code=202, responses=ACTION_RESPONSES,
              summary="Ask the backend to replay a stored event (new runs even though it knows the id)")
 async def replay_flow_event(event_id: str, session: SessionDep, client: TemporalDep,
                             settings: SettingsDep) -> JSONResponse:

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.common.deps import SessionDep, SettingsDep
-from api.maintenance.params import parse_limit
+from api.maintenance.params import BACKEND_RESPONSES, parse_limit
 from api.maintenance.services.workspace import WorkspaceInspector
 
-router = APIRouter(tags=["workspace"])
+router = APIRouter(tags=["workspace"], responses=BACKEND_RESPONSES)
 
 RawLimit = Annotated[str | None, Query(alias="limit", description="Passed to the backend (built-in: default 50, "
                                                                    "clamped to 1–500).")]
