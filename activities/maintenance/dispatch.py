@@ -25,7 +25,13 @@ from models.maintenance.feed_config import load_feed_sources
 from models.maintenance.status import AttemptStatus, DispatchOperation, DispatchStatus
 from models.maintenance.timestamps import now_iso
 from models.maintenance.views import run_view
-from models.maintenance.workflow_io import ActivityName, DispatchCall, DispatchOutcome, RunStart
+from models.maintenance.workflow_io import (
+    ActivityName,
+    DispatchCall,
+    DispatchOutcome,
+    RunStart,
+    workspace_run_workflow_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +72,9 @@ class DispatchActivities:
         starts = []
         if record.get("transport") == "local" and record.get("status") == DispatchStatus.DISPATCHED \
                 and record.get("idempotent") is False:
-            starts = [RunStart(run_id=run_id, event_id=event["id"]) for run_id in record.get("runIds", [])]
+            starts = [RunStart(run_id=run_id, event_id=event["id"],
+                               workflow_id=workspace_run_workflow_id(self.builtin.queue, run_id))
+                      for run_id in record.get("runIds", [])]
         return DispatchOutcome(event=event, record=record, attempt=attempt, start_runs=starts,
                                heartbeat_seconds=self.settings.temporal.activity_heartbeat_seconds,
                                rebase_timeout_seconds=self.settings.patch.check_timeout_seconds + 1800)

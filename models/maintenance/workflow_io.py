@@ -104,6 +104,8 @@ class DispatchCall(BaseModel):
 class RunStart(BaseModel):
     run_id: str
     event_id: str
+    #: Chosen by the activity (it knows the task queue; a replaying workflow does not).
+    workflow_id: str
 
 
 class DispatchOutcome(BaseModel):

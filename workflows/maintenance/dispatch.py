@@ -20,7 +20,6 @@ from models.maintenance.workflow_io import (
     DispatchRequest,
     RebaseRunInput,
     WorkflowName,
-    workspace_run_workflow_id,
 )
 from workflows.common.records import RECORDS_RETRY
 
@@ -45,7 +44,7 @@ class FlowEventDispatchWorkflow:
                     RebaseRunInput(run_id=start.run_id, event_id=start.event_id,
                                    heartbeat_seconds=outcome.heartbeat_seconds,
                                    rebase_timeout_seconds=outcome.rebase_timeout_seconds),
-                    id=workspace_run_workflow_id(info.task_queue, start.run_id),
+                    id=start.workflow_id,
                     parent_close_policy=ParentClosePolicy.ABANDON)
             except WorkflowAlreadyStartedError:
                 pass  # started by an earlier try of this dispatch
