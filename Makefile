@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench bench-scale lint clean
+.PHONY: dev test install bench bench-scale bench-maintenance lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py $(ARGS)
+
+bench-maintenance: $(STAMP)
+	$(BIN)/python bench/maintenance.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

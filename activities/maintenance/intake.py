@@ -8,6 +8,7 @@ idempotency key, so an entry seen twice is stored once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Undispatched events one poll hands on at most; the next poll takes the rest.
 UNDISPATCHED_BATCH = 500
+#: Dispatch workflows started at once (one start is one round trip to Temporal).
+START_CONCURRENCY = 16
 
 
 class IntakeActivities:
@@ -97,17 +100,22 @@ class IntakeActivities:
         fail) is not dispatched again."""
         assert self.temporal is not None, "the maintenance worker needs its Temporal client"
         queue = activity.info().task_queue
-        started = 0
-        for event_id in request.event_ids:
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await self.temporal.start_workflow(
-                    WorkflowName.FLOW_EVENT_DISPATCH, DispatchRequest(event_id=event_id),
-                    id=flow_event_dispatch_workflow_id(queue, event_id), task_queue=queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
-                started += 1
-            activity.heartbeat(started)
-        return started
+        client = self.temporal
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start(event_id: str) -> bool:
+            async with gate:
+                with contextlib.suppress(WorkflowAlreadyStartedError):
+                    await client.start_workflow(
+                        WorkflowName.FLOW_EVENT_DISPATCH, DispatchRequest(event_id=event_id),
+                        id=flow_event_dispatch_workflow_id(queue, event_id), task_queue=queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+                    activity.heartbeat(event_id)
+                    return True
+                return False
+
+        return sum(await asyncio.gather(*(start(event_id) for event_id in request.event_ids)))
 
 
 async def _store_event(session, source_id: str, event: dict) -> bool:

@@ -23,7 +23,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from api.app import create_app
 from api.ops.services.jobs import activity_job_type, job_status, jobs_query
 from capstan.settings import ApiSettings, Settings
-from capstan.temporal import WorkerSurfaceName, surface_task_queue
+from capstan.temporal import WorkerSurfaceName, surface_task_queue, surface_task_queues
 from models.common import search_attributes as sa
 from models.ops.queues import JobStatus
 from models.protocols.workflow_io import ProjectSetupInput, WorkflowName, project_setup_workflow_id
@@ -125,9 +125,9 @@ async def test_queue_lists_the_workers_polling_it(api, worker, settings):
 
 async def test_queue_without_a_worker_has_no_pollers_and_shows_its_backlog(api, settings, temporal_client):
     name = surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS)
-    queues = (await api.get("/queues")).json()
-    assert [q["name"] for q in queues] == [name]
-    idle = queues[0]
+    queues = {q["name"]: q for q in (await api.get("/queues")).json()}
+    assert set(queues) == set(surface_task_queues(settings.temporal))
+    idle = queues[name]
     assert idle["pollers"] == [] and idle["workflow_pollers"] == 0 and idle["activity_pollers"] == 0
     assert idle["backlog"] == 0
 

@@ -1,6 +1,6 @@
 """The maintenance workflows driven with stub activities, for their replay test.
 
-``python -m tests.workflows.maintenance_scenarios`` records ``histories/maintenance/*.json`` anew:
+``python -m tests.workflows.maintenance_scenarios`` records ``maintenance_histories/*.json`` anew:
 only for a deliberate change of the workflows' commands, once no running workflow can meet the old
 code path (else guard the change with ``workflow.patched``).
 """
@@ -34,7 +34,7 @@ from models.maintenance.workflow_io import (
 from worker.main import SANDBOX
 from workflows.maintenance import MAINTENANCE_WORKFLOWS
 
-HISTORIES = Path(__file__).resolve().parent / "histories" / "maintenance"
+HISTORIES = Path(__file__).resolve().parent / "maintenance_histories"
 EVENT = {"id": "patch:src:v1.1.0:upstream.release", "type": "upstream.release", "source": "patch",
          "receivedAt": "2026-05-13T00:00:01.000Z", "payload": {"forkUrl": "/srv/fork.git", "tag": "v1.1.0"}}
 
