@@ -28,13 +28,12 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from capstan.devstack.ports import free_port
+from tests.fakes.served import ServedInThread
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -77,30 +76,17 @@ def _encoded(body: str | bytes | dict | list) -> bytes:
     return json.dumps(body).encode()
 
 
-class _BackgroundServer(uvicorn.Server):
-    """uvicorn in a thread, announcing the end of startup (success or not) with an event."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_finished = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.startup_finished.set()
-
-
-class FakeFeedServer:
+class FakeFeedServer(ServedInThread):
     """Start/stop with ``with``; ``.url``, ``.serve()``, ``.requests``, ``.fail_next()``, ``.delay_next()``."""
 
+    label = "fake feed server"
+
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = free_port(host)
-        self.url = f"http://{host}:{self.port}"
+        super().__init__(host)
         self._state = _State()
-        self._server: _BackgroundServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def asgi(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self._answer, methods=["GET", "HEAD"])])
 
     def serve(self, path: str, body: str | bytes | dict | list, *, content_type: str = ATOM,
               status: int = 200) -> str:
@@ -143,33 +129,6 @@ class FakeFeedServer:
         if document is None:
             return Response("not found", status_code=404, media_type="text/plain")
         return Response(document.body, status_code=document.status, headers={"content-type": document.content_type})
-
-    # --- lifecycle ---
-
-    def start(self, timeout: float = 10.0) -> FakeFeedServer:
-        app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["GET", "HEAD"])])
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
-        self._server = _BackgroundServer(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"fake-feeds-{self.port}", daemon=True)
-        self._thread.start()
-        if not self._server.startup_finished.wait(timeout) or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"fake feed server did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeFeedServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @pytest.fixture

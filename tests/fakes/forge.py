@@ -30,15 +30,14 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from capstan.devstack.ports import free_port
 from capstan.settings import ForgeSettings
+from tests.fakes.served import ServedInThread
 
 FAKE_FORGE_TOKEN = "fake-forge-token-0123456789"
 
@@ -237,30 +236,17 @@ class _ForgeApp:
                 "source_branch": merge_request.head, "target_branch": merge_request.base}
 
 
-class _BackgroundServer(uvicorn.Server):
-    """uvicorn in a thread, announcing the end of startup (success or not) with an event."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_finished = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.startup_finished.set()
-
-
-class FakeForge:
+class FakeForge(ServedInThread):
     """The fake forge server: start/stop with ``with``; ``.url``, ``.requests``, ``.pulls``."""
 
+    label = "fake forge"
+
     def __init__(self, tokens: Iterable[str] = (FAKE_FORGE_TOKEN,), host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = free_port(host)
-        self.url = f"http://{host}:{self.port}"
+        super().__init__(host)
         self._state = _State(tokens=set(tokens))
-        self._server: _BackgroundServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def asgi(self) -> Starlette:
+        return _ForgeApp(self._state, self.url).asgi()
 
     # --- what tests read and steer ---
 
@@ -309,33 +295,6 @@ class FakeForge:
             github_token=SecretStr(github_token) if github_token else None,
             gitlab_token=SecretStr(gitlab_token) if gitlab_token else None,
             timeout_seconds=timeout_seconds)
-
-    # --- lifecycle ---
-
-    def start(self, timeout: float = 10.0) -> FakeForge:
-        app = _ForgeApp(self._state, self.url).asgi()
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
-        self._server = _BackgroundServer(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"fake-forge-{self.port}", daemon=True)
-        self._thread.start()
-        if not self._server.startup_finished.wait(timeout) or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"fake forge did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeForge:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 @pytest.fixture

@@ -36,15 +36,13 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from capstan.devstack.ports import free_port
 from models.maintenance.timestamps import now_iso
-from tests.fakes.forge import _BackgroundServer
+from tests.fakes.served import ServedInThread
 
 SIGNATURE_HEADERS = ("x-flow-signature-256", "x-patch-flow-signature-256")
 
@@ -203,16 +201,17 @@ class _BackendApp:
             return _json(200, {"run": dict(run)})
 
 
-class FakeWorkspaceBackend:
+class FakeWorkspaceBackend(ServedInThread):
     """The fake backend server: start/stop with ``with``; ``.url``, ``.requests``, ``.events``, ``.runs``."""
 
+    label = "fake workspace backend"
+
     def __init__(self, secret: str | None = None, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = free_port(host)
-        self.url = f"http://{host}:{self.port}"
+        super().__init__(host)
         self._state = _State(secret=secret)
-        self._server: _BackgroundServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def asgi(self) -> Starlette:
+        return _BackendApp(self._state).asgi()
 
     # --- what tests read and steer ---
 
@@ -269,34 +268,6 @@ class FakeWorkspaceBackend:
             run = self._state.runs[run_id]
             run["status"] = status
             run.setdefault("startedAt", now_iso())
-
-    # --- lifecycle ---
-
-    def start(self, timeout: float = 10.0) -> FakeWorkspaceBackend:
-        app = _BackendApp(self._state).asgi()
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
-        self._server = _BackgroundServer(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"fake-workspace-backend-{self.port}",
-                                        daemon=True)
-        self._thread.start()
-        if not self._server.startup_finished.wait(timeout) or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"fake workspace backend did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeWorkspaceBackend:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 @pytest.fixture
