@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -136,6 +135,3 @@ class BuiltinWorkspace:
         if row is None:
             return None
         return {"event": self.raw_event(row), "runs": await self.read_runs(session, row.run_ids)}
-
-    async def count_runs(self, session: AsyncSession) -> int:
-        return (await session.exec(select(func.count()).select_from(WorkspaceRunRow))).one()

@@ -24,7 +24,7 @@ from models.maintenance.attempts import attempt_for_dispatch
 from models.maintenance.feed_config import load_feed_sources
 from models.maintenance.status import AttemptStatus, DispatchOperation, DispatchStatus
 from models.maintenance.timestamps import now_iso
-from models.maintenance.views import run_view
+from models.maintenance.views import run_view, runs_of
 from models.maintenance.workflow_io import (
     ActivityName,
     DispatchCall,
@@ -108,7 +108,7 @@ class DispatchActivities:
             else:
                 answer = await backend.dispatch(event)
             record = _succeeded(record, answer)
-            runs = [run_view(raw) for raw in answer.get("runs") or [] if isinstance(raw, dict)]
+            runs = [run_view(raw) for raw in runs_of(answer)]
         except WorkspaceBackendError as error:
             log.warning("dispatch of %s to %s failed: %s", event["id"], backend.base_url, error.message)
             record = _failed(record, error.message, error.http_status)

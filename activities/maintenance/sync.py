@@ -22,7 +22,7 @@ from capstan.settings import Settings
 from models.maintenance.attempts import attempt_changed, derive_attempt
 from models.maintenance.tables import AttemptRow
 from models.maintenance.timestamps import now_iso
-from models.maintenance.views import run_view
+from models.maintenance.views import run_view, runs_of
 from models.maintenance.workflow_io import ActivityName, SyncOutcome, SyncRequest
 
 
@@ -39,8 +39,7 @@ class AttemptSync:
         if run_ids:
             raws = await asyncio.gather(*(backend.read_run(run_id) for run_id in run_ids))
             return [raw for raw in raws if raw is not None]
-        listed = await backend.list_runs(event_id=attempt["eventId"])
-        return [raw for raw in listed.get("runs") or [] if isinstance(raw, dict)]
+        return runs_of(await backend.list_runs(event_id=attempt["eventId"]))
 
     async def sync(self, attempt_id: str) -> SyncOutcome:
         async with session_scope(self.sessions) as session:

@@ -51,6 +51,12 @@ def _output(run: dict) -> list[dict]:
     return [{"kind": kind, "text": run[kind]} for kind in ("stdout", "stderr") if _text(run.get(kind))]
 
 
+def runs_of(answer: dict) -> list[dict]:
+    """The run objects of a backend answer's ``runs`` (a dispatch answer, a run list); anything else left out."""
+    runs = answer.get("runs")
+    return [run for run in runs if isinstance(run, dict)] if isinstance(runs, list) else []
+
+
 def run_view(raw: dict) -> dict:
     """The RunView of a backend run (or of a run read answer ``{run: ...}``)."""
     run = raw["run"] if isinstance(raw.get("run"), dict) else raw

@@ -20,7 +20,7 @@ from api.common.errors import BadGateway, NotFound
 from api.maintenance.params import parse_status
 from capstan.settings import Settings
 from models.maintenance.status import RUN_STATUS_FILTERS
-from models.maintenance.views import event_view, run_view
+from models.maintenance.views import event_view, run_view, runs_of
 
 
 @contextlib.contextmanager
@@ -29,10 +29,6 @@ def backend_errors() -> Iterator[None]:
         yield
     except (WorkspaceBackendError, BackendSettingsError) as error:
         raise BadGateway(getattr(error, "message", str(error)), code="workspace_backend_unavailable") from None
-
-
-def _runs_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    return [raw for raw in answer.get("runs") or [] if isinstance(raw, dict)]
 
 
 class WorkspaceInspector:
@@ -54,7 +50,7 @@ class WorkspaceInspector:
         with backend_errors():
             answer = await http_backend(self.choice, self.settings.patch).list_runs(
                 event_id=event_id, status=status or None, limit=limit)
-        body = {"runs": [run_view(raw) for raw in _runs_of(answer)]}
+        body = {"runs": [run_view(raw) for raw in runs_of(answer)]}
         if isinstance(answer.get("eventId"), str):
             body["eventId"] = answer["eventId"]
         return {**body, "raw": answer}
@@ -67,7 +63,7 @@ class WorkspaceInspector:
                 raw = await http_backend(self.choice, self.settings.patch).read_run(run_id)
         if raw is None:
             raise NotFound(f"workspace run {run_id!r} not found", code="workspace_run_not_found")
-        return {"run": run_view(raw.get("run", raw) if isinstance(raw.get("run"), dict) else raw)}
+        return {"run": run_view(raw)}  # a backend's read answer is ``{run}``; the view takes either
 
     async def list_events(self, type: str | None, limit: int | None) -> dict[str, Any]:  # noqa: A002
         if self.choice.builtin:
@@ -86,6 +82,4 @@ class WorkspaceInspector:
                 answer = await http_backend(self.choice, self.settings.patch).read_event(event_id)
         if answer is None:
             raise NotFound(f"workspace event {event_id!r} not found", code="workspace_event_not_found")
-        raw = answer.get("event") if isinstance(answer.get("event"), dict) else answer
-        runs = answer.get("runs") if isinstance(answer.get("runs"), list) else None
-        return {"event": event_view(raw, runs)}
+        return {"event": event_view(answer)}  # ``{event, runs}``: the view takes the sibling runs
