@@ -45,15 +45,14 @@ from bench.repos import GIT_ENV, git  # noqa: E402
 from bench.stack import (  # noqa: E402
     VENV_PYTHON,
     BenchError,
+    BenchRun,
     CpuSampler,
     DevStackProcess,
-    end_run,
     log,
     machine_info,
+    measure_on_this_tree,
     other_dev_servers,
     process_tree,
-    publish_report,
-    tree_fingerprint,
 )
 
 REQUEST_TIMEOUT = 60.0
@@ -390,9 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="capstan-maintenance-"))
     os.chmod(work_dir, 0o755)  # embedded Postgres may run as its own system user under root
     report: dict[str, Any] = {}
-    code = 0
-    stack: DevStackProcess | None = None
-    try:
+    with BenchRun(work_dir, report, args.keep_data, render, args.json) as bench:
         repos_dir = work_dir / "repos"
         upstream = Upstream(repos_dir, "upstream")
         repos = {"upstream": upstream, "fork": make_fork(repos_dir, upstream, "fork", args.patches),
@@ -402,28 +399,15 @@ def main(argv: list[str] | None = None) -> int:
         sources.write_text(json.dumps({"sources": [
             feed_source(REBASE_SOURCE, upstream, {"forkUrl": str(repos["fork"]), "patchBranch": PATCH_BRANCH}),
             feed_source(BURST_SOURCE, repos["burst"], {})]}))
-        stack = DevStackProcess(args.python, args.workers, work_dir,
-                                {**os.environ, "CAPSTAN_FEED_SOURCES_PATH": str(sources)})
+        stack = bench.stack = DevStackProcess(args.python, args.workers, work_dir,
+                                              {**os.environ, "CAPSTAN_FEED_SOURCES_PATH": str(sources)})
         stack.start()
         report["machine"] = machine_info(args.python, "Temporal dev server (SQLite file), started by capstan dev")
         report["other_dev_servers"] = other_dev_servers(process_tree(stack.pid))
         report["options"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                              if k not in ("json", "python")}
-        tree = tree_fingerprint()
-        asyncio.run(run(args, only, stack, repos, work_dir, report))
-        if tree != tree_fingerprint():
-            report["warnings"] = ["the working tree changed during the run: the stack may have run old and new code "
-                                  "together; run again on a quiet tree"]
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        code = 130
-    finally:
-        end_run(stack, work_dir, report, args.keep_data)
-    publish_report(report, render, args.json)
-    return code
+        measure_on_this_tree(report, run(args, only, stack, repos, work_dir, report))
+    return bench.code
 
 
 def _interrupt(*_: object) -> None:

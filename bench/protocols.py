@@ -34,7 +34,6 @@ module per measurement (actions.py, webhooks.py, e2e.py, steps.py) and report.py
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import signal
@@ -57,15 +56,14 @@ from bench.session import BenchSession, Target  # noqa: E402
 from bench.stack import (  # noqa: E402
     VENV_PYTHON,
     BenchError,
+    BenchRun,
     CpuSampler,
     DevStackProcess,
-    end_run,
     log,
     machine_info,
+    measure_on_this_tree,
     other_dev_servers,
     process_tree,
-    publish_report,
-    tree_fingerprint,
 )
 from bench.steps import STEPS_CLIENTS, measure_steps, parse_clients  # noqa: E402
 from bench.webhooks import measure_webhooks  # noqa: E402
@@ -176,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(work_dir, 0o755)  # embedded Postgres may run as its own system user under root
     stack: DevStackProcess | None = None
     report: dict[str, Any] = {}
-    code = 0
-    try:
+    with BenchRun(work_dir, report, args.keep_data, render, args.json) as bench:
         if args.api:
             secret = args.webhook_secret or os.environ.get("CAPSTAN_WEBHOOK_TOKEN") or os.environ.get(
                 "DEKSDENFLOW_WEBHOOK_TOKEN")
@@ -186,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             secret = args.webhook_secret or secrets.token_hex(16)
             env = {**os.environ, "CAPSTAN_WEBHOOK_TOKEN": secret}
-            stack = DevStackProcess(args.python, args.workers, work_dir, env)
+            stack = bench.stack = DevStackProcess(args.python, args.workers, work_dir, env)
             stack.start()
             target = Target(stack.api_url, stack.temporal_address, "default", args.api_token, secret)
             mode = ("Temporal dev server (temporal server start-dev) persisting to a SQLite file, "
@@ -202,22 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                              "rounds": args.rounds, "repeats": args.repeats, "workers": args.workers,
                              "diagnose": args.diagnose, "steps_clients": args.steps_clients,
                              "only": sorted(only)}
-        tree = tree_fingerprint()
-        asyncio.run(run_measurements(args, only, target, work_dir, sampler, report))
-        if tree != tree_fingerprint():
-            report["warnings"] = report.get("warnings", []) + [
-                "the working tree changed during the run (commit or uncommitted files): a stack started from it "
-                "may have run old and new code together; run again on a quiet tree"]
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        code = 130
-    finally:
-        end_run(stack, work_dir, report, args.keep_data)
-    publish_report(report, render, args.json)
-    return code
+        measure_on_this_tree(report, run_measurements(args, only, target, work_dir, sampler, report))
+    return bench.code
 
 
 def _interrupt(*_: object) -> None:

@@ -39,14 +39,13 @@ from bench.measure import percentile  # noqa: E402
 from bench.stack import (  # noqa: E402
     VENV_PYTHON,
     BenchError,
+    BenchRun,
     CpuSampler,
     DevStackProcess,
-    end_run,
     log,
     machine_info,
     other_dev_servers,
     process_tree,
-    publish_report,
     rss_by_role,
 )
 
@@ -391,25 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="capstan-scale-"))
     os.chmod(work_dir, 0o755)  # embedded Postgres may run as its own system user under root
     report: dict[str, Any] = {}
-    code = 0
-    stack = DevStackProcess(args.python, args.workers, work_dir, dict(os.environ))
-    try:
+    with BenchRun(work_dir, report, args.keep_data, render, args.json) as bench:
+        stack = bench.stack = DevStackProcess(args.python, args.workers, work_dir, dict(os.environ))
         stack.start()
         report["machine"] = machine_info(args.python, "Temporal dev server (SQLite file), started by capstan dev")
         report["other_dev_servers"] = other_dev_servers(process_tree(stack.pid))
         report["options"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                              if k not in ("api_token", "json", "python")}
         asyncio.run(run(args, only, stack, work_dir, report))
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        code = 130
-    finally:
-        end_run(stack, work_dir, report, args.keep_data)
-    publish_report(report, render, args.json)
-    return code
+    return bench.code
 
 
 def _interrupt(*_: object) -> None:

@@ -9,6 +9,7 @@ Stable API (other benchmark scripts import it): ``DevStackProcess``, ``free_port
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -387,3 +388,44 @@ def publish_report(report: dict[str, Any], rendered: Callable[[dict[str, Any]], 
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
         log(f"figures written to {json_path}")
 
+
+TREE_CHANGED = ("the working tree changed during the run (commit or uncommitted files): a stack started from it "
+                "may have run old and new code together; run again on a quiet tree")
+
+
+def measure_on_this_tree(report: dict[str, Any], measurements: Coroutine[Any, Any, Any]) -> None:
+    """Run the measurements, and warn in the report if the working tree changed meanwhile."""
+    tree = tree_fingerprint()
+    asyncio.run(measurements)
+    if tree != tree_fingerprint():
+        report.setdefault("warnings", []).append(TREE_CHANGED)
+
+
+class BenchRun:
+    """The end of every bench run, as ``with BenchRun(...) as run:`` around its body. A ``BenchError`` or an
+    interrupt ends the body with exit code 1 or 130; whatever happened, the stack (once ``run.stack`` is set)
+    is stopped and the data dir deleted or kept; then the report is printed (not after another error, which
+    goes on up)."""
+
+    def __init__(self, work_dir: Path, report: dict[str, Any], keep_data: bool,
+                 rendered: Callable[[dict[str, Any]], str], json_path: Path | None) -> None:
+        self.work_dir, self.report, self.keep_data = work_dir, report, keep_data
+        self.rendered, self.json_path = rendered, json_path
+        self.stack: DevStackProcess | None = None
+        self.code = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> bool:
+        if isinstance(error, BenchError):
+            print(f"bench: {error}", file=sys.stderr)
+            self.code = 1
+        elif isinstance(error, KeyboardInterrupt):
+            print("bench: interrupted", file=sys.stderr)
+            self.code = 130
+        end_run(self.stack, self.work_dir, self.report, self.keep_data)
+        handled = error is None or self.code != 0
+        if handled:
+            publish_report(self.report, self.rendered, self.json_path)
+        return handled
