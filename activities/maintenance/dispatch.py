@@ -9,8 +9,10 @@ answer (a ``failed`` record), not a reason to retry: the operator retries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -34,6 +36,9 @@ from models.maintenance.workflow_io import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Makes a dispatch's record and attempt inside the transaction that appends them.
+RecordBuilder = Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
 
 #: ``ApplicationError.type`` of a dispatch of an event that is not stored.
 FLOW_EVENT_NOT_FOUND = "FlowEventNotFound"
@@ -115,10 +120,7 @@ class DispatchActivities:
         return await self._write(call, event, record, runs)
 
     async def _dispatch_builtin(self, call: DispatchCall, event: dict[str, Any]) -> DispatchOutcome:
-        async with session_scope(self.sessions) as session:
-            await lock(session, f"dispatch:{call.dispatch_key}")
-            if written := await dispatch_written(session, call.dispatch_key):
-                return self._outcome(event, *written)
+        async def dispatched(session: AsyncSession) -> tuple[dict[str, Any], dict[str, Any]]:
             answer = await self.builtin.dispatch(session, event, call.dispatch_key, call.operation)
             record = _succeeded(_record(event, call.operation, builtin=True), answer)
             runs = [run_view(raw) for raw in await self.builtin.read_runs(session, record.get("runIds", []))]
@@ -127,15 +129,24 @@ class DispatchActivities:
                 attempt = {**attempt, "status": AttemptStatus.SKIPPED, "completedAt": record["createdAt"],
                            "message": f"no automation matches event {event['id']}: patch-stack-rebase needs "
                                       "payload.forkUrl (or payload.automation = \"patch-stack-rebase\")"}
-            await append_dispatch(session, record, call.dispatch_key, attempt)
-        return self._outcome(event, record, attempt)
+            return record, attempt
+
+        return await self._append_once(call, event, dispatched)
 
     async def _write(self, call: DispatchCall, event: dict[str, Any], record: dict[str, Any],
                      runs: list[dict[str, Any]] | None = None) -> DispatchOutcome:
+        async def recorded(session: AsyncSession) -> tuple[dict[str, Any], dict[str, Any]]:
+            return record, attempt_for_dispatch(event, record, runs or None)
+
+        return await self._append_once(call, event, recorded)
+
+    async def _append_once(self, call: DispatchCall, event: dict[str, Any], build: RecordBuilder) -> DispatchOutcome:
+        """Append the record and attempt ``build`` makes, unless this dispatch (its key) already wrote
+        them: then what it wrote. Under the dispatch's lock, so two tries never both append."""
         async with session_scope(self.sessions) as session:
             await lock(session, f"dispatch:{call.dispatch_key}")
             if written := await dispatch_written(session, call.dispatch_key):
                 return self._outcome(event, *written)
-            attempt = attempt_for_dispatch(event, record, runs or None)
+            record, attempt = await build(session)
             await append_dispatch(session, record, call.dispatch_key, attempt)
         return self._outcome(event, record, attempt)
