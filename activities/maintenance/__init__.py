@@ -10,10 +10,11 @@ from activities.maintenance.dispatch import DispatchActivities
 from activities.maintenance.intake import IntakeActivities
 from activities.maintenance.runs import RunActivities
 from activities.maintenance.sync import AttemptSync
+from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
 
 
-def builtin_workspace(settings) -> BuiltinWorkspace:
+def builtin_workspace(settings: Settings) -> BuiltinWorkspace:
     temporal = settings.temporal
     return BuiltinWorkspace(surface_task_queue(temporal, WorkerSurfaceName.MAINTENANCE), temporal.ui_url,
                             temporal.namespace)

@@ -13,12 +13,12 @@ from typing import Any
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.maintenance.backends import BackendChoice, choose_backend, http_backend
+from activities.maintenance.backends import BackendChoice, http_backend
 from activities.maintenance.builtin import BuiltinWorkspace
 from activities.maintenance.store import append_attempt, latest_attempt, lock
 from activities.maintenance.workspace_http import WorkspaceBackendError
 from capstan.db import SessionFactory, session_scope
-from capstan.settings import Settings
+from capstan.settings import Settings, secret_value
 from models.maintenance.attempts import attempt_changed, derive_attempt
 from models.maintenance.tables import AttemptRow
 from models.maintenance.timestamps import now_iso
@@ -33,8 +33,8 @@ class AttemptSync:
         self.builtin = builtin
 
     async def _http_runs(self, attempt: dict[str, Any]) -> list[dict[str, Any]]:
-        global_choice = choose_backend(self.settings.patch, None)
-        backend = http_backend(BackendChoice(attempt["workspaceBackendUrl"], global_choice.secret), self.settings.patch)
+        secret = secret_value(self.settings.patch.workspace_backend_secret)
+        backend = http_backend(BackendChoice(attempt["workspaceBackendUrl"], secret), self.settings.patch)
         run_ids = attempt.get("workspaceRunIds") or []
         if run_ids:
             raws = await asyncio.gather(*(backend.read_run(run_id) for run_id in run_ids))
