@@ -93,6 +93,26 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_callback(args: argparse.Namespace) -> int:
+    """Report a runner's result to ``$CALLBACK_URL`` (the runner contract of docs/api/tasks.md)."""
+    import os
+
+    from activities.tasks.runners.callback import post_completion
+
+    missing = [name for name in ("CALLBACK_URL", "CALLBACK_TOKEN", "TASK_ID") if not os.environ.get(name)]
+    if missing:
+        print(f"capstan task-callback: {', '.join(missing)} not set", file=sys.stderr)
+        return 2
+    payload = {"execution_id": os.environ["TASK_ID"], "task_id": os.environ["TASK_ID"], "status": args.status,
+               "branch_name": os.environ.get("BRANCH_NAME") or os.environ.get("BRANCH"),
+               "base_branch": os.environ.get("BASE_BRANCH"), "summary": args.summary, "error": args.error,
+               "commit_hash": args.commit_hash, "pr_exists": args.pr_exists}
+    payload = {name: value for name, value in payload.items() if value is not None}
+    status = asyncio.run(post_completion(os.environ["CALLBACK_URL"], os.environ["CALLBACK_TOKEN"], payload))
+    print(f"capstan task-callback: {'HTTP ' + str(status) if status else 'server unreachable'}")
+    return 0 if status is not None and 200 <= status < 300 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     dev_defaults = DevSettings()
     parser = argparse.ArgumentParser(prog="capstan", description=__doc__)
@@ -118,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="upgrade the database to head and register search attributes")
     migrate.add_argument("--skip-temporal", action="store_true", help="only migrate the database")
     migrate.set_defaults(run=_migrate)
+    callback = sub.add_parser("task-callback", help="report a coding-task runner's result to $CALLBACK_URL "
+                                                    "(reads CALLBACK_URL, CALLBACK_TOKEN, TASK_ID, BRANCH_NAME, "
+                                                    "BASE_BRANCH)")
+    callback.add_argument("--status", choices=["complete", "failed"], required=True)
+    callback.add_argument("--summary")
+    callback.add_argument("--error")
+    callback.add_argument("--commit-hash")
+    callback.add_argument("--pr-exists", type=int, default=None, metavar="N")
+    callback.set_defaults(run=_task_callback)
     return parser
 
 

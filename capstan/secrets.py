@@ -8,11 +8,15 @@ Keys stay readable, so "which secrets are set" needs no key. With no
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from capstan.settings import Settings, secret_value
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,13 @@ class SecretBox:
         return {name: PREFIX + self._fernet.encrypt(json.dumps(value).encode()).decode()
                 for name, value in secrets.items()}
 
+    def seal_value(self, value: str) -> str:
+        """One value, sealed as a string (user secrets, OAuth tokens)."""
+        return self.seal({"value": value})["value"]
+
+    def open_value(self, sealed: str) -> str:
+        return self.open({"value": sealed})["value"]
+
     def open(self, secrets: dict[str, Any] | None) -> dict[str, Any]:
         opened: dict[str, Any] = {}
         for name, value in (secrets or {}).items():
@@ -51,3 +62,25 @@ class SecretBox:
                     raise SecretsUnreadable(f"secret {name!r} cannot be opened with this key") from None
             opened[name] = value
         return opened
+
+
+def derived_secret(explicit: str | None, secrets_key: str | None, purpose: str) -> str | None:
+    """``explicit`` when set, else a key for ``purpose`` derived from the secrets key (HMAC-SHA256), so
+    one configured key gives every process the same callback and session keys; ``None`` when neither is set."""
+    if explicit:
+        return explicit
+    if not secrets_key:
+        return None
+    return hmac.new(secrets_key.encode(), f"capstan:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def tasks_callback_secret(settings: Settings) -> str | None:
+    """The key of the coding tasks' callback tokens (the API checks them, the worker hands them out)."""
+    return derived_secret(secret_value(settings.tasks.callback_secret), secret_value(settings.secrets.key),
+                          "tasks-callback")
+
+
+def tasks_session_secret(settings: Settings) -> str | None:
+    """The key signing the coding-tasks surface's session cookies."""
+    return derived_secret(secret_value(settings.tasks.session_secret), secret_value(settings.secrets.key),
+                          "tasks-session")

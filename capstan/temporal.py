@@ -27,6 +27,7 @@ class WorkerSurfaceName(StrEnum):
 
     PROTOCOLS = "protocols"
     MAINTENANCE = "maintenance"
+    TASKS = "tasks"
 
 
 def surface_task_queue(settings: TemporalSettings, surface: WorkerSurfaceName | str) -> str:

@@ -4,5 +4,6 @@ from sqlmodel import SQLModel
 
 from models.maintenance import tables as maintenance_tables  # noqa: F401
 from models.protocols import artifact, event, project, protocol, webhook  # noqa: F401
+from models.tasks import tables as task_tables  # noqa: F401
 
 metadata = SQLModel.metadata

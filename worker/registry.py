@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from activities.common.resources import WorkerResources
 from activities.maintenance import maintenance_activities
 from activities.protocols import protocol_activities
+from activities.tasks import task_activities
 from capstan.settings import Settings, TemporalSettings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from worker.schedules import SurfaceSchedules, maintenance_schedules, protocol_schedules
 from workflows.maintenance import MAINTENANCE_WORKFLOWS
 from workflows.protocols import PROTOCOL_WORKFLOWS
+from workflows.tasks import TASK_WORKFLOWS
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class WorkerSurface:
 WORKER_SURFACES: list[WorkerSurface] = [
     WorkerSurface(WorkerSurfaceName.PROTOCOLS, PROTOCOL_WORKFLOWS, protocol_activities, protocol_schedules),
     WorkerSurface(WorkerSurfaceName.MAINTENANCE, MAINTENANCE_WORKFLOWS, maintenance_activities, maintenance_schedules),
+    WorkerSurface(WorkerSurfaceName.TASKS, TASK_WORKFLOWS, task_activities),
 ]
 
 

@@ -36,7 +36,11 @@ GITLAB_SIGNATURE = "gitlabSignature"
 LEGACY_WEBHOOK_TOKEN = "deksdenflowWebhookToken"
 PATCH_ADMIN_BEARER = "patchAdminBearer"
 PATCH_ADMIN_HEADER = "patchAdminToken"
-WEBHOOK_SCHEMES = frozenset({GITHUB_SIGNATURE, GITLAB_TOKEN, GITLAB_SIGNATURE, LEGACY_WEBHOOK_TOKEN})
+TASKS_SESSION = "tasksSession"
+TASKS_GITHUB_SIGNATURE = "tasksGithubSignature"
+TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
+WEBHOOK_SCHEMES = frozenset({GITHUB_SIGNATURE, GITLAB_TOKEN, GITLAB_SIGNATURE, LEGACY_WEBHOOK_TOKEN,
+                             TASKS_GITHUB_SIGNATURE, TASKS_CALLBACK_TOKEN})
 
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     BEARER: {"type": "http", "scheme": "bearer",
@@ -57,6 +61,15 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
                                         "Unset token: those routes are open."},
     PATCH_ADMIN_HEADER: {"type": "apiKey", "in": "header", "name": "X-Patch-Admin-Token",
                          "description": "CAPSTAN_PATCH_ADMIN_TOKEN itself (maintenance routes)."},
+    TASKS_SESSION: {"type": "apiKey", "in": "cookie", "name": "capstan_session",
+                    "description": "The signed session of a GitHub sign-in (`GET /api/auth/github`; coding-tasks "
+                                   "routes that act for a user)."},
+    TASKS_GITHUB_SIGNATURE: {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
+                             "description": "`sha256=` + HMAC-SHA256(CAPSTAN_TASKS_WEBHOOK_SECRET, body) "
+                                            "(`POST /api/webhooks/github`)."},
+    TASKS_CALLBACK_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Capstan-Callback-Token",
+                           "description": "hex HMAC-SHA256(callback secret, execution id), handed to the runner "
+                                          "as CALLBACK_TOKEN (`POST /api/callbacks/complete`)."},
 }
 
 #: What an error status means on any route; a route's own ``responses=`` description wins.

@@ -1,0 +1,1 @@
+"""The coding-tasks surface: GitHub issue comments that start agent runs, sign-in, config and GitHub data."""

@@ -1,0 +1,104 @@
+"""What starts and ends a run without a session: the GitHub webhook (signed with the webhook
+secret) and the runner's completion callback (signed per execution with the callback secret)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from activities.tasks.runners.callback import callback_token
+from api.common.auth import secrets_equal
+from api.common.deps import SessionDep, SettingsDep, TemporalDep
+from api.common.errors import BadRequest, Unauthorized
+from api.common.openapi import TASKS_CALLBACK_TOKEN, TASKS_GITHUB_SIGNATURE, authenticated_by
+from api.tasks.services.callbacks import accept_callback, parse_callback
+from api.tasks.services.comment_intake import take_comment
+from capstan.secrets import tasks_callback_secret
+from capstan.settings import secret_value
+from capstan.strict_json import JsonRejected, read_json
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["tasks-intake"])
+
+_OBJECT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return read_json(raw)
+    except JsonRejected as error:
+        raise BadRequest(f"malformed JSON: {error}", code="invalid_json") from None
+
+
+def _signature_matches(secret: str, body: bytes, header: str | None) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return secrets_equal((header or "").strip().lower(), expected)
+
+
+@router.post(
+    "/api/webhooks/github", status_code=202, summary="Receive a GitHub issue comment",
+    description="Verifies `X-Hub-Signature-256` (`sha256=` + HMAC-SHA256 of the raw body with "
+                "CAPSTAN_TASKS_WEBHOOK_SECRET) before anything else: 401 `invalid_signature`. Then, in order: "
+                "events other than `issue_comment` → 202 `ignored`/`event`; a comment without `@<handle>` → 202 "
+                "`ignored`/`no_mention`; `action` ≠ `created` → `action`; a bot → `bot`; a commenter not on the "
+                "allowlist → 200 `not_authorized`; a repeated `X-GitHub-Delivery` → 202 `accepted` with "
+                "`duplicate: true`; no installation → 200 `missing_installation`; a commenter who never signed in "
+                "→ 200 `missing_user_oauth`; a repository not selected → 200 `repo_not_selected`; a run already "
+                "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`.",
+    responses={200: {"description": "Refused with a reason (`status`)"},
+               400: {"description": "The body is not a JSON object, or not an issue_comment payload"},
+               401: {"description": "`invalid_signature`"},
+               503: {"description": "`webhook_secret_not_configured`"}},
+    openapi_extra=_OBJECT_BODY)
+@authenticated_by(TASKS_GITHUB_SIGNATURE)
+async def github_issue_comment(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                               x_github_event: Annotated[str | None, Header()] = None,
+                               x_github_delivery: Annotated[str | None, Header(max_length=200)] = None,
+                               x_hub_signature_256: Annotated[str | None, Header()] = None) -> JSONResponse:
+    secret = secret_value(settings.tasks.webhook_secret)
+    if not secret:
+        return JSONResponse({"status": "webhook_secret_not_configured"}, status_code=503)
+    raw = await request.body()
+    if not _signature_matches(secret, raw, x_hub_signature_256):
+        return JSONResponse({"status": "invalid_signature"}, status_code=401)
+    if x_github_event != "issue_comment":
+        return JSONResponse({"status": "ignored", "reason": "event"}, status_code=202)
+    code, body = await take_comment(db, temporal, settings, _json_body(raw), x_github_delivery)
+    log.info("issue comment delivery %s: %s", x_github_delivery, body.get("status"))
+    return JSONResponse(body, status_code=code)
+
+
+@router.post(
+    "/api/callbacks/complete", summary="A runner reports its result",
+    description="The token is `X-Capstan-Callback-Token` (or `X-Porter-Callback-Token`, or the body's "
+                "`callback_token`): hex HMAC-SHA256 of the execution id with the callback secret, checked before "
+                "any lookup. Body: `execution_id` (or `task_id`), `status` (`complete`|`success`|`failed`), "
+                "`summary`, `error`, `branch_name`, `base_branch`, `commit_hash`, `pr_exists`, `callback_attempt`, "
+                "`callback_max_attempts`, `callback_last_http_code`. Unknown executions and executions that already "
+                "have a result answer 200 with `ignored`: a duplicate is a no-op. Returns once the run's workflow "
+                "has the result; read the PR from `GET /api/tasks/{id}/status`.",
+    responses={400: {"description": "Not a JSON object, no execution id, or a bad `status`"},
+               401: {"description": "`invalid callback token`"}},
+    openapi_extra=_OBJECT_BODY)
+@authenticated_by(TASKS_CALLBACK_TOKEN)
+async def runner_callback(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                          x_capstan_callback_token: Annotated[str | None, Header()] = None,
+                          x_porter_callback_token: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    payload = _json_body(await request.body())
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_payload")
+    execution_id = payload.get("execution_id") or payload.get("task_id")
+    if not isinstance(execution_id, str) or not execution_id.strip():
+        raise BadRequest("missing execution id", code="missing execution id")
+    token = x_capstan_callback_token or x_porter_callback_token or payload.get("callback_token")
+    secret = tasks_callback_secret(settings)
+    expected = callback_token(secret, execution_id) if secret else None
+    if not isinstance(token, str) or expected is None or not secrets_equal(token.strip().lower(), expected):
+        raise Unauthorized("invalid callback token", code="invalid callback token")
+    result = parse_callback(payload)
+    return await accept_callback(db, temporal, settings, execution_id, result)

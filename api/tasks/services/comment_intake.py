@@ -1,0 +1,155 @@
+"""From a signed ``issue_comment`` delivery to a queued task: the webhook's decision table, in order.
+
+Only an accepted delivery records its id, so a refused or badly signed one can be redelivered.
+The first matching row answers; nothing after it runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from activities.tasks.user_store import stored_config
+from api.common.errors import BadRequest
+from api.tasks.services.executions import (
+    AlreadyRunning,
+    DuplicateDelivery,
+    TaskRequest,
+    delivery_task,
+    enqueue_execution,
+)
+from capstan.settings import Settings
+from models.tasks.agents import agent_catalog, default_agent
+from models.tasks.command import has_mention, parse_command
+from models.tasks.config import is_repo_selected
+from models.tasks.ids import TaskId
+from models.tasks.tables import GitHubUserRow
+
+_LOCAL_CLONE = re.compile(r"^(file://|/)")
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _User(_Loose):
+    login: str
+    id: int
+    type: str = "User"
+
+
+class _Comment(_Loose):
+    id: int
+    body: str | None = ""
+    user: _User
+
+
+class _Issue(_Loose):
+    number: int
+    title: str | None = ""
+    body: str | None = ""
+    html_url: str | None = None
+    user: _User | None = None
+
+
+class _Owner(_Loose):
+    login: str
+
+
+class _Repository(_Loose):
+    id: int | None = None
+    name: str
+    owner: _Owner
+    clone_url: str
+    default_branch: str | None = None
+
+
+class _Installation(_Loose):
+    id: int | None = None
+
+
+class IssueCommentEvent(_Loose):
+    """The parts of GitHub's ``issue_comment`` payload a task needs; wrong types are a 400."""
+
+    action: str
+    comment: _Comment
+    issue: _Issue
+    repository: _Repository
+    installation: _Installation | None = None
+
+
+def answer(status: str, code: int = 202, **fields: Any) -> tuple[int, dict[str, Any]]:
+    return code, {"status": status, **fields}
+
+
+def parse_event(payload: Any) -> IssueCommentEvent:
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_payload")
+    try:
+        return IssueCommentEvent.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadRequest(f"not an issue_comment payload: {where}: {first['msg']}", code="invalid_payload") from None
+
+
+async def signed_in_user(db: AsyncSession, user_id: int, login: str) -> GitHubUserRow | None:
+    """The commenter's stored sign-in: by GitHub user id, then by lowercased login."""
+    user = await db.get(GitHubUserRow, user_id)
+    if user is None:
+        user = (await db.exec(select(GitHubUserRow).where(func.lower(GitHubUserRow.login) == login.lower()))).first()
+    return user if user is not None and user.oauth_token else None
+
+
+async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, payload: Any,
+                       delivery_id: str | None) -> tuple[int, dict[str, Any]]:
+    """Rows 3–13 of the decision table (the signature and the event name are checked before)."""
+    tasks = settings.tasks
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_payload")
+    comment = payload.get("comment")
+    body = comment.get("body") if isinstance(comment, dict) else None
+    if not isinstance(body, str) or not has_mention(body, tasks.handle):
+        return answer("ignored", reason="no_mention")
+    event = parse_event(payload)
+    if event.action != "created":
+        return answer("ignored", reason="action")
+    commenter = event.comment.user
+    if commenter.type == "Bot":
+        return answer("ignored", reason="bot")
+    if tasks.allowlist and commenter.login.lower() not in tasks.allowlist:
+        return answer("not_authorized", 200)
+    if delivery_id and (seen := await delivery_task(db, delivery_id)) is not None:
+        return answer("accepted", taskId=seen, duplicate=True)
+    if not event.installation or not event.installation.id:
+        return answer("missing_installation", 200)
+    user = await signed_in_user(db, commenter.id, commenter.login)
+    if user is None:
+        return answer("missing_user_oauth", 200)
+    repo = event.repository
+    config = await stored_config(db, user.id)
+    if not is_repo_selected(config, f"{repo.owner.login}/{repo.name}", repo.id):
+        return answer("repo_not_selected", 200)
+    catalog = agent_catalog(tasks.agents)
+    command = parse_command(body, tasks.handle, catalog, default_agent(config, catalog))
+    assert command is not None  # has_mention held
+    task_id = str(TaskId(repo.owner.login, repo.name, event.issue.number))
+    request = TaskRequest(
+        task_id=task_id, repo_owner=repo.owner.login, repo_name=repo.name, issue_number=event.issue.number,
+        issue_title=event.issue.title or "", issue_body=event.issue.body or "", issue_url=event.issue.html_url,
+        created_by=event.issue.user.login if event.issue.user else None, requested_by=commenter.login,
+        requester_user_id=user.id, source="webhook", installation_id=event.installation.id,
+        clone_url=repo.clone_url, default_branch=repo.default_branch or "main", agent=command.agent,
+        priority=command.priority, instructions=command.instructions, comment_id=event.comment.id)
+    try:
+        await enqueue_execution(db, temporal, settings, request, delivery_id=delivery_id or None)
+    except DuplicateDelivery as duplicate:
+        return answer("accepted", taskId=duplicate.task_id, duplicate=True)
+    except AlreadyRunning:
+        return answer("ignored", reason="already_running", taskId=task_id)
+    return answer("accepted", taskId=task_id)

@@ -1,0 +1,134 @@
+"""Reading tasks for a signed-in user: the lists, the history and one task with its executions.
+
+Scope: the repositories of the user's installations, narrowed to ``onboarding.selectedRepos`` once
+onboarding is completed. Filters and paging run in Postgres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, Text, and_, cast, false, func, or_, tuple_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activities.tasks.user_store import stored_config
+from api.common.errors import NotFound
+from api.tasks.services.github_data import github_client, user_repositories
+from api.tasks.session import SignedIn
+from capstan.settings import Settings
+from models.tasks.config import is_repo_selected
+from models.tasks.history import HistoryQuery, ListQuery
+from models.tasks.ids import TaskId
+from models.tasks.tables import CodingTaskRow, TaskExecutionRow
+from models.tasks.views import status_object, task_object
+
+TASK_NOT_FOUND = "task not found"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The ``(owner, name)`` pairs, lowercased, whose tasks the user sees."""
+
+    repositories: frozenset[tuple[str, str]]
+
+    def allows(self, owner: str, name: str) -> bool:
+        return (owner.lower(), name.lower()) in self.repositories
+
+    def clause(self) -> Any:
+        if not self.repositories:
+            return false()
+        return tuple_(func.lower(CodingTaskRow.repo_owner), func.lower(CodingTaskRow.repo_name)).in_(
+            sorted(self.repositories))
+
+
+async def user_scope(db: AsyncSession, settings: Settings, signed_in: SignedIn) -> Scope:
+    listing = await user_repositories(settings, github_client(settings, signed_in.token), signed_in.user.id)
+    config = await stored_config(db, signed_in.user.id)
+    pairs = set()
+    for repo in listing.repositories:
+        full_name = str(repo.get("fullName") or "")
+        if "/" in full_name and is_repo_selected(config, full_name, repo.get("id")):
+            owner, name = full_name.split("/", 1)
+            pairs.add((owner.lower(), name.lower()))
+    return Scope(frozenset(pairs))
+
+
+async def _latest_executions(db: AsyncSession, tasks: list[CodingTaskRow]) -> dict[str, TaskExecutionRow]:
+    ids = [task.execution_id for task in tasks if task.execution_id]
+    if not ids:
+        return {}
+    rows = (await db.exec(select(TaskExecutionRow).where(col(TaskExecutionRow.id).in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+async def _objects(db: AsyncSession, tasks: list[CodingTaskRow]) -> list[dict[str, Any]]:
+    latest = await _latest_executions(db, tasks)
+    return [task_object(task, latest.get(task.execution_id or "")) for task in tasks]
+
+
+async def list_tasks(db: AsyncSession, scope: Scope, query: ListQuery) -> list[dict[str, Any]]:
+    statement = select(CodingTaskRow).where(scope.clause())
+    if query.status is not None:
+        statement = statement.where(CodingTaskRow.status == query.status)
+    statement = statement.order_by(col(CodingTaskRow.updated_at).desc(), col(CodingTaskRow.id)) \
+        .offset(query.offset).limit(query.limit)
+    return await _objects(db, list((await db.exec(statement)).all()))
+
+
+def _history_filters(query: HistoryQuery) -> list[Any]:
+    filters: list[Any] = []
+    if query.status is not None:
+        filters.append(CodingTaskRow.status == query.status)
+    if query.agent is not None:
+        filters.append(CodingTaskRow.agent == query.agent)
+    if query.repo is not None:
+        full_name = func.lower(CodingTaskRow.repo_owner + "/" + CodingTaskRow.repo_name)
+        filters.append(full_name.contains(query.repo.lower(), autoescape=True))
+    if query.branch is not None:
+        filters.append(func.lower(CodingTaskRow.branch) == query.branch.lower())
+    if query.issue_number is not None:
+        filters.append(CodingTaskRow.issue_number == query.issue_number)
+    if query.search is not None:
+        needle = query.search.lower()
+        filters.append(or_(func.lower(CodingTaskRow.issue_title).contains(needle, autoescape=True),
+                           cast(CodingTaskRow.issue_number, Text).contains(needle, autoescape=True)))
+    if query.completed_from is not None:  # never-completed tasks count as time 0: dropped
+        filters.append(and_(col(CodingTaskRow.completed_at).is_not(None),
+                            col(CodingTaskRow.completed_at) >= query.completed_from))
+    if query.completed_to is not None:
+        filters.append(or_(col(CodingTaskRow.completed_at).is_(None),
+                           col(CodingTaskRow.completed_at) <= query.completed_to))
+    return filters
+
+
+async def task_history(db: AsyncSession, scope: Scope, query: HistoryQuery) -> dict[str, Any]:
+    filters = [scope.clause(), *_history_filters(query)]
+    total = (await db.exec(select(cast(func.count(), Integer)).select_from(CodingTaskRow).where(*filters))).one()
+    statement = select(CodingTaskRow).where(*filters).order_by(
+        col(CodingTaskRow.completed_at).desc().nulls_last(), col(CodingTaskRow.updated_at).desc(),
+        col(CodingTaskRow.id)).offset(query.offset).limit(query.limit)
+    tasks = await _objects(db, list((await db.exec(statement)).all()))
+    return {"tasks": tasks, "total": total, "limit": query.limit, "offset": query.offset}
+
+
+async def task_in_scope(db: AsyncSession, scope: Scope, task_id: TaskId, *, for_update: bool = False
+                        ) -> CodingTaskRow:
+    task = await db.get(CodingTaskRow, str(task_id), with_for_update=for_update)
+    if task is None or not scope.allows(task.repo_owner, task.repo_name):
+        raise NotFound(TASK_NOT_FOUND, code=TASK_NOT_FOUND)
+    return task
+
+
+async def executions_of(db: AsyncSession, task_id: str) -> list[TaskExecutionRow]:
+    return list((await db.exec(select(TaskExecutionRow).where(TaskExecutionRow.task_id == task_id)
+                               .order_by(col(TaskExecutionRow.queued_at).desc()))).all())
+
+
+async def task_status(db: AsyncSession, task: CodingTaskRow) -> dict[str, Any]:
+    return status_object(task, await executions_of(db, task.id))
+
+
+async def one_task_object(db: AsyncSession, task: CodingTaskRow) -> dict[str, Any]:
+    return (await _objects(db, [task]))[0]

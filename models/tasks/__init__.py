@@ -1,0 +1,1 @@
+"""The coding-tasks surface: tasks started by an ``@mention`` in a GitHub issue comment."""

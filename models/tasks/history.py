@@ -1,0 +1,118 @@
+"""The query strings of ``GET /api/tasks`` and ``GET /api/tasks/history``, checked (``ValueError`` = 400).
+
+Absent or empty parameters take their defaults; unknown parameters are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from models.tasks.status import TaskStatus
+
+_STATUSES = ", ".join(status.value for status in TaskStatus)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    status: TaskStatus | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    status: TaskStatus | None = None
+    agent: str | None = None
+    #: Case-insensitive substring of ``owner/name``.
+    repo: str | None = None
+    #: Case-insensitive exact branch.
+    branch: str | None = None
+    issue_number: int | None = None
+    #: Case-insensitive substring of the title, or of the issue number as text.
+    search: str | None = None
+    #: Inclusive bounds on ``completedAt`` (a date-only ``to`` means the end of that day).
+    completed_from: datetime | None = None
+    completed_to: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or not value.strip():
+        return None
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL bytes")
+    return value.strip()
+
+
+def _status(params: Mapping[str, str]) -> TaskStatus | None:
+    value = _text(params, "status")
+    if value is None:
+        return None
+    try:
+        return TaskStatus(value)
+    except ValueError:
+        raise ValueError(f"status must be one of {_STATUSES}") from None
+
+
+_NO_MAXIMUM = 2**31 - 1
+
+
+def _integer(params: Mapping[str, str], name: str, low: int, high: int = _NO_MAXIMUM) -> int | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    between = f"between {low} and {high}" if high < _NO_MAXIMUM else f"at least {low}"
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise ValueError(f"{name} must be an integer {between}")
+    return int(value)
+
+
+def _moment(params: Mapping[str, str], name: str, end_of_day: bool) -> datetime | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            if end_of_day:
+                return datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
+            return datetime.combine(day, time(), UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 date or date-time (2026-05-13 or 2026-05-13T10:00:00Z)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _paging(params: Mapping[str, str], default_limit: int, max_limit: int) -> tuple[int, int]:
+    limit = _integer(params, "limit", 1, max_limit)
+    offset = _integer(params, "offset", 0)
+    return (default_limit if limit is None else limit), (offset or 0)
+
+
+def parse_list_query(params: Mapping[str, str]) -> ListQuery:
+    limit, offset = _paging(params, 100, 500)
+    return ListQuery(status=_status(params), limit=limit, offset=offset)
+
+
+def parse_history_query(params: Mapping[str, str]) -> HistoryQuery:
+    limit, offset = _paging(params, 50, 200)
+    completed_from = _moment(params, "from", end_of_day=False)
+    completed_to = _moment(params, "to", end_of_day=True)
+    if completed_from and completed_to and completed_from > completed_to:
+        raise ValueError("from must not be after to")
+    return HistoryQuery(
+        status=_status(params),
+        agent=_text(params, "agent"),
+        repo=_text(params, "repo"),
+        branch=_text(params, "branch"),
+        issue_number=_integer(params, "issueNumber", 1),
+        search=_text(params, "search"),
+        completed_from=completed_from,
+        completed_to=completed_to,
+        limit=limit,
+        offset=offset,
+    )
