@@ -13,7 +13,16 @@ from api.common.auth import authenticator_from_token
 from api.common.errors import install_error_handlers
 from api.common.gates import capstan_gates
 from api.common.middleware import RequestGuardMiddleware
-from api.common.openapi import BEARER, PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER, WEBHOOK_SCHEMES, document_api
+from api.common.openapi import (
+    BEARER,
+    PATCH_ADMIN_BEARER,
+    PATCH_ADMIN_HEADER,
+    TASKS_CALLBACK_TOKEN,
+    TASKS_GITHUB_SIGNATURE,
+    TASKS_SESSION,
+    WEBHOOK_SCHEMES,
+    document_api,
+)
 from api.protocols.services.project_access import hidden_projects
 from api.surfaces import API_SURFACES
 from capstan import __version__
@@ -63,7 +72,8 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
 
     gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES))
     enforced = ({BEARER} if token else set()) | (set(WEBHOOK_SCHEMES) if settings.webhooks.token else set()) \
-        | ({PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER} if settings.patch.admin_token else set())
+        | ({PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER} if settings.patch.admin_token else set()) \
+        | {TASKS_SESSION, TASKS_CALLBACK_TOKEN} | ({TASKS_GITHUB_SIGNATURE} if settings.tasks.webhook_secret else set())
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -6,5 +6,6 @@ from api.common.surface import ApiSurface
 from api.maintenance.router import surface as maintenance
 from api.ops.router import surface as ops
 from api.protocols.router import surface as protocols
+from api.tasks.router import surface as tasks
 
-API_SURFACES: list[ApiSurface] = [ops, protocols, maintenance]
+API_SURFACES: list[ApiSurface] = [ops, protocols, maintenance, tasks]

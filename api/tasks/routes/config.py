@@ -13,6 +13,7 @@ from activities.tasks.providers import validate_anthropic
 from activities.tasks.runners.fly import validate_fly
 from api.common.deps import SessionDep, SettingsDep
 from api.common.errors import BadGateway, BadRequest, ServiceUnavailable
+from api.common.routing import route_per_method
 from api.tasks.services.config import UserConfigStore
 from api.tasks.session import SessionUser, SignedIn
 from capstan.secrets import SecretsUnreadable
@@ -125,7 +126,7 @@ async def list_providers(signed_in: SessionUser) -> dict:
     return providers_answer()
 
 
-@router.api_route("/api/config/validate/anthropic", methods=["POST", "GET"], responses={
+@route_per_method(router, "/api/config/validate/anthropic", ["POST", "GET"], responses={
     400: {"description": "`missing`: no Anthropic key is stored"},
     502: {"description": "`error`: Anthropic did not give a clear answer"}},
     summary="Check the stored Anthropic key against Anthropic's API (never echoes it)")
@@ -142,7 +143,7 @@ async def check_anthropic(request: Request, signed_in: SessionUser, db: SessionD
     return result
 
 
-@router.api_route("/api/config/validate/fly", methods=["POST", "GET"],
+@route_per_method(router, "/api/config/validate/fly", ["POST", "GET"],
                   summary="Check the stored Fly token and app (mode org creates the app when it can)")
 async def check_fly(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep,
                     mode: Annotated[Literal["org", "deploy"], Query(description="org (default) or deploy")] = "org"

@@ -13,9 +13,10 @@ from sqlalchemy import Integer, Text, and_, cast, false, func, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.tasks.github import GitHubClient
 from activities.tasks.user_store import stored_config
 from api.common.errors import NotFound
-from api.tasks.services.github_data import github_client, user_repositories
+from api.tasks.services.github_data import user_repositories
 from api.tasks.session import SignedIn
 from capstan.settings import Settings
 from models.tasks.config import is_repo_selected
@@ -43,8 +44,8 @@ class Scope:
             sorted(self.repositories))
 
 
-async def user_scope(db: AsyncSession, settings: Settings, signed_in: SignedIn) -> Scope:
-    listing = await user_repositories(settings, github_client(settings, signed_in.token), signed_in.user.id)
+async def user_scope(db: AsyncSession, settings: Settings, signed_in: SignedIn, github: GitHubClient) -> Scope:
+    listing = await user_repositories(settings, github, signed_in.user.id)
     config = await stored_config(db, signed_in.user.id)
     pairs = set()
     for repo in listing.repositories:

@@ -1,0 +1,168 @@
+"""Tasks of the signed-in user: lists, history, one task's status, create, retry, stop.
+
+Task ids hold ``/`` and ``#`` (``acme/widgets#11``): in paths they are URL-encoded
+(``/api/tasks/acme%2Fwidgets%2311/status``). Only tasks of repositories the user's App installations
+reach (and, once onboarding is completed, that the user selected) are visible; others are 404.
+Retry and stop answer the seed's POST and the original's PUT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+
+from activities.tasks.github import GitHubClient
+from api.common.deps import SessionDep, SettingsDep, TemporalDep
+from api.common.errors import BadRequest, NotFound
+from api.common.routing import route_per_method
+from api.tasks.services.github_data import github_answers, github_client
+from api.tasks.services.task_actions import (
+    create_task,
+    parse_create_body,
+    parse_manual_status,
+    retry_task,
+    set_status_by_hand,
+    stop_task,
+)
+from api.tasks.services.task_records import (
+    TASK_NOT_FOUND,
+    Scope,
+    list_tasks,
+    one_task_object,
+    task_history,
+    task_in_scope,
+    task_status,
+    user_scope,
+)
+from api.tasks.session import SessionUser, SignedIn
+from models.tasks.history import parse_history_query, parse_list_query
+from models.tasks.ids import TaskId, parse_task_id
+
+router = APIRouter(tags=["tasks"])
+
+AnyBody = Annotated[Any, Body(description="A JSON object (see docs/api/tasks.md)")]
+TASK_ID_DESCRIPTION = "The task id `owner/repo#<issue>`, URL-encoded: `acme%2Fwidgets%2311`."
+GITHUB_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"description": "`rate_limit`: GitHub's rate limit is spent"},
+    502: {"description": "`github_unavailable`: GitHub failed or is unreachable"},
+}
+TASK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **GITHUB_RESPONSES,
+    400: {"description": "`invalid task id`: not `owner/repo#<number>` once decoded"},
+    404: {"description": "`task not found` (or not in the user's repositories)"},
+}
+
+
+def task_id_of(raw: str) -> TaskId:
+    task_id = parse_task_id(raw)
+    if task_id is None:
+        raise BadRequest("invalid task id: expected owner/repo#<number>, URL-encoded (acme%2Fwidgets%2311)",
+                         code="invalid task id")
+    return task_id
+
+
+def _query(parse: Any, request: Request) -> Any:
+    try:
+        return parse(request.query_params)
+    except ValueError as error:
+        raise BadRequest(f"invalid query: {error}", code="invalid_query") from None
+
+
+@contextlib.asynccontextmanager
+async def _on_github(request: Request, db: SessionDep, settings: SettingsDep,
+                     signed_in: SignedIn) -> AsyncIterator[tuple[GitHubClient, Scope]]:
+    """The user's GitHub client and task scope, GitHub's failures answered the one way."""
+    async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
+        yield github, await user_scope(db, settings, signed_in, github)
+
+
+@router.get("/api/tasks", responses=GITHUB_RESPONSES,
+            summary="Tasks of the user's repositories, newest change first (`status`, `limit` 1–500 default 100, "
+                    "`offset`)")
+async def read_tasks(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> list[dict]:
+    query = _query(parse_list_query, request)
+    async with _on_github(request, db, settings, signed_in) as (_, scope):
+        return await list_tasks(db, scope, query)
+
+
+@router.get("/api/tasks/history", responses=GITHUB_RESPONSES,
+            summary="Task history, newest completion first: filters `status, agent, repo, branch, issueNumber, "
+                    "search, from, to`; `limit` 1–200 (50), `offset`")
+async def read_history(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
+    query = _query(parse_history_query, request)
+    async with _on_github(request, db, settings, signed_in) as (_, scope):
+        return await task_history(db, scope, query)
+
+
+@router.post("/api/tasks", status_code=201, responses={
+    **GITHUB_RESPONSES,
+    400: {"description": "Missing repo or issue/prompt, unknown agent or priority, or the agent is not ready "
+                         "(`error` is the blocked summary)"},
+    403: {"description": "`repo_not_selected`"}, 404: {"description": "`not_found`: no such issue or repository"},
+    409: {"description": "`task_running`: a run of that issue is queued or running"}},
+    summary="Create a task from the dashboard: an existing issue (`issueNumber`) or a new one from `prompt`")
+async def create(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
+                 settings: SettingsDep) -> dict:
+    parsed = parse_create_body(body)
+    async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
+        task = await create_task(db, temporal, settings, signed_in, github, parsed)
+    return await one_task_object(db, task)
+
+
+@router.get("/api/tasks/{task_id:path}/status", responses=TASK_RESPONSES,
+            summary="One task: its latest run and every execution, newest first")
+async def read_status(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep,
+                      settings: SettingsDep) -> dict:
+    parsed = task_id_of(task_id)
+    async with _on_github(request, db, settings, signed_in) as (_, scope):
+        return await task_status(db, await task_in_scope(db, scope, parsed))
+
+
+@router.put("/api/tasks/{task_id:path}/status", responses={
+    **TASK_RESPONSES, 409: {"description": "`task_running`: a run is working on it; stop it first"}},
+    summary="Set a task's status by hand (relabels and comments the issue); the body names the task")
+async def write_status(task_id: str, body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
+                       settings: SettingsDep) -> dict:
+    change = parse_manual_status(body)
+    if str(change.task_id) != str(task_id_of(task_id)):
+        raise BadRequest("the body names another task than the path", code="invalid task id")
+    async with _on_github(request, db, settings, signed_in) as (github, scope):
+        task = await task_in_scope(db, scope, change.task_id, for_update=True)
+        await set_status_by_hand(db, settings, task, github, change)
+    return {"ok": True}
+
+
+@route_per_method(router, "/api/tasks/{task_id:path}/retry", ["POST", "PUT"], responses={
+    **TASK_RESPONSES, 409: {"description": "`task_running` while a run is queued or running; `not_retryable` "
+                                           "after success"}},
+    summary="Start a new execution (new id, new branch) of a failed, timed-out or stopped task")
+async def retry(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
+                settings: SettingsDep) -> dict:
+    parsed = task_id_of(task_id)
+    async with _on_github(request, db, settings, signed_in) as (github, scope):
+        task = await task_in_scope(db, scope, parsed)
+        return await retry_task(db, temporal, settings, task, github)
+
+
+@route_per_method(router, "/api/tasks/{task_id:path}/stop", ["POST", "PUT"], responses={
+    **TASK_RESPONSES, 202: {"description": "`stopping`: asked, not yet recorded within the update timeout"},
+    409: {"description": "`not_running`: no run is queued or running"}},
+    summary="Stop the running execution: its runner is killed or destroyed, then the task is `stopped`")
+async def stop(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
+               settings: SettingsDep) -> JSONResponse:
+    parsed = task_id_of(task_id)
+    async with _on_github(request, db, settings, signed_in) as (_, scope):
+        task = await task_in_scope(db, scope, parsed)
+    code, answer = await stop_task(db, temporal, settings, task)
+    return JSONResponse(answer, status_code=code)
+
+
+@router.api_route("/api/tasks/{task_id:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)
+async def no_such_task_route(task_id: str) -> None:
+    """``/api/tasks/<id>`` alone, or with another action, is no route: 404 rather than a confusing 405."""
+    raise NotFound(f"no such route; see {TASK_ID_DESCRIPTION}", code=TASK_NOT_FOUND)
