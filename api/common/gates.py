@@ -11,6 +11,10 @@ a new route is guarded unless its surface declares otherwise.
 - ``SignedWebhook``: the route verifies a signature over the body, so nothing can be checked
   before the body is read; the body still goes through the strict JSON reader first.
 
+A gate may also define ``verify_body(request, body)``: the guard calls it with the raw body once it
+is read, before the JSON reader, so a signature over the body is checked before anything else looks
+at it (a badly signed delivery is a 401 whatever its body holds).
+
 Each surface declares the gates of its paths (``api.common.surface.ApiSurface.gates``); a new
 surface with other credentials (an admin token, JWTs, another signed webhook) adds a ``Gate``
 under its own prefix.

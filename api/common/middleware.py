@@ -135,7 +135,8 @@ class RequestGuardMiddleware:
         _check_url(scope)
         if any(b"\x00" in value for _, value in scope["headers"]):
             raise BadRequest("NUL bytes are not allowed in headers", code="nul_byte")
-        principal = self.gates.gate_for(scope["path"]).check(Request(scope))
+        gate = self.gates.gate_for(scope["path"])
+        principal = gate.check(Request(scope))
         if principal is not None:
             scope[PRINCIPAL_SCOPE_KEY] = principal
         if scope["method"] not in _BODY_METHODS:
@@ -146,6 +147,8 @@ class RequestGuardMiddleware:
                 await _discard_body(receive, int(declared))
             raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
         body = await self._read_body(receive)
+        if (verify_body := getattr(gate, "verify_body", None)) is not None:
+            verify_body(Request(scope), body)
         if body and _parsed_as_json(_header(scope, b"content-type")):
             try:
                 read_json(body)

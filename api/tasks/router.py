@@ -1,7 +1,8 @@
 """The coding-tasks surface: GitHub issue comments that start agent runs, the runners' callbacks, the
 signed-in user's tasks, config and GitHub data, and the operator checks. Every path is under ``/api``.
 
-Credentials by path: the webhook and the callback verify their own signatures over the body; sign-in,
+Credentials by path: the webhook's signature is checked by its gate as soon as the body is read, the
+callback checks its per-execution token itself (the token and the execution id may be in the body); sign-in,
 the startup check and the rate limit are open; everything else needs the session cookie of a GitHub
 sign-in (``api.tasks.session``).
 """
@@ -14,13 +15,14 @@ from api.common.gates import Gate, Public, SignedWebhook
 from api.common.surface import ApiSurface
 from api.tasks.routes import auth, config, github_data, intake, ops, tasks
 from api.tasks.session import TasksSession
+from api.tasks.webhook_signature import GitHubWebhookSignature
 
 router = APIRouter()
 for module in (intake, tasks, config, auth, github_data, ops):
     router.include_router(module.router)
 
 GATES: dict[str, Gate] = {
-    "/api/webhooks/github": SignedWebhook(),
+    "/api/webhooks/github": GitHubWebhookSignature(),
     "/api/callbacks/complete": SignedWebhook(),
     "/api/auth": Public(),
     "/api/startup/check": Public(),
