@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from fastapi import routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from api.common.errors import ApiError, ErrorResponse, Unauthorized
@@ -179,6 +180,18 @@ def route_security(route: APIRoute, enforced: Iterable[str], gates: GateTable | 
     return alternatives
 
 
+#: Models of the request bodies routes read themselves (``json_body``), added to the document's schemas.
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its JSON body itself (for the error messages its contract
+    fixes): documents ``model`` as that body."""
+    _BODY_MODELS[model.__name__] = model
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
 def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], enforced: Iterable[str],
                  gates: GateTable | None = None) -> dict[str, Any]:
     """Write the errors and security of every operation of ``routes`` into FastAPI's ``schema``.
@@ -192,6 +205,10 @@ def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], enforced: 
     error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     models.update(error_schema.pop("$defs", {}))
     models["ErrorResponse"] = error_schema
+    for name, model in _BODY_MODELS.items():
+        body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        models.update(body_schema.pop("$defs", {}))
+        models[name] = body_schema
     components["securitySchemes"] = SECURITY_SCHEMES
     enforced = set(enforced)
     for route in api_routes(routes):

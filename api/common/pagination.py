@@ -29,11 +29,11 @@ from sqlalchemy import ColumnElement
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.common.errors import BadRequest
+from models.common.limits import MAX_OFFSET
 
 T = TypeVar("T")
 
 MAX_LIMIT = 500
-MAX_OFFSET = 10_000_000
 #: Artifacts carry whole command outputs: smaller pages.
 MAX_ARTIFACT_LIMIT = 100
 DEFAULT_EVENT_LIMIT = 50

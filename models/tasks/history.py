@@ -1,4 +1,4 @@
-"""The query strings of ``GET /api/tasks`` and ``GET /api/tasks/history``, checked (``ValueError`` = 400).
+"""The query strings of ``GET /api/tasks`` and ``GET /api/tasks/history``, checked (``QueryParameterError`` = 400).
 
 Absent or empty parameters take their defaults; unknown parameters are ignored.
 """
@@ -9,9 +9,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from models.common.limits import MAX_OFFSET, PG_INTEGER_MAX
 from models.tasks.status import TaskStatus
 
 _STATUSES = ", ".join(status.value for status in TaskStatus)
+#: (default, maximum) page size of each list.
+LIST_LIMIT = (100, 500)
+HISTORY_LIMIT = (50, 200)
+
+
+class QueryParameterError(ValueError):
+    """A query parameter the list cannot take; ``name`` says which."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
     if value is None or not value.strip():
         return None
     if "\x00" in value:
-        raise ValueError(f"{name} must not contain NUL bytes")
+        raise QueryParameterError(name, f"{name} must not contain NUL bytes")
     return value.strip()
 
 
@@ -55,19 +67,15 @@ def _status(params: Mapping[str, str]) -> TaskStatus | None:
     try:
         return TaskStatus(value)
     except ValueError:
-        raise ValueError(f"status must be one of {_STATUSES}") from None
+        raise QueryParameterError("status", f"status must be one of {_STATUSES}") from None
 
 
-_NO_MAXIMUM = 2**31 - 1
-
-
-def _integer(params: Mapping[str, str], name: str, low: int, high: int = _NO_MAXIMUM) -> int | None:
+def _integer(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     value = _text(params, name)
     if value is None:
         return None
-    between = f"between {low} and {high}" if high < _NO_MAXIMUM else f"at least {low}"
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise ValueError(f"{name} must be an integer {between}")
+        raise QueryParameterError(name, f"{name} must be an integer between {low} and {high}")
     return int(value)
 
 
@@ -83,33 +91,34 @@ def _moment(params: Mapping[str, str], name: str, end_of_day: bool) -> datetime 
             return datetime.combine(day, time(), UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{name} must be an ISO 8601 date or date-time (2026-05-13 or 2026-05-13T10:00:00Z)") from None
+        raise QueryParameterError(name, f"{name} must be an ISO 8601 date or date-time (2026-05-13 or "
+                                        "2026-05-13T10:00:00Z)") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _paging(params: Mapping[str, str], default_limit: int, max_limit: int) -> tuple[int, int]:
-    limit = _integer(params, "limit", 1, max_limit)
-    offset = _integer(params, "offset", 0)
-    return (default_limit if limit is None else limit), (offset or 0)
+def _paging(params: Mapping[str, str], limits: tuple[int, int]) -> tuple[int, int]:
+    limit = _integer(params, "limit", 1, limits[1])
+    offset = _integer(params, "offset", 0, MAX_OFFSET)
+    return (limits[0] if limit is None else limit), (offset or 0)
 
 
 def parse_list_query(params: Mapping[str, str]) -> ListQuery:
-    limit, offset = _paging(params, 100, 500)
+    limit, offset = _paging(params, LIST_LIMIT)
     return ListQuery(status=_status(params), limit=limit, offset=offset)
 
 
 def parse_history_query(params: Mapping[str, str]) -> HistoryQuery:
-    limit, offset = _paging(params, 50, 200)
+    limit, offset = _paging(params, HISTORY_LIMIT)
     completed_from = _moment(params, "from", end_of_day=False)
     completed_to = _moment(params, "to", end_of_day=True)
     if completed_from and completed_to and completed_from > completed_to:
-        raise ValueError("from must not be after to")
+        raise QueryParameterError("from", "from must not be after to")
     return HistoryQuery(
         status=_status(params),
         agent=_text(params, "agent"),
         repo=_text(params, "repo"),
         branch=_text(params, "branch"),
-        issue_number=_integer(params, "issueNumber", 1),
+        issue_number=_integer(params, "issueNumber", 1, PG_INTEGER_MAX),
         search=_text(params, "search"),
         completed_from=completed_from,
         completed_to=completed_to,

@@ -32,7 +32,8 @@ class CodingTaskRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_coding_tasks_updated_at", "updated_at"),
         Index("ix_coding_tasks_completed_at", "completed_at"),
-        Index("ix_coding_tasks_repo", text("lower(repo_owner || '/' || repo_name)")),
+        # The scope of a user's lists: (owner, name) pairs, compared case-insensitively.
+        Index("ix_coding_tasks_repo", text("lower(repo_owner)"), text("lower(repo_name)")),
     )
 
     id: str = Field(sa_column=Column(Text, primary_key=True))

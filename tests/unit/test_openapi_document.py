@@ -12,10 +12,14 @@ from fastapi import APIRouter
 from api.app import create_app
 from api.common.deps import ReaderDep, TemporalDep
 from api.protocols.deps import RunDep
-from capstan.settings import ApiSettings, PatchSettings, Settings, WebhookSettings
+from capstan.settings import ApiSettings, PatchSettings, Settings, TasksSettings, WebhookSettings
 
 OPEN = {"/health", "/healthz", "/metrics"}
 WEBHOOKS = {"/webhooks/github": "githubSignature", "/webhooks/gitlab": "gitlabToken"}
+#: The coding-tasks surface: open sign-in and ops routes, two signed intake routes, the rest need a session.
+TASKS_OPEN = {"/api/auth/github", "/api/auth/github/callback", "/api/auth/github/installed", "/api/auth/logout",
+              "/api/startup/check", "/api/rate-limit"}
+TASKS_SIGNED = {"/api/webhooks/github": "tasksGithubSignature", "/api/callbacks/complete": "tasksCallbackToken"}
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 
 
@@ -32,7 +36,7 @@ def operations(spec: dict[str, Any]):
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     return document(api=ApiSettings(api_token="t0ken"), webhooks=WebhookSettings(token="s3cret"),
-                    patch=PatchSettings(admin_token="adm1n"))
+                    patch=PatchSettings(admin_token="adm1n"), tasks=TasksSettings(webhook_secret="h00k"))
 
 
 def test_security_schemes_are_declared(spec):
@@ -52,22 +56,31 @@ MAINTENANCE = ("/flow-events", "/maintenance-attempts", "/workspace-", "/flow-di
 def test_every_operation_says_who_may_call_it(spec):
     for path, method, operation in operations(spec):
         security = operation["security"]
-        if path in OPEN:
+        if path in OPEN or path in TASKS_OPEN:
             assert security == [], path
+        elif path in TASKS_SIGNED:
+            assert security == [{TASKS_SIGNED[path]: []}], path
+        elif path.startswith("/api/"):
+            assert security == [{"tasksSession": []}], (method, path)
         elif path in WEBHOOKS:
             assert {WEBHOOKS[path]: []} in security and {} not in security, path
         elif path.startswith(MAINTENANCE):
             assert security == [{"patchAdminBearer": []}, {"patchAdminToken": []}], (method, path)
         else:
             assert security and all("bearerAuth" in requirement for requirement in security), (method, path)
-    project_routes = [op for path, _, op in operations(spec) if "{" in path and not path.startswith(MAINTENANCE)]
+    project_routes = [op for path, _, op in operations(spec)
+                      if "{" in path and not path.startswith((*MAINTENANCE, "/api/"))]
     assert all({"bearerAuth": [], "projectToken": []} in op["security"] for op in project_routes)
 
 
 def test_an_open_deployment_documents_its_credentials_as_optional():
     spec = document()
     for path, method, operation in operations(spec):
-        if path not in OPEN:
+        if path in OPEN or path in TASKS_OPEN:
+            continue
+        if path.startswith("/api/") and path != "/api/webhooks/github":  # a session or a callback token, always
+            assert {} not in operation["security"], (method, path)
+        else:
             assert {} in operation["security"], (method, path)
 
 
@@ -76,7 +89,7 @@ def test_every_error_an_operation_can_answer_is_documented_in_the_error_shape(sp
         responses = operation["responses"]
         codes = set(responses)
         assert "422" not in codes and "400" in codes, (method, path)
-        if path not in OPEN and path not in WEBHOOKS:
+        if path not in OPEN and path not in WEBHOOKS and path not in TASKS_OPEN:
             assert "401" in codes, (method, path)
         if method == "POST":
             assert "413" in codes, (method, path)

@@ -107,14 +107,16 @@ def test_surfaces_are_chosen_by_name_and_default_to_all():
     assert choose_surfaces(None) == WORKER_SURFACES
     assert [s.name for s in choose_surfaces(parse_surface_names(" protocols, "))] == ["protocols"]
     assert [s.name for s in choose_surfaces(["maintenance", "protocols"])] == ["protocols", "maintenance"]
-    with pytest.raises(UnknownSurface, match="tasks"):
-        choose_surfaces(["protocols", "tasks"])
+    assert [s.name for s in choose_surfaces(["tasks"])] == ["tasks"]
+    with pytest.raises(UnknownSurface, match="platform"):
+        choose_surfaces(["protocols", "platform"])
     with pytest.raises(UnknownSurface, match="no worker surface"):
         choose_surfaces(parse_surface_names(" , "))
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
-    (["--surfaces", "protocols,nope"], {}, "unknown worker surface(s) nope; known surfaces: maintenance, protocols"),
+    (["--surfaces", "protocols,nope"], {},
+     "unknown worker surface(s) nope; known surfaces: maintenance, protocols, tasks"),
     (["--surfaces", ""], {}, "no worker surface chosen"),
     ([], {"CAPSTAN_WORKER_SURFACES": "ops"}, "unknown worker surface(s) ops"),
 ])

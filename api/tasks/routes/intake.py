@@ -13,16 +13,16 @@ from activities.tasks.runners.callback import callback_token
 from api.common.auth import secrets_equal
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, Unauthorized
-from api.common.openapi import TASKS_CALLBACK_TOKEN, authenticated_by
+from api.common.openapi import TASKS_CALLBACK_TOKEN, authenticated_by, json_body
+from api.tasks.schemas import CallbackBody
 from api.tasks.services.callbacks import accept_callback, parse_callback
-from api.tasks.services.comment_intake import take_comment
+from api.tasks.services.comment_intake import IssueCommentEvent, take_comment
 from capstan.secrets import tasks_callback_secret
 from capstan.strict_json import JsonRejected, read_json
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-intake"])
 
-_OBJECT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 def _json_body(raw: bytes) -> Any:
@@ -47,7 +47,7 @@ def _json_body(raw: bytes) -> Any:
                400: {"description": "The body is not a JSON object, or not an issue_comment payload"},
                401: {"description": "`invalid_signature`"},
                503: {"description": "`webhook_secret_not_configured`"}},
-    openapi_extra=_OBJECT_BODY)
+    openapi_extra=json_body(IssueCommentEvent))
 async def github_issue_comment(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                                x_github_event: Annotated[str | None, Header()] = None,
                                x_github_delivery: Annotated[str | None, Header(max_length=200)] = None
@@ -71,7 +71,7 @@ async def github_issue_comment(request: Request, db: SessionDep, temporal: Tempo
                 "has the result; read the PR from `GET /api/tasks/{id}/status`.",
     responses={400: {"description": "Not a JSON object, no execution id, or a bad `status`"},
                401: {"description": "`invalid callback token`"}},
-    openapi_extra=_OBJECT_BODY)
+    openapi_extra=json_body(CallbackBody))
 @authenticated_by(TASKS_CALLBACK_TOKEN)
 async def runner_callback(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                           x_capstan_callback_token: Annotated[str | None, Header()] = None,

@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 from activities.tasks.github import GitHubClient
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, NotFound
+from api.common.openapi import json_body
 from api.common.routing import route_per_method
+from api.tasks.schemas import CreateTaskBody, ManualStatusBody
 from api.tasks.services.github_data import github_answers, github_client
 from api.tasks.services.task_actions import (
     create_task,
@@ -39,12 +41,20 @@ from api.tasks.services.task_records import (
     user_scope,
 )
 from api.tasks.session import SessionUser, SignedIn
-from models.tasks.history import parse_history_query, parse_list_query
+from models.common.limits import MAX_OFFSET, PG_INTEGER_MAX
+from models.tasks.history import (
+    HISTORY_LIMIT,
+    LIST_LIMIT,
+    QueryParameterError,
+    parse_history_query,
+    parse_list_query,
+)
 from models.tasks.ids import TaskId, parse_task_id
+from models.tasks.status import TaskStatus
 
 router = APIRouter(tags=["tasks"])
 
-AnyBody = Annotated[Any, Body(description="A JSON object (see docs/api/tasks.md)")]
+AnyBody = Annotated[Any, Body()]
 TASK_ID_DESCRIPTION = "The task id `owner/repo#<issue>`, URL-encoded: `acme%2Fwidgets%2311`."
 GITHUB_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"description": "`rate_limit`: GitHub's rate limit is spent"},
@@ -68,8 +78,41 @@ def task_id_of(raw: str) -> TaskId:
 def _query(parse: Any, request: Request) -> Any:
     try:
         return parse(request.query_params)
-    except ValueError as error:
-        raise BadRequest(f"invalid query: {error}", code="invalid_query") from None
+    except QueryParameterError as error:
+        raise BadRequest(f"invalid request: query.{error.name}: {error}", code="validation_error", extra={
+            "fields": [{"field": f"query.{error.name}", "message": str(error), "type": "value_error"}]}) from None
+
+
+def _parameter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _paging_parameters(limits: tuple[int, int]) -> list[dict[str, Any]]:
+    return [
+        _parameter("status", {"type": "string", "enum": list(TaskStatus)},
+                   "Only tasks whose latest run has this status."),
+        _parameter("limit", {"type": "integer", "minimum": 1, "maximum": limits[1], "default": limits[0]},
+                   f"Page size, 1–{limits[1]} (default {limits[0]})."),
+        _parameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+                   f"Tasks to skip, 0–{MAX_OFFSET:,}."),
+    ]
+
+
+_TEXT = {"type": "string"}
+#: The lists read their query strings themselves (``models.tasks.history``); this is what they take.
+LIST_PARAMETERS = {"parameters": _paging_parameters(LIST_LIMIT)}
+HISTORY_PARAMETERS = {"parameters": [
+    *_paging_parameters(HISTORY_LIMIT),
+    _parameter("agent", _TEXT, "Exactly this agent."),
+    _parameter("repo", _TEXT, "`owner/name` contains this, in any case."),
+    _parameter("branch", _TEXT, "Exactly this branch, in any case."),
+    _parameter("issueNumber", {"type": "integer", "minimum": 1, "maximum": PG_INTEGER_MAX}, "Exactly this issue."),
+    _parameter("search", _TEXT, "The issue title, or the issue number as text, contains this (any case)."),
+    _parameter("from", {"type": "string", "format": "date-time"},
+               "Completed at or after (ISO 8601 date or date-time); never-completed tasks are left out."),
+    _parameter("to", {"type": "string", "format": "date-time"},
+               "Completed at or before; a date alone covers that whole day."),
+]}
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +125,7 @@ async def _on_github(request: Request, db: SessionDep, settings: SettingsDep,
 
 @router.get("/api/tasks", responses=GITHUB_RESPONSES,
             summary="Tasks of the user's repositories, newest change first (`status`, `limit` 1–500 default 100, "
-                    "`offset`)")
+                    "`offset`)", openapi_extra=LIST_PARAMETERS)
 async def read_tasks(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> list[dict]:
     query = _query(parse_list_query, request)
     async with _on_github(request, db, settings, signed_in) as (_, scope):
@@ -91,7 +134,7 @@ async def read_tasks(request: Request, signed_in: SessionUser, db: SessionDep, s
 
 @router.get("/api/tasks/history", responses=GITHUB_RESPONSES,
             summary="Task history, newest completion first: filters `status, agent, repo, branch, issueNumber, "
-                    "search, from, to`; `limit` 1–200 (50), `offset`")
+                    "search, from, to`; `limit` 1–200 (50), `offset`", openapi_extra=HISTORY_PARAMETERS)
 async def read_history(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
     query = _query(parse_history_query, request)
     async with _on_github(request, db, settings, signed_in) as (_, scope):
@@ -104,7 +147,8 @@ async def read_history(request: Request, signed_in: SessionUser, db: SessionDep,
                          "(`error` is the blocked summary)"},
     403: {"description": "`repo_not_selected`"}, 404: {"description": "`not_found`: no such issue or repository"},
     409: {"description": "`task_running`: a run of that issue is queued or running"}},
-    summary="Create a task from the dashboard: an existing issue (`issueNumber`) or a new one from `prompt`")
+    summary="Create a task from the dashboard: an existing issue (`issueNumber`) or a new one from `prompt`",
+    openapi_extra=json_body(CreateTaskBody))
 async def create(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
                  settings: SettingsDep) -> dict:
     parsed = parse_create_body(body)
@@ -124,7 +168,8 @@ async def read_status(task_id: str, request: Request, signed_in: SessionUser, db
 
 @router.put("/api/tasks/{task_id:path}/status", responses={
     **TASK_RESPONSES, 409: {"description": "`task_running`: a run is working on it; stop it first"}},
-    summary="Set a task's status by hand (relabels and comments the issue); the body names the task")
+    summary="Set a task's status by hand (relabels and comments the issue); the body names the task",
+    openapi_extra=json_body(ManualStatusBody))
 async def write_status(task_id: str, body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
                        settings: SettingsDep) -> dict:
     change = parse_manual_status(body)

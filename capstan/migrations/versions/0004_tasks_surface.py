@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_coding_tasks_completed_at', 'coding_tasks', ['completed_at'], unique=False)
-    op.create_index('ix_coding_tasks_repo', 'coding_tasks', [sa.literal_column("lower(repo_owner || '/' || repo_name)")], unique=False)
+    op.create_index('ix_coding_tasks_repo', 'coding_tasks', [sa.literal_column('lower(repo_owner)'), sa.literal_column('lower(repo_name)')], unique=False)
     op.create_index('ix_coding_tasks_updated_at', 'coding_tasks', ['updated_at'], unique=False)
     op.create_table('task_user_configs',
     sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),

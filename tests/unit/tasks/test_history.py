@@ -50,8 +50,9 @@ def test_every_status_is_a_filter(status):
     ({"limit": "0"}, "limit must be an integer between 1 and 200"),
     ({"limit": "201"}, "limit must be an integer between 1 and 200"),
     ({"limit": "1.5"}, "limit must be an integer between 1 and 200"),
-    ({"offset": "-1"}, "offset must be an integer at least 0"),
-    ({"offset": "²"}, "offset must be an integer at least 0"),
+    ({"offset": "-1"}, "offset must be an integer between 0 and 10000000"),
+    ({"offset": "²"}, "offset must be an integer between 0 and 10000000"),
+    ({"offset": "10000001"}, "offset must be an integer between 0 and 10000000"),
 ])
 def test_bad_history_values_say_what_is_wrong(params, message):
     with pytest.raises(ValueError, match=message):
