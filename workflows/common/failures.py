@@ -1,8 +1,10 @@
-"""What a failed activity says, for the event that records it."""
+"""What a failed activity says, for the event that records it, and telling a cancel from a failure."""
 
 from __future__ import annotations
 
-from temporalio.exceptions import ActivityError, ApplicationError
+import asyncio
+
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 
 def failure_reason(error: ActivityError) -> str:
@@ -10,3 +12,10 @@ def failure_reason(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return cause.message
     return str(cause or error)
+
+
+def raise_if_cancelled(error: BaseException) -> None:
+    """A workflow's cancel reaches the activity it awaits as an ``ActivityError`` caused by a cancel: code
+    that handles activity failures calls this first, so a stop is never taken for a failure and swallowed."""
+    if is_cancelled_exception(error):
+        raise asyncio.CancelledError() from error

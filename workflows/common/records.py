@@ -30,6 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from models.common.records import RECORD_REJECTED_ERROR, RECORD_REJECTED_EVENT, EventRecord
+from workflows.common.failures import raise_if_cancelled
 
 # Record writes must not be lost: they retry until Postgres answers, unless it refused the data.
 RECORDS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
@@ -86,6 +87,7 @@ async def execute_local_write(activity: str, arg: Any, result_type: type) -> Any
             activity, arg, start_to_close_timeout=LOCAL_WRITE_BUDGET, schedule_to_close_timeout=LOCAL_WRITE_BUDGET,
             retry_policy=RECORDS_RETRY, result_type=result_type)
     except (ActivityError, ApplicationError, TemporalTimeoutError) as error:
+        raise_if_cancelled(error)  # a cancelled workflow, not a slow Postgres
         if rejection_reason(error) is not None:
             raise
     # Postgres did not answer within the budget: keep retrying as a normal activity, which the

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
         WorkflowName,
     )
-    from workflows.common.failures import failure_reason
+    from workflows.common.failures import failure_reason, raise_if_cancelled
     from workflows.common.records import execute_local_write
     from workflows.common.retry import bounded_retry
 
@@ -67,6 +67,7 @@ class CodingTaskWorkflow:
     async def run(self, request: CodingTaskInput) -> str:
         self._request = request
         self._runner_task: asyncio.Task | None = None
+        self._remote_start: asyncio.Task | None = None
         self._remote: RemoteRunner | None = None
         context: ExecutionContext = await self._activity(ActivityName.LOAD_EXECUTION, request.execution_id,
                                                          ExecutionContext)
@@ -86,6 +87,7 @@ class CodingTaskWorkflow:
             await self._activity(ActivityName.MINT_GITHUB_TOKEN, execution_id, str)
             agents_md = await self._activity(ActivityName.READ_AGENTS_MD, execution_id, str | None)
         except ActivityError as error:
+            raise_if_cancelled(error)
             return await self._fail(FailureStage.DISPATCH, f"Task failed before start: {failure_reason(error)}",
                                     failure_reason(error))
         prompt = build_prompt(agent=context.agent, issue_number=context.issue_number, issue_title=context.issue_title,
@@ -133,6 +135,7 @@ class CodingTaskWorkflow:
             pull: PullRequest = await self._activity(
                 ActivityName.OPEN_PULL_REQUEST, PullRequestInput(execution_id=execution_id, result=result), PullRequest)
         except ActivityError as error:
+            raise_if_cancelled(error)
             reason = failure_reason(error)
             return await self._finish(Transition(
                 execution_id=execution_id, status=TaskStatus.FAILED, failure_stage=FailureStage.PR,
@@ -146,11 +149,14 @@ class CodingTaskWorkflow:
     async def _start_runner(self, request: CodingTaskInput, launch: RunnerLaunch) -> str | None:
         self._launch_error: str | None = None
         if request.runner == RunnerKind.FLY:
+            # Shielded: a stop while the machine is being created waits for its id to destroy it.
+            self._remote_start = asyncio.ensure_future(workflow.execute_activity(
+                ActivityName.START_REMOTE_RUNNER, launch, start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=bounded_retry(2), result_type=RemoteRunner))
             try:
-                self._remote = await workflow.execute_activity(
-                    ActivityName.START_REMOTE_RUNNER, launch, start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=bounded_retry(2), result_type=RemoteRunner)
+                self._remote = await asyncio.shield(self._remote_start)
             except ActivityError as error:
+                raise_if_cancelled(error)
                 self._launch_error = failure_reason(error)
                 return None
             return self._remote.ref
@@ -202,6 +208,12 @@ class CodingTaskWorkflow:
                 await task
             except (ActivityError, asyncio.CancelledError):
                 pass
+        start, self._remote_start = self._remote_start, None
+        if start is not None and self._remote is None:
+            try:
+                self._remote = await start
+            except ActivityError:
+                pass  # no machine was created
         if self._remote is not None:
             remote, self._remote = self._remote, None
             try:
@@ -229,6 +241,7 @@ class CodingTaskWorkflow:
                                             start_to_close_timeout=GITHUB_TIMEOUT, retry_policy=GITHUB_RETRY,
                                             result_type=type(None))
         except ActivityError as error:
+            raise_if_cancelled(error)
             workflow.logger.warning("transition %s not announced on GitHub: %s", transition.status,
                                     failure_reason(error))
 
