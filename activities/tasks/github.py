@@ -81,14 +81,15 @@ class GitHubError(Exception):
 
     @property
     def reset_at(self) -> datetime | None:
-        """When the limit resets: ``X-RateLimit-Reset``, else now + ``Retry-After``, else None."""
+        """When the limit resets: now + ``Retry-After`` (a secondary limit, whose end ``X-RateLimit-Reset``
+        does not tell), else ``X-RateLimit-Reset``, else None."""
         try:
-            return datetime.fromtimestamp(int(self.headers["x-ratelimit-reset"]), UTC)
+            return datetime.now(UTC) + timedelta(seconds=max(float(self.headers["retry-after"]), 0.0))
         except (KeyError, ValueError, OverflowError):
             pass
         try:
-            return datetime.now(UTC) + timedelta(seconds=max(float(self.headers["retry-after"]), 0.0))
-        except (KeyError, ValueError):
+            return datetime.fromtimestamp(int(self.headers["x-ratelimit-reset"]), UTC)
+        except (KeyError, ValueError, OverflowError):
             return None
 
     def missing_scopes(self) -> tuple[list[str], list[str]] | None:

@@ -7,7 +7,7 @@
 | 403, an accepted OAuth scope not granted | 403 ``missing_scope`` with ``scopeHints`` |
 | 403 "resource not accessible by integration" | 403 ``insufficient_app_permissions`` |
 | other 403 | 403 ``insufficient_permissions`` |
-| 404 | 404 ``not_found`` |
+| 404, 410 (gone) | 404 ``not_found`` |
 | 5xx, unreachable | 502 ``github_unavailable`` |
 | anything else | 502 ``github_error`` with GitHub's message |
 
@@ -52,7 +52,7 @@ def github_error_response(err: GitHubError) -> ApiError:
                                            "minutesUntilReset": minutes})
     if status == 403:
         return _forbidden(err)
-    if status == 404:
+    if status in (404, 410):  # 410: GitHub's answer for a deleted issue
         message = err.message or "not found on GitHub"
         return NotFound(message, code="not_found", extra={"message": message})
     if status is None or status >= 500:

@@ -23,6 +23,7 @@ from api.tasks.services.config import UserConfigStore, complete_onboarding
 from api.tasks.services.github_data import (
     InstallationCheck,
     check_installations,
+    forget_repositories,
     github_answers,
     github_client,
     primary_email,
@@ -199,6 +200,7 @@ async def after_install(request: Request, signed_in: MaybeSessionUser, db: Sessi
                         settings: SettingsDep) -> RedirectResponse:
     if signed_in is None:
         return _redirect("/auth")
+    forget_repositories(settings, signed_in.user.id)  # the user just changed the installation on GitHub
     try:
         async with github_client(settings, signed_in.token) as github:
             check = await check_installations(github, tries=4, wait_seconds=0.3)
