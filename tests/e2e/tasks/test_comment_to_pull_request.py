@@ -4,7 +4,17 @@ the PR, labels the issue and comments the outcome on the fake GitHub."""
 
 from __future__ import annotations
 
-from tests.e2e.tasks.support import deliver, github_world, latest_execution, run_result, task_path
+from activities.tasks.runners.callback import callback_token
+from capstan.secrets import tasks_callback_secret
+from models.tasks.workflow_io import coding_task_workflow_id
+from tests.e2e.tasks.support import (
+    deliver,
+    github_world,
+    latest_execution,
+    run_result,
+    task_path,
+    tasks_queue,
+)
 from tests.support import git, remote_log
 
 TASK_ID = "acme/widgets#11"
@@ -57,3 +67,13 @@ async def test_a_mention_becomes_a_pushed_branch_an_opened_pr_labels_and_an_outc
     [execution] = status["executions"]
     assert execution["status"] == "success" and execution["runner"] == "local"
     assert execution["commitHash"] == git("rev-parse", "--short", f"refs/heads/{branch}", cwd=repo.remote)
+
+    # The run's history (what the Web UI shows) holds no token: the activities minted and used them.
+    history = await temporal_client.get_workflow_handle(
+        coding_task_workflow_id(tasks_queue(settings), execution_id)).fetch_history()
+    recorded = history.to_json()
+    minted = [token.token for token in fake_github.minted_tokens]
+    assert minted, "the run used an installation token"
+    for secret in (*minted, callback_token(tasks_callback_secret(settings), execution_id),
+                   settings.secrets.key.get_secret_value()):
+        assert secret not in recorded
