@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tasks.github import GitHubClient, GitHubError, InstallationTokens
-from activities.tasks.records import execution_and_task, log_line
+from activities.tasks.records import execution_and_task
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
@@ -22,7 +22,7 @@ from models.common.base import utcnow
 from models.tasks.comments import comment_body
 from models.tasks.labels import next_labels
 from models.tasks.tables import CodingTaskRow, GitHubUserRow, TaskExecutionRow
-from models.tasks.views import comment_marker
+from models.tasks.views import comment_marker, log_line
 from models.tasks.workflow_io import ActivityName, PullRequest, PullRequestInput, Transition
 
 log = logging.getLogger(__name__)

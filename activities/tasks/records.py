@@ -19,14 +19,11 @@ from capstan.db import SessionFactory
 from models.common.base import utcnow
 from models.tasks.status import TERMINAL_STATUSES, TaskStatus, can_transition
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow
+from models.tasks.views import log_line
 from models.tasks.workflow_io import ActivityName, ExecutionContext, Transition
 
 _LOG_LEVEL = {TaskStatus.QUEUED: "info", TaskStatus.RUNNING: "info", TaskStatus.SUCCESS: "success",
               TaskStatus.FAILED: "error", TaskStatus.TIMED_OUT: "error", TaskStatus.STOPPED: "warning"}
-
-
-def log_line(at: datetime, level: str, message: str) -> dict[str, str]:
-    return {"time": at.isoformat().replace("+00:00", "Z"), "level": level, "message": message}
 
 
 async def execution_and_task(session: AsyncSession, execution_id: str,

@@ -22,8 +22,8 @@ from api.common.auth import Principal, secrets_equal
 from api.common.deps import SessionDep
 from api.common.errors import Unauthorized
 from api.common.openapi import TASKS_SESSION, authenticated_by, raises
-from capstan.secrets import SecretsUnreadable, derived_secret
-from capstan.settings import Settings, secret_value
+from capstan.secrets import SecretsUnreadable, tasks_session_secret
+from capstan.settings import Settings
 from models.common.base import utcnow
 from models.tasks.tables import GitHubUserRow, TaskSessionRow
 
@@ -34,11 +34,6 @@ STATE_MAX_AGE = 600
 NOT_SIGNED_IN = "sign in with GitHub first (GET /api/auth/github)"
 #: Where the gate leaves the verified session id for the dependency.
 SESSION_ID_SCOPE_KEY = "capstan.tasks.session_id"
-
-
-def session_secret(settings: Settings) -> str | None:
-    return derived_secret(secret_value(settings.tasks.session_secret), secret_value(settings.secrets.key),
-                          "tasks-session")
 
 
 def _signature(secret: str, session_id: str) -> str:
@@ -60,7 +55,7 @@ def verified_session_id(value: str | None, secret: str | None) -> str | None:
 
 
 def signed_session_id(request: Request) -> str | None:
-    return verified_session_id(request.cookies.get(COOKIE), session_secret(request.app.state.settings))
+    return verified_session_id(request.cookies.get(COOKIE), tasks_session_secret(request.app.state.settings))
 
 
 class TasksSession:

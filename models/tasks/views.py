@@ -25,6 +25,11 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def log_line(at: datetime, level: str, message: str) -> dict[str, str | None]:
+    """One entry of a task's ``logs``; ``level`` is info, success, warning or error."""
+    return {"time": iso(at), "level": level, "message": message}
+
+
 def _priority(word: str) -> Priority:
     try:
         return Priority.parse(word)
@@ -44,17 +49,15 @@ def _latest(executions: list[TaskExecutionRow]) -> list[TaskExecutionRow]:
 
 def callback_warnings(execution: TaskExecutionRow) -> list[dict[str, Any]]:
     """The log lines a completion callback that needed retries leaves."""
-    time = iso(execution.result_received_at or execution.updated_at)
+    moment = execution.result_received_at or execution.updated_at
     warnings = []
     attempts = execution.callback_attempts
     if attempts and attempts > 1:
         out_of = execution.callback_max_attempts or attempts
-        warnings.append({"time": time, "level": "warning",
-                         "message": f"Callback succeeded after {attempts}/{out_of} attempts."})
+        warnings.append(log_line(moment, "warning", f"Callback succeeded after {attempts}/{out_of} attempts."))
     code = execution.callback_last_http_code
     if code and code >= 300:
-        warnings.append({"time": time, "level": "warning",
-                         "message": f"Callback reported non-2xx code before success: HTTP {code}."})
+        warnings.append(log_line(moment, "warning", f"Callback reported non-2xx code before success: HTTP {code}."))
     return warnings
 
 

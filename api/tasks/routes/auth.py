@@ -36,12 +36,11 @@ from api.tasks.session import (
     SessionUser,
     clear_session_cookie,
     clear_state_cookie,
-    session_secret,
     set_session_cookie,
     set_state_cookie,
     signed_session_id,
 )
-from capstan.secrets import SecretsUnreadable
+from capstan.secrets import SecretsUnreadable, tasks_session_secret
 from capstan.settings import Settings, secret_value
 
 log = logging.getLogger(__name__)
@@ -158,7 +157,7 @@ async def _finish_sign_in(request: Request, db: SessionDep, settings: Settings, 
             log.warning("GitHub sign-in: reading the user failed: %s", err.message)
             return _auth_error("oauth_user")
         check, repositories = await _installations_at_sign_in(settings, github, int(profile["id"]))
-    secret = session_secret(settings)
+    secret = tasks_session_secret(settings)
     try:
         if secret is None:
             raise RuntimeError("no session secret: set CAPSTAN_SESSION_SECRET or CAPSTAN_SECRETS_KEY")

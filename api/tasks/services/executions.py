@@ -25,6 +25,7 @@ from models.tasks.comments import QUEUED_SUMMARY
 from models.tasks.ids import branch_name, new_execution_id
 from models.tasks.status import ACTIVE_STATUSES, TaskStatus
 from models.tasks.tables import CodingTaskRow, TaskDeliveryRow, TaskExecutionRow
+from models.tasks.views import log_line
 from models.tasks.workflow_io import CodingTaskInput, WorkflowName, coding_task_workflow_id
 
 
@@ -109,8 +110,7 @@ async def enqueue_execution(db: AsyncSession, temporal: Client, settings: Settin
         task.execution_id, task.status, task.branch = execution.id, TaskStatus.QUEUED, execution.branch
         task.summary, task.queued_at, task.started_at, task.completed_at = QUEUED_SUMMARY, now, None, None
         task.updated_at = now
-        task.logs = [*task.logs, {"time": now.isoformat().replace("+00:00", "Z"), "level": "info",
-                                  "message": QUEUED_SUMMARY}]
+        task.logs = [*task.logs, log_line(now, "info", QUEUED_SUMMARY)]
         db.add(task)
         await db.flush()
         db.add(execution)

@@ -40,7 +40,7 @@ from models.tasks.ids import TaskId
 from models.tasks.labels import next_labels
 from models.tasks.status import ACTIVE_STATUSES, Priority, RunnerKind, TaskStatus, progress_of
 from models.tasks.tables import CodingTaskRow
-from models.tasks.views import iso
+from models.tasks.views import iso, log_line
 
 REPO_NOT_SELECTED = "Repository is not selected in Settings. Add it under Settings > Repositories first."
 DEFAULT_TITLE = "Capstan task"
@@ -271,6 +271,6 @@ async def set_status_by_hand(db: AsyncSession, settings: Settings, task: CodingT
                                 comment_body(handle, change.summary, marker))
     task.status, task.summary, task.agent, task.priority = change.status, change.summary, agent, priority.value
     task.updated_at = now
-    task.logs = [*task.logs, {"time": iso(now), "level": "info", "message": f"Status set by hand: {change.summary}"}]
+    task.logs = [*task.logs, log_line(now, "info", f"Status set by hand: {change.summary}")]
     db.add(task)
     await db.commit()
