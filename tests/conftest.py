@@ -43,7 +43,8 @@ from models.registry import metadata
 from worker.main import WorkerResources, serve_surfaces
 
 # Fixtures of the fake servers that stand in for what this machine cannot reach.
-pytest_plugins = ["tests.fakes.forge", "tests.fakes.workspace_backend", "tests.fakes.feeds", "tests.fakes.github"]
+pytest_plugins = ["tests.fakes.forge", "tests.fakes.workspace_backend", "tests.fakes.feeds", "tests.fakes.github",
+                  "tests.fakes.fly"]
 
 # Settings read from a developer's shell must not leak into tests.
 for _name in list(os.environ):

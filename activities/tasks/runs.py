@@ -47,6 +47,12 @@ def callback_url(settings: Settings) -> str:
     return base.rstrip("/") + CALLBACK_PATH
 
 
+def _scrubbed(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 class TaskRunners:
     def __init__(self, sessions: SessionFactory, settings: Settings, secret_box: SecretBox, github: TaskGitHub,
                  sandbox: Sandbox, git: GitRunner, workdir: Path) -> None:
@@ -121,8 +127,10 @@ class TaskRunners:
         try:
             machine_id = await machines.create(launch, runner_env(launch, secrets))
         except FlyError as error:
-            raise ApplicationError(f"Fly refused the machine: {error}", non_retryable=error.status is not None
-                                   and 400 <= error.status < 500) from None
+            # Fly may quote what it refused (an env value): no secret of the run goes into the error,
+            # which history, the task's errorMessage and the worker's log all keep.
+            raise ApplicationError(_scrubbed(f"Fly refused the machine: {error}", secrets.values()),
+                                   non_retryable=error.status is not None and 400 <= error.status < 500) from None
         return RemoteRunner(execution_id=launch.execution_id, runner=RunnerKind.FLY, ref=machine_id)
 
     @activity.defn(name=ActivityName.DESTROY_RUNNER)

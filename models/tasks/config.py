@@ -147,7 +147,8 @@ def split_config_put(body: Any) -> tuple[dict[str, Any], dict[str, str | None]]:
             if secret := _secret_value(value):
                 writes[name] = secret
     stored = parsed.model_dump(exclude=set(SECRET_FIELDS), exclude_none=True)
-    stored["flyAppName"] = stored["flyAppName"].strip()
+    # the name runs use in Fly's URLs: normalised as ``PUT /api/config/fly`` and the setup check do
+    stored["flyAppName"] = normalise_fly_app_name(stored["flyAppName"])
     stored["agents"] = {**copy.deepcopy(DEFAULT_CONFIG["agents"]), **stored["agents"]}
     return stored, writes
 
