@@ -47,12 +47,6 @@ def callback_url(settings: Settings) -> str:
     return base.rstrip("/") + CALLBACK_PATH
 
 
-def _scrubbed(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 class TaskRunners:
     def __init__(self, sessions: SessionFactory, settings: Settings, secret_box: SecretBox, github: TaskGitHub,
                  sandbox: Sandbox, git: GitRunner, workdir: Path) -> None:
@@ -129,16 +123,18 @@ class TaskRunners:
         except FlyError as error:
             # Fly may quote what it refused (an env value): no secret of the run goes into the error,
             # which history, the task's errorMessage and the worker's log all keep.
-            raise ApplicationError(_scrubbed(f"Fly refused the machine: {error}", secrets.values()),
+            raise ApplicationError(secrets.scrub(f"Fly refused the machine: {error}"),
                                    non_retryable=error.status is not None and 400 <= error.status < 500) from None
-        return RemoteRunner(execution_id=launch.execution_id, runner=RunnerKind.FLY, ref=machine_id)
+        return RemoteRunner(execution_id=launch.execution_id, runner=RunnerKind.FLY, ref=machine_id,
+                            app=secrets.fly_app)
 
     @activity.defn(name=ActivityName.DESTROY_RUNNER)
     async def destroy_task_runner(self, remote: RemoteRunner) -> None:
-        secrets = await self._secrets_for_destroy(remote.execution_id)
-        if secrets is None:
+        """Destroy the machine in the app it was started in, with the user's Fly token."""
+        token, app = await self._fly_setup(remote.execution_id)
+        app = remote.app or app
+        if not token or not app:
             return
-        token, app = secrets
         machines = FlyMachines(self.settings.tasks.fly_api_url, token, app,
                                timeout=self.settings.tasks.provider_timeout_seconds)
         try:
@@ -146,13 +142,13 @@ class TaskRunners:
         except FlyError as error:
             raise ApplicationError(f"Fly did not destroy machine {remote.ref}: {error}") from None
 
-    async def _secrets_for_destroy(self, execution_id: str) -> tuple[str, str] | None:
+    async def _fly_setup(self, execution_id: str) -> tuple[str | None, str | None]:
+        """The requesting user's Fly token and app, as they are now."""
         async with self.sessions() as session:
             found = await execution_and_task(session, execution_id)
             if found is None:
-                return None
+                return None, None
             _, task = found
             secrets = await opened_secrets(session, self.secret_box, task.requester_user_id)
             config = await stored_config(session, task.requester_user_id)
-        token, app = secrets.get("flyToken"), config.get("flyAppName")
-        return (token, str(app)) if token and app else None
+        return secrets.get("flyToken"), str(config.get("flyAppName") or "") or None

@@ -112,6 +112,8 @@ class RemoteRunner(BaseModel):
     execution_id: str
     runner: RunnerKind
     ref: str
+    #: The Fly app the machine was started in (the user may change theirs while it runs).
+    app: str | None = None
 
 
 class RunnerResult(BaseModel):

@@ -239,6 +239,7 @@ class FakeFly(ServedInThread):
             Route("/apps", self._create_app, methods=["POST"]),
             Route("/apps/{app}", self._get_app, methods=["GET"]),
             Route("/apps/{app}/machines", self._create_machine, methods=["POST"]),
+            Route("/apps/{app}/machines", self._list_machines, methods=["GET"]),
             Route("/apps/{app}/machines/{machine}", self._get_machine, methods=["GET"]),
             Route("/apps/{app}/machines/{machine}", self._destroy_machine, methods=["DELETE"]),
             Route("/apps/{app}/machines/{machine}/wait", self._wait_machine, methods=["GET"]),
@@ -306,6 +307,19 @@ class FakeFly(ServedInThread):
         if (refusal := self._app_refusal(token, app)) is not None:
             return refusal
         return JSONResponse({"name": app, "organization": {"slug": self.apps[app]}, "status": "deployed"})
+
+    async def _list_machines(self, request: Request) -> Response:
+        """The app's machines that are not destroyed, as Fly lists them."""
+        token, _, answer = await self._frame(request)
+        if answer is not None or token is None:
+            return answer  # type: ignore[return-value]
+        app = request.path_params["app"]
+        if (refusal := self._app_refusal(token, app)) is not None:
+            return refusal
+        with self._state.lock:
+            listed = [{"id": m.id, "name": m.name, "state": m.state} for m in self._state.machines.values()
+                      if m.app == app and m.state != "destroyed"]
+        return JSONResponse(listed)
 
     async def _create_machine(self, request: Request) -> Response:
         token, body, answer = await self._frame(request)

@@ -64,9 +64,7 @@ class DockerRunner:
         except asyncio.CancelledError:
             await asyncio.shield(self.kill(launch.execution_id))
             raise
-        tail = result.stdout.splitlines()[-OUTPUT_TAIL_LINES:]
-        for value in secrets.values():
-            tail = [line.replace(value, "***") for line in tail]
+        tail = secrets.scrub(result.stdout).splitlines()[-OUTPUT_TAIL_LINES:]
         return RunnerExit(exit_code=result.returncode, reported=False,
                           message=f"container exited with code {result.returncode}. " + "\n".join(tail))
 

@@ -89,11 +89,17 @@ class FlyMachines:
         self.app = app
 
     async def create(self, launch: RunnerLaunch, env: dict[str, str]) -> str:
-        """Start a machine running the runner image with ``env``; its id."""
+        """Start a machine running the runner image with ``env``; its id. The machine is named after the
+        execution, so a retried start whose first answer was lost finds the machine it made."""
+        name = f"capstan-{launch.execution_id}"
+        listed = await self.api.call("GET", f"{_app_path(self.app)}/machines")
+        for machine in listed if isinstance(listed, list) else []:
+            if isinstance(machine, dict) and machine.get("name") == name and isinstance(machine.get("id"), str):
+                return machine["id"]
         config = {"image": launch.image, "auto_destroy": True, "restart": {"policy": "no"}, "env": env,
                   "guest": {"cpu_kind": "shared", "cpus": launch.cpus, "memory_mb": launch.memory_mb}}
         body = await self.api.call("POST", f"{_app_path(self.app)}/machines",
-                                   json={"name": f"capstan-{launch.execution_id}", "config": config})
+                                   json={"name": name, "config": config})
         machine_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(machine_id, str) or not machine_id:
             raise FlyError(200, "Fly created a machine but answered without its id")

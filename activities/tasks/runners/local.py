@@ -86,8 +86,8 @@ class LocalRunner:
             try:
                 report = await self._run(launch, secrets, root)
             except RunnerFailed as failure:
-                report = {"status": "failed", "error": _scrub(str(failure), secrets),
-                          "summary": _scrub(str(failure), secrets)}
+                report = {"status": "failed", "error": secrets.scrub(str(failure)),
+                          "summary": secrets.scrub(str(failure))}
             payload = {"execution_id": launch.execution_id, "task_id": launch.execution_id,
                        "branch_name": launch.branch, "base_branch": launch.base_branch, "pr_exists": 0, **report}
             status = await post_completion(launch.callback_url, secrets.callback_token, payload,
@@ -125,7 +125,7 @@ class LocalRunner:
                                     f"refs/heads/{launch.branch}:refs/heads/{launch.branch}",
                                     cwd=trusted, check=False, env=auth)
         if pushed.returncode != 0:
-            log.warning("push of %s failed: %s", launch.branch, _scrub(pushed.stderr.strip()[-500:], secrets))
+            log.warning("push of %s failed: %s", launch.branch, secrets.scrub(pushed.stderr.strip()[-500:]))
             raise RunnerFailed(f"Agent completed but failed to push branch {launch.branch}.")
         short = (await self.git.run("rev-parse", "--short", f"refs/heads/{launch.branch}", cwd=trusted)).stdout.strip()
         return {"status": "complete", "commit_hash": short,
@@ -149,9 +149,9 @@ class LocalRunner:
             raise RunnerFailed(f"the agent cannot run on this worker: {error}") from None
         log_file = self.log_path(launch.execution_id)
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        log_file.write_text(_scrub(result.output, secrets))
+        log_file.write_text(secrets.scrub(result.output))
         if result.returncode != 0:
-            tail = "\n".join(_scrub(result.output, secrets).splitlines()[-LOG_TAIL_LINES:])
+            tail = "\n".join(secrets.scrub(result.output).splitlines()[-LOG_TAIL_LINES:])
             raise RunnerFailed(f"agent exited with code {result.returncode}. {tail}".rstrip())
 
     async def _finish(self, launch: RunnerLaunch, repo: Path, base_sha: str) -> str:
@@ -185,10 +185,3 @@ def _copy_regular_file(source: Path, target: Path) -> None:
             raise OSError(f"{source.name} is not a regular file")
         with open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
-
-
-def _scrub(text: str, secrets: RunnerSecrets) -> str:
-    for value in secrets.values():
-        if len(value) >= 6:
-            text = text.replace(value, "***")
-    return text

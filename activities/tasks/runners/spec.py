@@ -26,6 +26,13 @@ class RunnerSecrets:
         """Every secret value, to scrub from text that leaves the runner."""
         return [v for v in (self.github_token, self.callback_token, self.fly_token, *self.provider_env.values()) if v]
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret value of the run replaced by ``***`` (longest first, so a secret that
+        contains another is replaced whole)."""
+        for value in sorted(self.values(), key=len, reverse=True):
+            text = text.replace(value, "***")
+        return text
+
 
 def runner_env(launch: RunnerLaunch, secrets: RunnerSecrets) -> dict[str, str]:
     """The runner contract's environment (the original's names, plus Capstan's two ids)."""

@@ -101,6 +101,9 @@ async def enqueue_execution(db: AsyncSession, temporal: Client, settings: Settin
                                  repo_owner=request.repo_owner, repo_name=request.repo_name,
                                  issue_number=request.issue_number, clone_url=request.clone_url)
         elif (running := await active_execution(db, request.task_id)) is not None:
+            # A copy of this delivery may have started it since the caller looked: that copy's answer.
+            if delivery_id is not None and (seen := await delivery_task(db, delivery_id)) is not None:
+                raise DuplicateDelivery(seen)
             raise AlreadyRunning(running)
         for name in ("repo_owner", "repo_name", "issue_number", "issue_title", "issue_body", "issue_url",
                      "requested_by", "requester_user_id", "source", "installation_id", "clone_url",

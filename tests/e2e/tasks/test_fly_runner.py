@@ -274,10 +274,6 @@ async def test_a_stop_while_the_machine_starts_destroys_the_machine(
     await asyncio.to_thread(fake_fly.wait_for_state, machine.id, "destroyed", 20)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the destroy activity reads the user's flyAppName at destroy time, not the app the machine was started "
-    "in (RemoteRunner carries only the machine id): Fly answers 404 in the new app, which counts as "
-    "already destroyed, and the machine runs on"))
 async def test_a_machine_is_destroyed_in_its_own_app_after_the_user_changes_app(
         fly_settings, worker, live_api, fake_github, fake_fly, temporal_client, settings, tmp_path):
     await fly_world(live_api, fake_github, fake_fly, tmp_path)

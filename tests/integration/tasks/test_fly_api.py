@@ -207,3 +207,18 @@ async def test_a_refused_machine_is_a_fly_error_without_the_token(fake_fly):
     assert raised.value.status == 422
     assert "fo1_secret_token" not in str(raised.value) and "***" in str(raised.value)
     assert "fo1_secret_token" not in repr(machines)
+
+
+async def test_a_start_tried_again_finds_the_machine_its_lost_answer_made(fake_fly):
+    fake_fly.add_token("fo1_org", org_slug="personal")
+    fake_fly.add_app("widgets-runs")
+    machines = FlyMachines(fake_fly.url, "fo1_org", "widgets-runs", timeout=TIMEOUT)
+
+    first = await machines.create(launch("task_2"), {"TASK_ID": "task_2"})
+    again = await machines.create(launch("task_2"), {"TASK_ID": "task_2"})  # the activity, retried
+    other = await machines.create(launch("task_3"), {"TASK_ID": "task_3"})
+
+    assert again == first and other != first
+    assert [m.id for m in fake_fly.machines("widgets-runs")] == [first, other]
+    await machines.destroy(first)
+    assert await machines.create(launch("task_2"), {}) != first  # a destroyed machine is not reused
