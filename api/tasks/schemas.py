@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from models.tasks.status import Priority, TaskStatus
 
@@ -62,3 +62,14 @@ class CallbackBody(BaseModel):
     callback_max_attempts: int | None = Field(None, ge=1)
     callback_last_http_code: int | None = Field(None, ge=1)
     callback_token: str | None = Field(None, description="The token, when it is not sent in a header.")
+
+
+class ProviderCredentialsBody(RootModel[dict[str, dict[str, str]]]):
+    """``{<provider>: {<ENV_KEY>: value}}``: provider ids ``[a-z0-9-]+``, keys ``[A-Z][A-Z0-9_]*``; ``""`` deletes."""
+
+
+class FlyConfigBody(BaseModel):
+    flyToken: str | None = Field(None, description="Blank keeps the stored token.")
+    flyAppName: str | None = Field(None, description="Normalised (lowercase, dashes); blank keeps the stored one.")
+    validate_: bool = Field(False, alias="validate", description="Check with Fly first; nothing is saved unless ok.")
+    setupMode: Literal["org", "deploy"] = Field("org", description="org: create the app when the token can.")

@@ -48,19 +48,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
-class _Agent(_Strict):
+class AgentSettings(_Strict):
     enabled: bool = True
     priority: int | None = None
     customPrompt: str | None = None
 
 
-class _RunSettings(_Strict):
+class RunSettings(_Strict):
     maxRetries: int = Field(3, ge=0)
     taskTimeout: int = Field(90, ge=1)
     pollInterval: int = Field(10, ge=1)
 
 
-class _SelectedRepo(_Strict):
+class SelectedRepo(_Strict):
     id: int
     fullName: str
     owner: str
@@ -68,28 +68,30 @@ class _SelectedRepo(_Strict):
     private: bool = False
 
 
-class _Onboarding(_Strict):
+class OnboardingConfig(_Strict):
     completed: bool = False
-    selectedRepos: list[_SelectedRepo] = []
+    selectedRepos: list[SelectedRepo] = []
     enabledAgents: list[str] = DEFAULT_ENABLED_AGENTS
 
 
-class _Credentials(_Strict):
+class CredentialsBody(_Strict):
     anthropic: str | None = None
     openai: str | None = None
     amp: str | None = None
 
 
-class _ConfigBody(_Strict):
+class ConfigBody(_Strict):
+    """``PUT /api/config``: the whole config; empty or missing secrets keep what is stored."""
+
     version: str = "1.0.0"
     executionMode: Literal["cloud", "priority"] = "cloud"
     flyToken: str | None = None
     flyAppName: str = ""
-    agents: dict[str, _Agent] = {}
-    credentials: _Credentials = _Credentials()
+    agents: dict[str, AgentSettings] = {}
+    credentials: CredentialsBody = CredentialsBody()
     providerCredentials: dict[str, dict[str, str | None]] = {}
-    settings: _RunSettings = _RunSettings()
-    onboarding: _Onboarding = _Onboarding()
+    settings: RunSettings = RunSettings()
+    onboarding: OnboardingConfig = OnboardingConfig()
 
 
 def _validated(model: type[BaseModel], body: Any) -> Any:
@@ -134,7 +136,7 @@ def split_config_put(body: Any) -> tuple[dict[str, Any], dict[str, str | None]]:
     Wrong types raise ``ValueError``; unknown fields are dropped; empty or missing secrets are not written,
     so what is stored stays.
     """
-    parsed: _ConfigBody = _validated(_ConfigBody, body)
+    parsed: ConfigBody = _validated(ConfigBody, body)
     writes: dict[str, str | None] = {}
     if token := _secret_value(parsed.flyToken):
         writes[FLY_TOKEN] = token

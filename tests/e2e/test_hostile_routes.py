@@ -19,8 +19,9 @@ from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.common.openapi import api_routes
-from capstan.settings import ApiSettings, Settings
+from capstan.settings import ApiSettings, ForgeSettings, Settings, TasksSettings
 from tests.e2e.protocols import add_step, create_project, create_run
+from tests.e2e.tasks.support import WEBHOOK_SECRET, github_world, signature
 
 TOKEN = "hostile-t0ken"
 #: A request that has not answered by then hangs: the jam of issue 7, row 2.
@@ -50,6 +51,11 @@ class Walk:
         return route.path_format.format(**{**self.ids, **{k: str(v) for k, v in bad.items()}})
 
     async def send(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+        if url == "/api/webhooks/github":  # signed as GitHub signs, so the bad input reaches the JSON reader
+            body = kwargs.pop("content", None) or json.dumps(kwargs.pop("json", None)).encode()
+            kwargs["content"] = body
+            kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json",
+                                 "X-GitHub-Event": "issue_comment", "X-Hub-Signature-256": signature(body)}
         try:
             return await asyncio.wait_for(self.api.request(method, url, **kwargs), ANSWER_WITHIN)
         except TimeoutError:
@@ -147,11 +153,15 @@ def body_routes(walk: Walk) -> list[tuple[APIRoute, str, dict[str, Any], dict[st
 
 
 @pytest.fixture
-async def walk(settings, worker, api_factory, tmp_path):
+async def walk(settings, worker, api_factory, fake_github, tmp_path):
     secured = Settings(**{**vars(settings), "api": ApiSettings(api_token=TOKEN)})
+    secured.tasks = TasksSettings(webhook_secret=WEBHOOK_SECRET)
+    secured.github_app = fake_github.github_app_settings()
+    secured.forge = ForgeSettings(github_api_url=fake_github.url)
     app = create_app(secured)
     async with api_factory(secured) as api:
         api.headers["Authorization"] = f"Bearer {TOKEN}"
+        await github_world(api, fake_github, tmp_path)  # a GitHub session for the coding-tasks routes
         _, project = await create_project(api, tmp_path)
         run = await create_run(api, project["id"])
         step = await add_step(api, run["id"], 0)
@@ -159,7 +169,9 @@ async def walk(settings, worker, api_factory, tmp_path):
                    ids={"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step["id"],
                         # Maintenance ids name no record here (404 past every check): test_fuzz_openapi seeds them.
                         "event_id": "patch:src:entry:upstream.release", "attempt_id": "patch:src:entry:x:dispatch",
-                        "run_id": "patch-stack-rebase-0", "source_id": "src"})
+                        "run_id": "patch-stack-rebase-0", "source_id": "src",
+                        # Coding tasks: a task of the signed-in user's repository (none recorded) and its issue.
+                        "task_id": "acme%2Fwidgets%2311", "owner": "acme", "repo": "widgets", "number": 11})
 
 
 async def test_the_walk_covers_every_route_and_every_body(walk):

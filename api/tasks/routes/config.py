@@ -13,11 +13,15 @@ from activities.tasks.providers import validate_anthropic
 from activities.tasks.runners.fly import validate_fly
 from api.common.deps import SessionDep, SettingsDep
 from api.common.errors import BadGateway, BadRequest, ServiceUnavailable
+from api.common.openapi import json_body
 from api.common.routing import route_per_method
+from api.tasks.schemas import FlyConfigBody, ProviderCredentialsBody
 from api.tasks.services.config import UserConfigStore
 from api.tasks.session import SessionUser, SignedIn
 from capstan.secrets import SecretsUnreadable
 from models.tasks.config import (
+    ConfigBody,
+    CredentialsBody,
     credentials_writes,
     fly_put,
     provider_writes,
@@ -27,7 +31,7 @@ from models.tasks.config import (
 
 router = APIRouter(tags=["tasks-config"])
 
-AnyBody = Annotated[Any, Body(description="A JSON object (see docs/api/tasks.md)")]
+AnyBody = Annotated[Any, Body()]
 STORE_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "The config could not be stored"}}
 ANTHROPIC_SECRET = "anthropic.ANTHROPIC_API_KEY"
 
@@ -56,7 +60,7 @@ async def read_config(request: Request, signed_in: SessionUser, db: SessionDep, 
     return await _store(request, db, signed_in).public(settings)
 
 
-@router.put("/api/config", responses=STORE_RESPONSES,
+@router.put("/api/config", responses=STORE_RESPONSES, openapi_extra=json_body(ConfigBody),
             summary="Replace the config; empty or missing secrets keep what is stored")
 async def write_config(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
                        settings: SettingsDep) -> dict:
@@ -68,7 +72,7 @@ async def write_config(body: AnyBody, request: Request, signed_in: SessionUser, 
     return await store.public(settings)
 
 
-@router.put("/api/config/credentials", responses=STORE_RESPONSES,
+@router.put("/api/config/credentials", responses=STORE_RESPONSES, openapi_extra=json_body(CredentialsBody),
             summary="Set or clear (\"\") the anthropic, openai and amp keys")
 async def write_credentials(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep) -> dict:
     writes = _checked(credentials_writes, body)
@@ -84,6 +88,7 @@ async def read_provider_credentials(request: Request, signed_in: SessionUser, db
 
 
 @router.put("/api/config/provider-credentials", responses=STORE_RESPONSES,
+            openapi_extra=json_body(ProviderCredentialsBody),
             summary="Set or delete (\"\") provider keys: {<provider>: {<ENV_KEY>: value}}")
 async def write_provider_credentials(body: AnyBody, request: Request, signed_in: SessionUser,
                                      db: SessionDep) -> dict:
@@ -94,7 +99,7 @@ async def write_provider_credentials(body: AnyBody, request: Request, signed_in:
     return (await store.status())["providerCredentials"]
 
 
-@router.put("/api/config/fly", responses=STORE_RESPONSES,
+@router.put("/api/config/fly", responses=STORE_RESPONSES, openapi_extra=json_body(FlyConfigBody),
             summary="Set the Fly token and app (blank token keeps the stored one); optionally validate first")
 async def write_fly(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
                     settings: SettingsDep) -> dict:
