@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench bench-scale bench-maintenance lint clean
+.PHONY: dev test install bench bench-scale bench-maintenance bench-tasks lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-scale: $(STAMP)
 
 bench-maintenance: $(STAMP)
 	$(BIN)/python bench/maintenance.py $(ARGS)
+
+bench-tasks: $(STAMP)
+	$(BIN)/python bench/tasks.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
