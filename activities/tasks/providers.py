@@ -20,6 +20,9 @@ async def validate_anthropic(api_url: str, key: str, *, timeout: float) -> dict[
             response = await http.get(f"{api_url.rstrip('/')}/v1/models", headers=headers)
     except httpx.HTTPError as exc:
         return {"ok": False, "status": "error", "message": f"Anthropic is unreachable ({type(exc).__name__})"}
+    except UnicodeEncodeError:  # a key stored before keys were checked: no header can carry it
+        return {"ok": False, "status": "invalid", "message": "The stored key holds characters an HTTP header "
+                                                             "cannot carry."}
     if response.is_success:
         return {"ok": True, "status": "ready"}
     if response.status_code in (401, 403):

@@ -77,7 +77,8 @@ class TaskRecords:
         async with self.sessions() as session:
             found = await execution_and_task(session, execution_id)
         if found is None:
-            raise ApplicationError(f"execution {execution_id} is not recorded", non_retryable=True)
+            # The API starts the workflow just before it commits the execution: tried again shortly.
+            raise ApplicationError(f"execution {execution_id} is not recorded", type="ExecutionNotRecorded")
         execution, task = found
         return ExecutionContext(
             execution_id=execution.id, task_id=task.id, repo_owner=task.repo_owner, repo_name=task.repo_name,

@@ -117,9 +117,21 @@ def effective_config(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     return config
 
 
+SECRET_MAX_LENGTH = 4096
+_SECRET_TEXT = re.compile(r"^[\x21-\x7e]+$")
+
+
 def _secret_value(value: str | None) -> str | None:
-    """A submitted secret: ``None`` when empty (kept or cleared, by route), else the value without whitespace."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    """A submitted secret: ``None`` when empty (kept or cleared, by route), else the value without surrounding
+    whitespace. Keys and tokens travel in HTTP headers and environments: printable ASCII without spaces,
+    else ``ValueError`` (never quoting the value)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > SECRET_MAX_LENGTH or not _SECRET_TEXT.match(value):
+        raise ValueError(f"a key or token must be printable ASCII without spaces, at most {SECRET_MAX_LENGTH} "
+                         "characters")
+    return value
 
 
 def _provider_secret_name(provider: str, key: str) -> str:
@@ -194,7 +206,7 @@ def fly_put(body: Any) -> dict[str, Any]:
             raise ValueError(f"{name} must be a string")
     if not isinstance(body.get("validate", False), bool):
         raise ValueError("validate must be true or false")
-    mode = body.get("setupMode") or "org"
+    mode = body.get("setupMode", "org")
     if mode not in ("org", "deploy"):
         raise ValueError("setupMode must be org or deploy")
     app = body.get("flyAppName")

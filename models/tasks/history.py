@@ -1,6 +1,7 @@
 """The query strings of ``GET /api/tasks`` and ``GET /api/tasks/history``, checked (``QueryParameterError`` = 400).
 
-Absent or empty parameters take their defaults; unknown parameters are ignored.
+Absent parameters take their defaults and blank text filters filter nothing; a status or a number, once given,
+must be valid (``?limit=`` is a 400). Unknown parameters are ignored.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class HistoryQuery:
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
+    """A text filter: absent or blank is no filter."""
     value = params.get(name)
     if value is None or not value.strip():
         return None
@@ -60,8 +62,18 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
+def _given(params: Mapping[str, str], name: str) -> str | None:
+    """A typed parameter (a status, a number): absent is its default, but given, even blank, it must be valid."""
+    value = params.get(name)
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise QueryParameterError(name, f"{name} must not contain NUL bytes")
+    return value.strip()
+
+
 def _status(params: Mapping[str, str]) -> TaskStatus | None:
-    value = _text(params, "status")
+    value = _given(params, "status")
     if value is None:
         return None
     try:
@@ -71,7 +83,7 @@ def _status(params: Mapping[str, str]) -> TaskStatus | None:
 
 
 def _integer(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:
-    value = _text(params, name)
+    value = _given(params, name)
     if value is None:
         return None
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:

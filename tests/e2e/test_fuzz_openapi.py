@@ -3,7 +3,9 @@
 Every operation the app documents is fuzzed (a new route is covered the day it exists): schemathesis's coverage
 phase (boundaries and invalid values of every parameter and field) and its fuzzing phase, derandomized and
 bounded per operation. Path and query ids are drawn half the time from a seeded project, protocol run and
-step, so requests get past the 404 into each route's real work, done by a real worker. Checks: no 5xx, only
+step, a dispatched flow event, and a coding task of a user signed in through a fake GitHub (whose session
+cookie the fuzzer sends), so requests get past the 404 into each route's real work, done by a real worker.
+Checks: no 5xx, only
 documented status codes, content types and headers, bodies that match the response schemas, schema-invalid
 input rejected with a 4xx, and no authenticated route answering without the token.
 
@@ -28,6 +30,8 @@ from tests.conftest import Stack
 from tests.e2e.live_api import LiveApi
 from tests.e2e.maintenance.support import git_release_source, upstream_and_fork, write_sources
 from tests.e2e.protocols import step_file
+from tests.e2e.tasks.support import WEBHOOK_SECRET
+from tests.fakes.github import FakeGitHub
 from tests.support import make_bare_remote
 
 TOKEN = "fuzz-bearer-token"
@@ -38,9 +42,11 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "response_schema_conformance", "response_headers_conformance", "negative_data_rejection", "ignored_auth")
 
 
-def fuzz_environment(stack: Stack, root: Path) -> dict[str, str]:
+def fuzz_environment(stack: Stack, root: Path, github: FakeGitHub) -> dict[str, str]:
     (root / "codemachine").mkdir()
     return {
+        **github.env(),
+        "CAPSTAN_TASKS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CAPSTAN_DATABASE_URL": stack.database_url,
         "CAPSTAN_TEMPORAL_ADDRESS": stack.temporal_address,
         "CAPSTAN_TEMPORAL_TASK_QUEUE": f"fuzz-{uuid.uuid4().hex[:12]}",
@@ -80,9 +86,24 @@ def seed_maintenance(api: httpx.Client) -> dict[str, str]:
     raise AssertionError("the seeded flow event was not dispatched within 30 s")
 
 
-def seed(api: httpx.Client, root: Path) -> dict[str, int | str]:
-    """A project with a real remote, a protocol run and a step, and a dispatched flow event with its
-    attempt and run: the ids the fuzzer also tries."""
+def seed_tasks(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, str | int]:
+    """alice signs in (the session cookie stays on ``api``) and asks for a mock task on acme/widgets#1."""
+    remote = make_bare_remote(root, {"README.md": "It says teh.\n"}, name="widgets.git")
+    github.add_user("alice", email="alice@example.com")
+    github.add_repo("acme", "widgets", clone_url=str(remote))
+    github.add_installation(7, "acme", repos=["acme/widgets"], users=["alice"])
+    github.add_issue("acme", "widgets", 1, "Fix the typo", "The README says teh.", user="alice")
+    github.sign_in_as("alice")
+    authorize = httpx.get(api.get("/api/auth/github").headers["location"])
+    api.get(authorize.headers["location"])  # the callback: sets the session cookie
+    task = api.post("/api/tasks", json={"repoOwner": "acme", "repoName": "widgets", "issueNumber": 1,
+                                        "agent": "mock"}).raise_for_status().json()
+    return {"task_id": task["id"], "owner": "acme", "repo": "widgets", "number": 1}
+
+
+def seed(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, int | str]:
+    """A project with a real remote, a protocol run and a step, a dispatched flow event with its
+    attempt and run, and a coding task: the ids the fuzzer also tries."""
     remote = make_bare_remote(root, {"README.md": "fuzz\n",
                                      ".protocols/0001-fuzz/01-hello.md": step_file("echo hello > hello.txt")})
     project = api.post("/projects", json={"name": "fuzz", "git_url": str(remote)}).raise_for_status().json()
@@ -90,24 +111,25 @@ def seed(api: httpx.Client, root: Path) -> dict[str, int | str]:
     run = run.raise_for_status().json()
     step = api.post(f"/protocols/{run['id']}/steps", json={"step_index": 0, "step_name": "hand-made"})
     return {"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step.raise_for_status().json()["id"],
-            **seed_maintenance(api)}
+            **seed_maintenance(api), **seed_tasks(api, github, root)}
 
 
 @pytest.fixture(scope="module")
-def live_api(stack: Stack, tmp_path_factory) -> Iterator[tuple[LiveApi, dict[str, int]]]:
+def live_api(stack: Stack, tmp_path_factory) -> Iterator[tuple[LiveApi, dict[str, int], str]]:
     root = tmp_path_factory.mktemp("fuzz")
-    with LiveApi(fuzz_environment(stack, root), log_dir=root) as live:
+    with FakeGitHub() as github, LiveApi(fuzz_environment(stack, root, github), log_dir=root) as live:
         with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as api:
-            ids = seed(api, root)
-        yield live, ids
+            ids = seed(api, github, root)
+            session = api.cookies["capstan_session"]
+        yield live, ids, session
 
 
 @pytest.fixture(scope="module")
 def api_schema(live_api):
-    live, ids = live_api
+    live, ids, session = live_api
     config = schemathesis.Config.from_dict({
         "base-url": live.url,
-        "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}}},
+        "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}, "tasksSession": {"api_key": session}}},
         "request-timeout": 30,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                        # Credentials come from `auth` above; a generated X-Project-Token tells nothing.
@@ -134,7 +156,7 @@ def _node_id_for_schemathesis(request) -> None:
 
 
 def test_every_path_id_names_a_seeded_record(live_api):
-    live, ids = live_api
+    live, ids, _ = live_api
     spec = httpx.get(f"{live.url}/openapi.json").json()
     names = {parameter["name"] for item in spec["paths"].values() for operation in item.values()
              for parameter in operation.get("parameters", []) if parameter["in"] == "path"}

@@ -45,6 +45,8 @@ class TaskStubs:
     runner: RunnerPlay = "reports"
     blocked: str | None = None
     pull_error: str | None = None
+    #: How many first reads of the execution find nothing (the API has not committed it yet).
+    load_misses: int = 0
     #: Called (with the stubs) once the runner runs, so a test can signal the result then.
     on_runner_started: Callable[[], None] | None = None
     #: Called as each transition is recorded.
@@ -61,6 +63,8 @@ class TaskStubs:
         @activity.defn(name=ActivityName.LOAD_EXECUTION)
         async def load_task_execution(execution_id: str) -> ExecutionContext:
             self.calls.append(ActivityName.LOAD_EXECUTION)
+            if self.calls.count(ActivityName.LOAD_EXECUTION) <= self.load_misses:
+                raise ApplicationError(f"execution {execution_id} is not recorded", type="ExecutionNotRecorded")
             return ExecutionContext(
                 execution_id=execution_id, task_id="acme/widgets#11", repo_owner="acme", repo_name="widgets",
                 issue_number=11, issue_title="Fix the typo", issue_body="It says teh.", clone_url="/srv/widgets.git",

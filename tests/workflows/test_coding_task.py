@@ -32,6 +32,15 @@ async def test_a_reported_success_opens_the_pr_and_records_each_transition(workf
     assert done.commit_hash == "abc1234" and done.result.callback_attempt == 2
 
 
+async def test_the_first_read_waits_for_the_apis_commit(workflow_env):
+    stubs = TaskStubs(load_misses=2)
+    async with task_run(workflow_env.client, stubs) as run:
+        await run.report()
+        assert await run.result() == "success"
+    assert stubs.calls[:3] == [ActivityName.LOAD_EXECUTION] * 3
+    assert stubs.calls[3:len(STEPS_BEFORE_THE_RUNNER) + 2] == STEPS_BEFORE_THE_RUNNER[1:]
+
+
 async def test_only_the_first_result_counts(workflow_env):
     stubs = TaskStubs()
     async with task_run(workflow_env.client, stubs) as run:

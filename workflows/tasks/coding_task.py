@@ -50,6 +50,10 @@ GITHUB_RETRY = bounded_retry(4)
 #: A runner process lost with its worker is started again (its branch belongs to the execution, so
 #: the second push replaces the first); an agent that fails reports it and is not retried.
 RUNNER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
+#: The API starts the run's workflow, then commits its execution: the first read waits for the commit
+#: (about 25 s in all); an execution that never appears (the commit failed) ends the workflow.
+RECORD_APPEARS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=2.0,
+                                   maximum_interval=timedelta(seconds=5), maximum_attempts=8)
 
 
 @workflow.defn(name=WorkflowName.CODING_TASK)
@@ -69,8 +73,9 @@ class CodingTaskWorkflow:
         self._runner_task: asyncio.Task | None = None
         self._remote_start: asyncio.Task | None = None
         self._remote: RemoteRunner | None = None
-        context: ExecutionContext = await self._activity(ActivityName.LOAD_EXECUTION, request.execution_id,
-                                                         ExecutionContext)
+        context: ExecutionContext = await workflow.execute_activity(
+            ActivityName.LOAD_EXECUTION, request.execution_id, start_to_close_timeout=GITHUB_TIMEOUT,
+            retry_policy=RECORD_APPEARS_RETRY, result_type=ExecutionContext)
         try:
             return await self._run(request, context)
         except asyncio.CancelledError:

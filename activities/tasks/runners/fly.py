@@ -67,6 +67,8 @@ class FlyApi:
                                               headers=headers)
         except httpx.HTTPError as exc:
             raise FlyError(None, f"Fly is unreachable ({type(exc).__name__})") from None
+        except UnicodeEncodeError:  # a token stored before tokens were checked
+            raise FlyError(401, "the Fly token holds characters an HTTP header cannot carry") from None
         if ok_404 and response.status_code == 404:
             return None
         if not response.is_success:

@@ -108,10 +108,9 @@ HISTORY_PARAMETERS = {"parameters": [
     _parameter("branch", _TEXT, "Exactly this branch, in any case."),
     _parameter("issueNumber", {"type": "integer", "minimum": 1, "maximum": PG_INTEGER_MAX}, "Exactly this issue."),
     _parameter("search", _TEXT, "The issue title, or the issue number as text, contains this (any case)."),
-    _parameter("from", {"type": "string", "format": "date-time"},
-               "Completed at or after (ISO 8601 date or date-time); never-completed tasks are left out."),
-    _parameter("to", {"type": "string", "format": "date-time"},
-               "Completed at or before; a date alone covers that whole day."),
+    _parameter("from", _TEXT, "Completed at or after: an ISO 8601 date or date-time (`2026-05-13`, "
+                              "`2026-05-13T10:00:00Z`); never-completed tasks are left out."),
+    _parameter("to", _TEXT, "Completed at or before: an ISO 8601 date (that whole day) or date-time."),
 ]}
 
 

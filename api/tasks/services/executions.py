@@ -3,8 +3,9 @@ transaction, the workflow started before it commits.
 
 Two requests for one task race on the partial unique index of active executions; two copies of one
 delivery on the delivery's primary key: Postgres decides, never a read-then-write. A start Temporal
-refuses rolls everything back (503), so no execution waits for a workflow that never ran; a commit
-that fails after the start leaves a workflow whose first step finds no execution and ends.
+refuses rolls everything back (503), so no execution waits for a workflow that never ran. The
+workflow's first step may run before the commit: it reads again until the execution appears, and a
+commit that fails after the start leaves a workflow whose first step finds no execution and ends.
 """
 
 from __future__ import annotations

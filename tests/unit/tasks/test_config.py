@@ -188,3 +188,13 @@ def test_the_providers_answer():
                                   "domain": "anthropic.com", "doc": "https://docs.anthropic.com"}
     answer["all"][0]["env"].append("MUTATED")
     assert providers_answer()["all"][0]["env"] == ["ANTHROPIC_API_KEY"]
+
+
+@pytest.mark.parametrize("value", ["sk-ant\u00e9", "two words", "tab\tinside", "x" * 4097])
+def test_keys_and_tokens_are_printable_ascii_without_spaces(value):
+    for parse, body in ((credentials_writes, {"anthropic": value}), (fly_put, {"flyToken": value}),
+                        (provider_writes, {"openai": {"OPENAI_API_KEY": value}}),
+                        (split_config_put, {"flyToken": value})):
+        with pytest.raises(ValueError, match="printable ASCII") as raised:
+            parse(body)
+        assert value not in str(raised.value)

@@ -13,7 +13,7 @@ from models.tasks.status import TaskStatus
 def test_the_defaults():
     assert parse_history_query({}) == HistoryQuery(limit=50, offset=0)
     assert parse_list_query({}) == ListQuery(status=None, limit=100, offset=0)
-    assert parse_history_query({"status": "", "limit": " ", "agent": ""}) == HistoryQuery()
+    assert parse_history_query({"agent": "", "repo": " ", "from": ""}) == HistoryQuery()
 
 
 def test_every_history_filter():
@@ -41,6 +41,9 @@ def test_every_status_is_a_filter(status):
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"status": "done"}, "status must be one of queued, running, success, failed, timed_out, stopped"),
+    ({"status": ""}, "status must be one of"),
+    ({"limit": " "}, "limit must be an integer between 1 and 200"),
+    ({"issueNumber": ""}, "issueNumber must be an integer"),
     ({"issueNumber": "eleven"}, "issueNumber must be an integer"),
     ({"issueNumber": "-1"}, "issueNumber must be an integer"),
     ({"issueNumber": "0"}, "issueNumber must be an integer"),
