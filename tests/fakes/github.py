@@ -36,6 +36,15 @@ with ``code`` and ``state``, signed in as ``sign_in_as(login)`` (default: the la
 ``POST /login/oauth/access_token`` (JSON or form, JSON answer when asked) trades a code once for that
 user's token, or answers 200 ``{error: bad_verification_code|incorrect_client_credentials|
 redirect_uri_mismatch}`` like GitHub.
+
+Webhooks (tests/fakes/github_webhooks.py): with ``webhook_url`` (and ``webhook_secret``), a comment made
+through ``POST /repos/{o}/{r}/issues/{n}/comments`` (or ``post_comment``) is delivered as a signed
+``issue_comment`` event, as GitHub delivers it to an App; the App's own comments (installation token)
+only with ``deliver_bot_comments``, and then from its Bot. ``deliveries()`` holds what was sent and
+answered. ``comment_event`` delivers nothing: it returns the payload for the test to send.
+
+From a shell, for demos: ``python -m tests.fakes.github --help`` (tests/fakes/github_demo.py) serves the
+fake on a port, seeds it from flags, prints the environment for Capstan and delivers webhooks.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +76,7 @@ from tests.fakes.github_records import (
     shared_app_key,
     stable_id,
 )
+from tests.fakes.github_webhooks import Delivery, WebhookConfig, WebhookSender
 from tests.fakes.served import ServedInThread
 
 __all__ = ["FakeGitHub", "fake_github", "make_app_key"]
@@ -85,9 +95,12 @@ class FakeGitHub(ServedInThread):
     def __init__(self, *, app_id: str = FAKE_APP_ID, app_public_key_pem: str | None = None,
                  app_slug: str = FAKE_APP_SLUG, client_id: str = FAKE_CLIENT_ID,
                  client_secret: str = FAKE_CLIENT_SECRET, installation_token_lifetime: float = 3600.0,
-                 host: str = "127.0.0.1") -> None:
-        """Without ``app_public_key_pem`` the fake makes the App's key pair itself (``app_private_key_pem``)."""
-        super().__init__(host)
+                 host: str = "127.0.0.1", port: int | None = None, webhook_url: str | None = None,
+                 webhook_secret: str | None = None, deliver_bot_comments: bool = False) -> None:
+        """Without ``app_public_key_pem`` the fake makes the App's key pair itself (``app_private_key_pem``).
+        ``port`` None picks a free one. With ``webhook_url``, comments made through the REST API are
+        delivered there (``configure_webhook``)."""
+        super().__init__(host, port)
         self.app_private_key_pem: str | None = None
         if app_public_key_pem is None:
             self.app_private_key_pem, app_public_key_pem = shared_app_key()
@@ -95,6 +108,8 @@ class FakeGitHub(ServedInThread):
             base_url=self.url, app_id=str(app_id), app_public_key_pem=app_public_key_pem, app_slug=app_slug,
             client_id=client_id, client_secret=client_secret,
             installation_token_lifetime=installation_token_lifetime)
+        if webhook_url:
+            self.configure_webhook(webhook_url, webhook_secret, deliver_bot_comments=deliver_bot_comments)
 
     def asgi(self) -> Any:
         return FakeGitHubApp(self._state).asgi()
@@ -223,19 +238,51 @@ class FakeGitHub(ServedInThread):
         with self._lock:
             state = self._state
             fake_repo = state.repo(owner, repo)
-            issue = state.issues[(fake_repo.full_name.lower(), number)]
+            if (fake_repo.full_name.lower(), number) not in state.issues:
+                raise KeyError(f"{fake_repo.full_name}#{number}: no such issue")
             comment = state.add_comment(owner, repo, number, body, user, user_type)
             if installation_id is None:
-                installation_id = next((i.id for i in state.installations.values()
-                                        if i.covers(fake_repo.full_name)), None)
-            sender = state.account(user, user_type)
-            payload = {"action": action, "issue": issue.json(self.url, fake_repo),
-                       "comment": comment.json(self.url, fake_repo, number),
-                       "repository": fake_repo.json(self.url, state.owner_kind(fake_repo.owner)), "sender": sender}
-            payload["comment"]["user"] = sender
-            if installation_id is not None:
-                payload["installation"] = {"id": installation_id}
-            return copy.deepcopy(payload)
+                covering = state.installation_covering(fake_repo.full_name)
+                installation_id = covering.id if covering else None
+            return state.comment_payload(fake_repo, number, comment, action, installation_id)
+
+    # --- webhook deliveries (tests/fakes/github_webhooks.py) ---
+
+    def configure_webhook(self, url: str | None, secret: str | None = None, *, deliver_bot_comments: bool = False,
+                          on_delivered: Callable[[Delivery], None] | None = None) -> None:
+        """Deliver comments made through the REST API to ``url``, signed with ``secret`` (None: stop);
+        ``on_delivered`` sees each delivery once it is answered (or skipped)."""
+        old = self._state.webhooks
+        self._state.webhooks = (WebhookSender(WebhookConfig(url, secret, deliver_bot_comments), self.app_id,
+                                              on_delivered) if url else None)
+        if old is not None:
+            old.close()
+
+    @property
+    def webhook(self) -> WebhookConfig | None:
+        return self._state.webhooks.config if self._state.webhooks else None
+
+    def post_comment(self, owner: str, repo: str, number: int, body: str, *, user: str = "alice"
+                     ) -> tuple[FakeComment, Delivery | None]:
+        """``user`` comments on an issue, as through the REST API with their token: the comment, and its
+        webhook delivery (None without a webhook). The issue must exist."""
+        with self._lock:
+            fake_repo = self._state.repo(owner, repo)
+            comment = self._state.add_comment(owner, repo, number, body, user, "User")
+        return copy.deepcopy(comment), self._state.deliver_comment(fake_repo, number, comment)
+
+    def deliveries(self) -> list[Delivery]:
+        """Every webhook delivery, oldest first: what was sent and what the receiver answered."""
+        return self._state.webhooks.deliveries() if self._state.webhooks else []
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """Send a delivery again with the same ``X-GitHub-Delivery`` (GitHub's "Redeliver")."""
+        return self._state.webhooks.redeliver(delivery_id) if self._state.webhooks else None
+
+    def stop(self) -> None:
+        super().stop()
+        if self._state.webhooks is not None:
+            self._state.webhooks.close()
 
     # --- steering ---
 
@@ -313,3 +360,11 @@ def fake_github() -> Iterator[FakeGitHub]:
     """A fresh, started fake GitHub for one test."""
     with FakeGitHub() as github:
         yield github
+
+
+if __name__ == "__main__":  # python -m tests.fakes.github --help: the fake on a port, for demos
+    import sys
+
+    from tests.fakes.github_demo import main
+
+    sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import secrets
 import threading
@@ -39,6 +40,7 @@ from tests.fakes.github_records import (
     label_json,
     new_token,
 )
+from tests.fakes.github_webhooks import Delivery, WebhookSender
 
 _DOCS = "https://docs.github.com/rest"
 _IMPLIED = {"repo": {"public_repo"}, "user": {"read:user", "user:email", "user:follow"},
@@ -73,6 +75,8 @@ class GitHubState:
     remaining: int = 5000
     reset: int = field(default_factory=lambda: int(time.time()) + 3600)
     next_id: int = 5000
+    #: Where comments made through the REST API are delivered (None: nowhere); see github_webhooks.py.
+    webhooks: WebhookSender | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_id(self) -> int:
@@ -104,6 +108,39 @@ class GitHubState:
         comment = FakeComment(id=self.new_id(), body=body, user=user, user_type=user_type)
         issue.comments.append(comment)
         return comment
+
+    def installation_covering(self, full_name: str) -> FakeInstallation | None:
+        return next((i for i in self.installations.values() if i.covers(full_name)), None)
+
+    def comment_payload(self, repo: FakeRepo, number: int, comment: FakeComment, action: str = "created",
+                        installation_id: int | None = None) -> dict[str, Any]:
+        """The ``issue_comment`` webhook payload of ``comment`` (call with ``lock`` held)."""
+        issue = self.issues[(repo.full_name.lower(), number)]
+        sender = self.account(comment.user, comment.user_type)
+        payload = {"action": action, "issue": issue.json(self.base_url, repo),
+                   "comment": comment.json(self.base_url, repo, number),
+                   "repository": repo.json(self.base_url, self.owner_kind(repo.owner)), "sender": sender}
+        payload["comment"]["user"] = sender
+        if installation_id is not None:
+            payload["installation"] = {"id": installation_id}
+        return copy.deepcopy(payload)
+
+    def deliver_comment(self, repo: FakeRepo, number: int, comment: FakeComment) -> Delivery | None:
+        """Deliver a new comment to the webhook, as GitHub does (None: no webhook, or an App comment the
+        webhook does not want). Call without ``lock`` held: it takes it."""
+        sender = self.webhooks
+        if sender is None or (comment.user_type == "Bot" and not sender.config.deliver_bot_comments):
+            return None
+        with self.lock:
+            installation = self.installation_covering(repo.full_name)
+            payload = self.comment_payload(repo, number, comment,
+                                           installation_id=installation.id if installation else None)
+        where = {"event": "issue_comment", "repo": repo.full_name, "issue": number, "comment_id": comment.id,
+                 "sender": comment.user, "sender_type": comment.user_type}
+        if installation is None:
+            return sender.skip(**where, action="created", reason=f"no installation of the App covers "
+                                                                  f"{repo.full_name}: GitHub delivers nothing")
+        return sender.submit(**where, payload=payload)
 
     def find_comment(self, full_name: str, comment_id: int) -> FakeComment | None:
         for (repo_key, _), issue in self.issues.items():
@@ -227,12 +264,12 @@ class FakeGitHubApp:
         raw = await request.body()
         payload: Any = None
         if raw:
-            if "x-www-form-urlencoded" in request.headers.get("content-type", ""):
-                payload = dict(parse_qsl(raw.decode(errors="replace")))
-            else:
-                try:
-                    payload = await request.json()
-                except ValueError:
+            try:  # GitHub reads JSON whatever the Content-Type (``curl -d '{...}'`` sends a form type)
+                payload = await request.json()
+            except ValueError:
+                if "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+                    payload = dict(parse_qsl(raw.decode(errors="replace")))
+                else:
                     payload = raw.decode(errors="replace")
         with self.state.lock:
             self.state.requests.append(ReceivedRequest(
@@ -399,6 +436,7 @@ class FakeGitHubApp:
         login, kind = call.principal.author(self.state.app_slug)
         with self.state.lock:
             comment = self.state.add_comment(repo.owner, repo.name, number, body, login, kind)
+        self.state.deliver_comment(repo, number, comment)
         return self._json(comment.json(self.state.base_url, repo, number), 201)
 
     async def labels(self, call: Call) -> Response:

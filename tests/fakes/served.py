@@ -31,9 +31,10 @@ class ServedInThread:
     #: Names the fake in its thread's name and in the error when it cannot start.
     label = "fake server"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        """``port`` None: a free port (tests); a number: that one (a demo the user points things at)."""
         self.host = host
-        self.port = free_port(host)
+        self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         self._server: _BackgroundServer | None = None
         self._thread: threading.Thread | None = None

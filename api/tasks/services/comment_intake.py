@@ -1,4 +1,5 @@
-"""From a signed ``issue_comment`` delivery to a queued task: the webhook's decision table, in order.
+"""From a signed ``issue_comment`` delivery to a queued task: the webhook's decision table, in order
+(docs/api/tasks.md).
 
 Only an accepted delivery records its id, so a refused or badly signed one can be redelivered.
 The first matching row answers; nothing after it runs.
@@ -31,6 +32,8 @@ from models.tasks.ids import TaskId
 from models.tasks.tables import GitHubUserRow
 
 _LOCAL_CLONE = re.compile(r"^(file://|/)")
+#: The end of a status comment's marker: its JSON object closes the HTML comment, and nothing follows.
+_MARKER_END = re.compile(r"\} -->\s*\Z")
 
 
 class _Loose(BaseModel):
@@ -98,6 +101,15 @@ def parse_event(payload: Any) -> IssueCommentEvent:
         raise BadRequest(f"not an issue_comment payload: {where}: {first['msg']}", code="invalid_payload") from None
 
 
+def is_status_comment(body: str, handle: str) -> bool:
+    """Whether the comment is one of Capstan's own status comments (it ends with the hidden marker
+    ``<!-- <handle>:{...} -->``). A dashboard task comments with its user's OAuth token, so GitHub
+    delivers those comments as the user's, not a bot's: one whose summary quotes ``@<handle>`` (an
+    agent's output, an issue's text) must not start another run."""
+    start = body.lower().rfind(f"\n\n<!-- {handle.lower()}:{{")
+    return start >= 0 and _MARKER_END.search(body, start) is not None
+
+
 async def signed_in_user(db: AsyncSession, user_id: int, login: str) -> GitHubUserRow | None:
     """The commenter's stored sign-in: by GitHub user id, then by lowercased login."""
     user = await db.get(GitHubUserRow, user_id)
@@ -122,6 +134,8 @@ async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, p
     commenter = event.comment.user
     if commenter.type == "Bot":
         return answer("ignored", reason="bot")
+    if is_status_comment(body, tasks.handle):
+        return answer("ignored", reason="own_comment")
     if tasks.allowlist and commenter.login.lower() not in tasks.allowlist:
         return answer("not_authorized", 200)
     if delivery_id and (seen := await delivery_task(db, delivery_id)) is not None:
