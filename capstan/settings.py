@@ -109,7 +109,8 @@ class ExecutionSettings(_Base):
 
 class ForgeSettings(_Base):
     github_api_url: str = Field("https://api.github.com", validation_alias=_aliases("GITHUB_API_URL"),
-                                description="GitHub REST API base URL.")
+                                description="GitHub REST API base URL: protocol runs' pull requests, and every "
+                                            "GitHub call of the coding tasks (App tokens, issues, PRs, sign-in data).")
     github_token: SecretStr | None = Field(None, validation_alias=_aliases("GITHUB_TOKEN"),
                                            description="Token for GitHub pull requests (a project's "
                                                        "secrets.github_token wins).")
