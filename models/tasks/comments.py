@@ -39,12 +39,16 @@ def pr_failed_summary(summary: str | None, error: str) -> str:
     return f"Task complete, but PR creation failed: {error}"
 
 
-def timeout_minutes(seconds: float) -> int:
-    return max(1, round(seconds / 60))
+def watchdog_wait(seconds: float) -> str:
+    """How long the watchdog waited: in minutes from two minutes on (the default, 17 minutes), else in seconds."""
+    if seconds >= 120:
+        return f"{round(seconds / 60)} minutes"
+    whole = max(1, round(seconds))
+    return f"{whole} second{'' if whole == 1 else 's'}"
 
 
 def timeout_summary(seconds: float) -> str:
-    return agent_failed_summary(f"timeout after {timeout_minutes(seconds)} minutes")
+    return agent_failed_summary(f"timeout after {watchdog_wait(seconds)}")
 
 
 def comment_body(handle: str, summary: str, marker: dict[str, Any]) -> str:

@@ -67,8 +67,8 @@ async def test_the_watchdog_cancels_a_silent_runner_then_records_timed_out(workf
         assert await run.result() == "timed_out"
     assert stubs.runner_cancelled.is_set(), "the runner was not cancelled"
     assert (last(stubs).status, last(stubs).failure_stage) == (TaskStatus.TIMED_OUT, FailureStage.AGENT)
-    assert last(stubs).summary == "❌ Capstan failed: timeout after 1 minutes"
-    assert last(stubs).error == "timeout after 1 minutes"
+    assert last(stubs).summary == "❌ Capstan failed: timeout after 2 seconds"
+    assert last(stubs).error == "timeout after 2 seconds"
 
 
 async def test_a_stop_cancels_the_runner_before_stopped_is_recorded(workflow_env):

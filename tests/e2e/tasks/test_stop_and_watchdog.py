@@ -65,6 +65,6 @@ async def test_the_watchdog_ends_a_silent_runner_as_timed_out(live_api, worker, 
     assert watch.still_running(timeout=0) == 0, "the runner's processes outlived the watchdog"
     status = (await live_api.get(task_path(TASK_ID))).json()
     assert status["status"] == "timed_out" and status["failureStage"] == "agent"
-    assert status["error"] == {"stage": "agent", "message": "timeout after 1 minutes"}
-    assert _last_summary(fake_github) == "❌ Capstan failed: timeout after 1 minutes"
+    assert status["error"] == {"stage": "agent", "message": "timeout after 3 seconds"}
+    assert _last_summary(fake_github) == "❌ Capstan failed: timeout after 3 seconds"
     assert "capstan:timed_out" in fake_github.labels("acme", "widgets", 11)

@@ -41,9 +41,11 @@ def test_a_failed_pr_keeps_the_agent_summary():
     assert pr_failed_summary(None, "HTTP 422") == "Task complete, but PR creation failed: HTTP 422"
 
 
-@pytest.mark.parametrize(("seconds", "minutes"), [(1020, 17), (3, 1), (0.5, 1), (89, 1), (91, 2), (900, 15)])
-def test_a_timeout_says_how_long_the_watchdog_waited(seconds, minutes):
-    assert timeout_summary(seconds) == f"❌ Capstan failed: timeout after {minutes} minutes"
+@pytest.mark.parametrize(("seconds", "waited"), [(1020, "17 minutes"), (900, "15 minutes"), (120, "2 minutes"),
+                                                (150, "2 minutes"), (119, "119 seconds"), (3, "3 seconds"),
+                                                (1, "1 second"), (0.4, "1 second")])
+def test_a_timeout_says_how_long_the_watchdog_waited(seconds, waited):
+    assert timeout_summary(seconds) == f"❌ Capstan failed: timeout after {waited}"
 
 
 def test_the_comment_body_ends_with_a_compact_marker_without_nulls():
