@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import select
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,31 @@ GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 def github_fixture(event: str, name: str = "payload") -> dict[str, Any]:
     """``github_fixture("workflow_run", "completed.payload")`` → the parsed payload."""
     return json.loads((GITHUB_FIXTURES / event / f"{name}.json").read_text())
+
+
+def processes_with(token: str) -> list[int]:
+    """Pids of the live processes whose command line holds ``token``, seen from outside any sandbox."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class ProcessWatch:
+    """pidfds of running processes, opened at once, so their end can be awaited without racing pid reuse."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.fds = [os.pidfd_open(pid) for pid in pids]
+
+    def still_running(self, timeout: float = 10.0) -> int:
+        """How many are still running after waiting at most ``timeout`` seconds for each; closes the pidfds."""
+        try:
+            return sum(1 for fd in self.fds if not select.select([fd], [], [], timeout)[0])
+        finally:
+            for fd in self.fds:
+                os.close(fd)

@@ -26,7 +26,7 @@ from capstan.settings import TemporalSettings
 from capstan.temporal import connect
 from models.protocols.workflow_io import project_setup_workflow_id
 from tests.e2e.protocols import event_types, step_file
-from tests.support import git, make_bare_remote, make_git_repo, remote_log, settle, workflow_result
+from tests.support import git, make_bare_remote, make_git_repo, processes_with, remote_log, settle, workflow_result
 
 
 class DevProcess:
@@ -230,19 +230,6 @@ class StepGate:
         """Shell that reports ``token`` and waits; the token is on its command line, to find its processes."""
         return (f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{self.port}; echo {token} >&3; "
                 f"read -r answer <&3; [ \"$answer\" = go ]'")
-
-
-def processes_with(token: str) -> list[int]:
-    """Pids of the live processes whose command line holds ``token``, seen from outside any sandbox."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if token.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def kill_leftovers(*tokens: str) -> None:

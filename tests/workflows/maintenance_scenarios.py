@@ -31,6 +31,7 @@ from models.maintenance.workflow_io import (
     WorkflowName,
     workspace_run_workflow_id,
 )
+from tests.workflows.replay_support import record_scenarios
 from worker.main import SANDBOX
 from workflows.maintenance import MAINTENANCE_WORKFLOWS
 
@@ -103,17 +104,5 @@ async def run_scenarios(client: Client) -> dict[str, tuple[str, str]]:
     return runs
 
 
-async def record() -> None:
-    from tests.workflows.harness import local_environment
-
-    async with local_environment() as env:
-        runs = await run_scenarios(env.client)
-        HISTORIES.mkdir(parents=True, exist_ok=True)
-        for name, (workflow_id, run_id) in runs.items():
-            history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")
-            print(f"{name}: {workflow_id}")
-
-
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record_scenarios(run_scenarios, HISTORIES))

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from models.tasks.status import RunnerKind, TaskStatus
 from models.tasks.workflow_io import CodingTaskInput, RunnerResult, SignalName, WorkflowName
+from tests.workflows.replay_support import record_scenarios
 from tests.workflows.task_stubs import TaskStubs, task_input
 from worker.main import SANDBOX
 from workflows.tasks import TASK_WORKFLOWS
@@ -94,17 +95,5 @@ async def run_scenarios(client: Client) -> dict[str, tuple[str, str]]:
     return runs
 
 
-async def record() -> None:
-    from tests.workflows.harness import local_environment
-
-    async with local_environment() as env:
-        runs = await run_scenarios(env.client)
-        HISTORIES.mkdir(parents=True, exist_ok=True)
-        for name, (workflow_id, run_id) in runs.items():
-            history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")
-            print(f"{name}: {workflow_id}")
-
-
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record_scenarios(run_scenarios, HISTORIES))

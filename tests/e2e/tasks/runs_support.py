@@ -1,4 +1,4 @@
-"""Agents the run tests configure (a blocking one, a failing one) and watching their processes."""
+"""Agents the run tests configure: a blocking one whose processes the test can find."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import asyncio
 import json
 import os
 import random
-import select
 from pathlib import Path
 
 from capstan.settings import Settings
+from tests.support import processes_with
 
 
 def add_agents(settings: Settings, **commands: str) -> None:
@@ -38,31 +38,4 @@ class BlockingAgent:
         finally:
             loop.remove_reader(self._reader)
             os.close(self._reader)
-        return pids_with(self.marker)
-
-
-def pids_with(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-class ProcessWatch:
-    """pidfds of processes, opened while they run, so their end can be awaited without racing pid reuse."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.fds = [os.pidfd_open(pid) for pid in pids]
-
-    def still_running(self, timeout: float = 10.0) -> int:
-        """How many are still running after waiting at most ``timeout`` seconds for each."""
-        try:
-            return sum(1 for fd in self.fds if not select.select([fd], [], [], timeout)[0])
-        finally:
-            for fd in self.fds:
-                os.close(fd)
+        return processes_with(self.marker)

@@ -3,9 +3,9 @@ ends a runner that never reports as ``timed_out``, its processes killed too."""
 
 from __future__ import annotations
 
-from tests.e2e.tasks.runs_support import BlockingAgent, ProcessWatch, add_agents
+from tests.e2e.tasks.runs_support import BlockingAgent, add_agents
 from tests.e2e.tasks.support import deliver, github_world, latest_execution, run_result, task_path
-from tests.support import git
+from tests.support import ProcessWatch, git
 
 TASK_ID = "acme/widgets#11"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import select
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from activities.tasks.runners.local import LocalRunner, git_auth_env
 from activities.tasks.runners.spec import RunnerSecrets
 from capstan.settings import SandboxSettings
 from tests.integration.tasks.runner_support import BRANCH, EXECUTION_ID, CallbackReceiver, launch_for
-from tests.support import git, make_bare_remote, remote_log
+from tests.support import ProcessWatch, git, make_bare_remote, processes_with, remote_log
 
 GITHUB_TOKEN = "ghs_installation-token-never-for-the-agent"
 CALLBACK_SECRET = "callback-secret-of-the-test"
@@ -175,20 +174,15 @@ async def test_cancelling_a_run_kills_the_agent_and_every_process_it_started(run
         await asyncio.wait_for(_readable(reader), timeout=60)
     finally:
         os.close(reader)
-    pids = _pids_with(marker)
+    pids = processes_with(marker)
     assert len(pids) >= 2, "the agent's shell and its sleep are running"
-    pidfds = [os.pidfd_open(pid) for pid in pids]
+    watch = ProcessWatch(pids)
 
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
 
-    try:
-        still_running = [pid for pid, fd in zip(pids, pidfds, strict=True) if not select.select([fd], [], [], 10)[0]]
-    finally:
-        for fd in pidfds:
-            os.close(fd)
-    assert still_running == [], "a cancelled run left processes behind"
+    assert watch.still_running() == 0, "a cancelled run left processes behind"
     assert not (tmp_path / "work" / EXECUTION_ID).exists()
     assert receiver.posts == [] and BRANCH not in branches(remote)
 
@@ -210,15 +204,3 @@ async def _readable(fd: int) -> None:
         await ready
     finally:
         loop.remove_reader(fd)
-
-
-def _pids_with(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
