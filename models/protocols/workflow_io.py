@@ -121,7 +121,7 @@ class Signal(StrEnum):
 
 
 class CiOutcome(StrEnum):
-    """What a CI or forge notification means for a run (SURFACES.md §1, webhook mapping)."""
+    """What a CI or forge notification means for a run (docs/api/webhooks.md)."""
 
     SUCCESS = "success"    # latest step → completed (or needs_qa + QA with auto-QA-on-CI)
     RUNNING = "running"    # latest step → running

@@ -1,4 +1,4 @@
-"""The status rules of seed 003, as SURFACES.md states them."""
+"""The status rules of the protocol-runs API (docs/api/orchestrator.md), one test per rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhook payloads → CI reports, one test per mapping row (SURFACES.md §1, "webhook mapping"),
+"""Webhook payloads → CI reports, one test per mapping row (docs/api/webhooks.md),
 with GitHub's real payloads from ``tests/fixtures/github`` and crafted variants."""
 
 from __future__ import annotations

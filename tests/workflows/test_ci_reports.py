@@ -1,5 +1,5 @@
-"""The ``ci_report`` signal: what a CI result or forge event does to a run (SURFACES.md §1,
-webhook mapping), on ``ProtocolRunWorkflow`` with stub activities."""
+"""The ``ci_report`` signal: what a CI result or forge event does to a run (docs/api/webhooks.md,
+"What an outcome does"), on ``ProtocolRunWorkflow`` with stub activities."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GitHub payloads: where each event keeps its status, branch and link (SURFACES.md, webhook mapping)."""
+"""GitHub payloads: where each event keeps its status, branch and link (docs/api/webhooks.md, "Mapping tables")."""
 
 from __future__ import annotations
 
