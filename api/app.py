@@ -17,6 +17,7 @@ from api.common.openapi import (
     BEARER,
     PATCH_ADMIN_BEARER,
     PATCH_ADMIN_HEADER,
+    PLATFORM_JWT,
     TASKS_CALLBACK_TOKEN,
     TASKS_GITHUB_SIGNATURE,
     TASKS_SESSION,
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
     gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES))
     enforced = ({BEARER} if token else set()) | (set(WEBHOOK_SCHEMES) if settings.webhooks.token else set()) \
         | ({PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER} if settings.patch.admin_token else set()) \
-        | {TASKS_SESSION, TASKS_CALLBACK_TOKEN} | ({TASKS_GITHUB_SIGNATURE} if settings.tasks.webhook_secret else set())
+        | {TASKS_SESSION, TASKS_CALLBACK_TOKEN} \
+        | ({TASKS_GITHUB_SIGNATURE} if settings.tasks.webhook_secret else set()) \
+        | ({PLATFORM_JWT} if settings.platform.auth_mode == "enabled" else set())
 
     def openapi() -> dict:
         if app.openapi_schema is None:

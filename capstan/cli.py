@@ -113,6 +113,28 @@ def _task_callback(args: argparse.Namespace) -> int:
     return 0 if status is not None and 200 <= status < 300 else 1
 
 
+def _token(args: argparse.Namespace) -> int:
+    """Print a development JWT for the platform API v1, signed with CAPSTAN_JWT_SECRET (HS256)."""
+    import time
+
+    import jwt
+
+    from capstan.devstack.supervisor import JWT_SECRET_FILE
+    from capstan.settings import PlatformSettings, secret_value
+
+    kept = DevSettings().data_dir / JWT_SECRET_FILE  # the key `capstan dev` made for its stack
+    secret = secret_value(PlatformSettings().jwt_secret) or (kept.read_text().strip() if kept.exists() else None)
+    if not secret:
+        print(f"capstan token: set CAPSTAN_JWT_SECRET (or JWT_SECRET), or start `capstan dev` once to make "
+              f"{kept}", file=sys.stderr)
+        return 2
+    now = int(time.time())
+    claims = {"sub": args.sub, "roles": args.role, "workspaces": args.workspace or [], "iat": now,
+              "exp": now + args.ttl}
+    print(jwt.encode(claims, secret, algorithm="HS256"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     dev_defaults = DevSettings()
     parser = argparse.ArgumentParser(prog="capstan", description=__doc__)
@@ -138,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="upgrade the database to head and register search attributes")
     migrate.add_argument("--skip-temporal", action="store_true", help="only migrate the database")
     migrate.set_defaults(run=_migrate)
+    token = sub.add_parser("token", help="print a development JWT for /api/v1 (signed with CAPSTAN_JWT_SECRET)")
+    token.add_argument("--role", action="append", required=True, metavar="ROLE",
+                       choices=["msp_admin", "ops_engineer", "automation_operator", "integration_admin", "billing",
+                                "data_admin", "viewer", "platform_admin", "endpoint_agent", "client_portal"],
+                       help="a role of the token (repeat for several)")
+    token.add_argument("--workspace", action="append", metavar="ID", help="a workspace it may act in (repeat)")
+    token.add_argument("--sub", default="dev", help="the subject (default: %(default)s)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default: %(default)s)")
+    token.set_defaults(run=_token)
     callback = sub.add_parser("task-callback", help="report a coding-task runner's result to $CALLBACK_URL "
                                                     "(reads CALLBACK_URL, CALLBACK_TOKEN, TASK_ID, BRANCH_NAME, "
                                                     "BASE_BRANCH)")

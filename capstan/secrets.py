@@ -33,6 +33,11 @@ class SecretBox:
         if self._fernet is None:
             log.warning("CAPSTAN_SECRETS_KEY is not set: project secrets are stored unencrypted")
 
+    @property
+    def encrypts(self) -> bool:
+        """Whether values are sealed (a key is set); without one they are stored as given."""
+        return self._fernet is not None
+
     @staticmethod
     def generate_key() -> str:
         return Fernet.generate_key().decode()

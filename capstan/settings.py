@@ -259,6 +259,40 @@ class GitHubAppSettings(_Base):
         return key.replace("\\n", "\n") if key else None
 
 
+class PlatformSettings(_Base):
+    """The platform API v1 (``/api/v1``): JWT authentication, tenancy and idempotency (``docs/api/platform-v1.md``)."""
+
+    auth_mode: Literal["enabled", "disabled"] = Field(
+        "enabled", validation_alias=_aliases("AUTH_MODE", "AUTH_MODE"),
+        description="`disabled`: every `/api/v1` request acts as a local principal with every role and every "
+                    "workspace (development only; logged loudly at start).")
+    jwt_secret: SecretStr | None = Field(
+        None, validation_alias=_aliases("JWT_SECRET", "JWT_SECRET"),
+        description="HS256 key of the bearer JWTs (and of `capstan token`).")
+    jwt_public_key: str | None = Field(
+        None, validation_alias=_aliases("JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY"),
+        description="PEM public key (RSA or EC) of RS256/ES256 bearer JWTs; literal `\\n` become newlines.")
+    jwt_jwks_url: str | None = Field(
+        None, validation_alias=_aliases("JWT_JWKS_URL", "JWT_JWKS_URL"),
+        description="JWKS URL of RS256/ES256 bearer JWTs (keys cached, fetched again for an unknown `kid`).")
+    jwt_issuer: str | None = Field(None, validation_alias=_aliases("JWT_ISSUER", "JWT_ISSUER"),
+                                   description="Required `iss` of bearer JWTs; unset: not checked.")
+    jwt_audience: str | None = Field(None, validation_alias=_aliases("JWT_AUDIENCE", "JWT_AUDIENCE"),
+                                     description="Required `aud` of bearer JWTs; unset: not checked.")
+    jwt_leeway_seconds: float = Field(
+        30.0, validation_alias=_aliases("JWT_LEEWAY"), ge=0, le=600,
+        description="Clock skew allowed on `exp`, `nbf` and `iat`.")
+    jwks_cache_seconds: float = Field(
+        300.0, validation_alias=_aliases("JWKS_CACHE_SECONDS"), gt=0,
+        description="How long fetched JWKS keys are kept before they are fetched again.")
+    idempotency_ttl_hours: float = Field(
+        24.0, validation_alias=_aliases("IDEMPOTENCY_TTL_HOURS"), gt=0, le=24 * 30,
+        description="How long an `Idempotency-Key` and its stored response are kept.")
+
+    def public_key_pem(self) -> str | None:
+        return self.jwt_public_key.replace("\\n", "\n") if self.jwt_public_key else None
+
+
 class WorkerSettings(_Base):
     git_cache_dir: Path = Field(Path(".capstan/git-cache"), validation_alias=_aliases("GIT_CACHE_DIR"),
                                 description="Where this worker keeps its mirror clones; one directory per worker.")
@@ -401,6 +435,7 @@ class Settings:
         self.patch: PatchSettings = overrides.get("patch") or PatchSettings()
         self.tasks: TasksSettings = overrides.get("tasks") or TasksSettings()
         self.github_app: GitHubAppSettings = overrides.get("github_app") or GitHubAppSettings()
+        self.platform: PlatformSettings = overrides.get("platform") or PlatformSettings()
         self.worker: WorkerSettings = overrides.get("worker") or WorkerSettings()
         self.execution: ExecutionSettings = overrides.get("execution") or ExecutionSettings()
         self.forge: ForgeSettings = overrides.get("forge") or ForgeSettings()
@@ -412,7 +447,7 @@ class Settings:
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings, TemporalSettings, ApiSettings, WebhookSettings, ExecutionSettings, ForgeSettings,
-    PatchSettings, TasksSettings, GitHubAppSettings, WorkerSettings, SandboxSettings, SecretsSettings,
+    PatchSettings, TasksSettings, GitHubAppSettings, PlatformSettings, WorkerSettings, SandboxSettings, SecretsSettings,
     TelemetrySettings, LogSettings, DevSettings,
 )
 

@@ -31,6 +31,12 @@ class Principal:
     scheme: str
     roles: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
+    #: The workspaces (tenants) it may act in; ``any_workspace``: every one.
+    workspaces: frozenset[str] = field(default_factory=frozenset)
+    any_workspace: bool = False
+
+    def may_act_in(self, workspace_id: str) -> bool:
+        return self.any_workspace or workspace_id in self.workspaces
 
 
 ANONYMOUS = Principal(subject="anonymous", scheme="open", roles=frozenset({"admin"}), scopes=ALL_SCOPES)

@@ -22,7 +22,7 @@ under its own prefix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,9 +34,9 @@ from api.common.auth import Principal
 class Gate(Protocol):
     name: str
 
-    def check(self, request: Request) -> Principal | None:
+    def check(self, request: Request) -> Principal | None | Awaitable[Principal | None]:
         """The authenticated principal, ``None`` when the gate authenticates nobody, or an
-        ``ApiError`` (401) raised when the credentials are missing or wrong."""
+        ``ApiError`` (401) raised when the credentials are missing or wrong. May be a coroutine."""
 
 
 class BearerToken:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import re
@@ -51,7 +52,8 @@ LATENCY = Histogram("capstan_http_request_duration_seconds", "HTTP request laten
                     ["method", "route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: An offered request or correlation id: printable ASCII without spaces, at most 128 characters (safe in a log line).
+REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 #: How much of a refused body is read and thrown away before the 413, and for how long. A body
@@ -80,7 +82,7 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         offered = _header(scope, b"x-request-id") or _header(scope, b"x-correlation-id")
-        request_id = offered if offered and _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if offered and REQUEST_ID.match(offered) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -137,6 +139,8 @@ class RequestGuardMiddleware:
             raise BadRequest("NUL bytes are not allowed in headers", code="nul_byte")
         gate = self.gates.gate_for(scope["path"])
         principal = gate.check(Request(scope))
+        if inspect.isawaitable(principal):  # a gate that fetches (JWKS keys) checks asynchronously
+            principal = await principal
         if principal is not None:
             scope[PRINCIPAL_SCOPE_KEY] = principal
         if scope["method"] not in _BODY_METHODS:

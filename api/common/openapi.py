@@ -37,6 +37,7 @@ GITLAB_SIGNATURE = "gitlabSignature"
 LEGACY_WEBHOOK_TOKEN = "deksdenflowWebhookToken"
 PATCH_ADMIN_BEARER = "patchAdminBearer"
 PATCH_ADMIN_HEADER = "patchAdminToken"
+PLATFORM_JWT = "platformJwt"
 TASKS_SESSION = "tasksSession"
 TASKS_GITHUB_SIGNATURE = "tasksGithubSignature"
 TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
@@ -61,6 +62,8 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
                                         "Unset token: those routes are open."},
     PATCH_ADMIN_HEADER: {"type": "apiKey", "in": "header", "name": "X-Patch-Admin-Token",
                          "description": "CAPSTAN_PATCH_ADMIN_TOKEN itself (maintenance routes)."},
+    PLATFORM_JWT: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
     TASKS_SESSION: {"type": "apiKey", "in": "cookie", "name": "capstan_session",
                     "description": "The signed session of a GitHub sign-in (`GET /api/auth/github`; coding-tasks "
                                    "routes that act for a user)."},

@@ -6,11 +6,12 @@ from fastapi import APIRouter
 
 from api.common.gates import Public
 from api.common.surface import ApiSurface
-from api.ops.routes import health, queues
+from api.ops.routes import discovery, health, queues
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(queues.router)
+router.include_router(discovery.router)
 
 surface = ApiSurface(
     name="ops",
@@ -19,5 +20,6 @@ surface = ApiSurface(
         {"name": "health", "description": "Liveness, component health and Prometheus metrics. No auth."},
         {"name": "queues", "description": "Task queues and jobs, as Temporal sees them."},
     ],
-    gates={path: Public() for path in ("/health", "/healthz", "/metrics")},
+    gates={path: Public() for path in ("/health", "/healthz", "/metrics", "/api/v1/health", "/api/v1/openapi",
+                                       "/.well-known/engine-status")},
 )

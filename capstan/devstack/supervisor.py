@@ -53,6 +53,9 @@ class DevOptions:
     restart_limits: RestartLimits = field(default_factory=RestartLimits)
 
 
+#: Where `capstan dev` keeps the JWT key it made (read by `capstan token`).
+JWT_SECRET_FILE = "jwt.secret"
+
 class SupervisedChild:
     """A worker or the API: started, watched, restarted after a backoff when it dies."""
 
@@ -121,10 +124,17 @@ class DevStack:
         """The key sealing project secrets: from the environment, else kept in the data dir."""
         return os.environ.get("CAPSTAN_SECRETS_KEY") or self._kept_secret("secrets.key", SecretBox.generate_key)
 
+    def jwt_secret(self) -> str:
+        """The HS256 key of the platform API's JWTs: from the environment, else kept in the data dir (where
+        ``capstan token`` finds it)."""
+        return os.environ.get("CAPSTAN_JWT_SECRET") or os.environ.get("JWT_SECRET") or \
+            self._kept_secret(JWT_SECRET_FILE, lambda: secrets.token_urlsafe(48))
+
     def child_env(self) -> dict[str, str]:
         return {
             **os.environ,
             "CAPSTAN_SECRETS_KEY": self.secrets_key(),
+            "CAPSTAN_JWT_SECRET": self.jwt_secret(),
             "CAPSTAN_DATABASE_URL": self.postgres.url,
             "CAPSTAN_TEMPORAL_ADDRESS": self.temporal.address,
             "CAPSTAN_TEMPORAL_UI_URL": self.temporal.ui_url or "",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -12,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from api.ops.services.queues import capstan_task_queues, describe_queue
 from capstan.sandbox import resolve_status
 
 router = APIRouter(tags=["health"])
@@ -29,7 +31,7 @@ class Health(BaseModel):
     components: dict[str, ComponentHealth]
 
 
-async def _check(probe) -> ComponentHealth:
+async def check_component(probe) -> ComponentHealth:
     try:
         await asyncio.wait_for(probe(), CHECK_TIMEOUT)
     except Exception as exc:  # any failure is "degraded", never an error response
@@ -37,21 +39,47 @@ async def _check(probe) -> ComponentHealth:
     return ComponentHealth(status="ok")
 
 
-@router.get("/health", response_model=Health, summary="Component health (always 200)")
-async def health(request: Request) -> Health:
-    state = request.app.state
-
+def database_probe(state: Any) -> Callable[[], Awaitable[None]]:
     async def database() -> None:
         async with state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    return database
+
+
+def temporal_probe(state: Any) -> Callable[[], Awaitable[None]]:
     async def temporal() -> None:
         await state.temporal.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
 
-    db, tmp, sandbox = await asyncio.gather(_check(database), _check(temporal), _sandbox(state.settings))
-    components = {"database": db, "temporal": tmp, "sandbox": sandbox}
+    return temporal
+
+
+async def workers_polling(state: Any) -> ComponentHealth:
+    """``ok`` when every Capstan task queue has a worker polling it."""
+    try:
+        queues = await asyncio.wait_for(asyncio.gather(*(describe_queue(state.temporal, name)
+                                                         for name in capstan_task_queues(state.settings))),
+                                        CHECK_TIMEOUT)
+    except Exception as exc:  # any failure is "degraded", never an error response
+        return ComponentHealth(status="degraded", detail=f"task queues unreadable ({type(exc).__name__})")
+    idle = [queue.name for queue in queues if not queue.pollers]
+    if idle:
+        return ComponentHealth(status="degraded", detail="no worker polls " + ", ".join(idle))
+    return ComponentHealth(status="ok", detail=f"{sum(q.pollers for q in queues)} pollers on {len(queues)} queues")
+
+
+def health_of(components: dict[str, ComponentHealth]) -> Health:
     overall = "ok" if all(c.status == "ok" for c in components.values()) else "degraded"
     return Health(status=overall, components=components)
+
+
+@router.get("/health", response_model=Health, summary="Component health (always 200)")
+async def health(request: Request) -> Health:
+    state = request.app.state
+    db, tmp, workers, sandbox = await asyncio.gather(check_component(database_probe(state)),
+                                                     check_component(temporal_probe(state)), workers_polling(state),
+                                                     _sandbox(state.settings))
+    return health_of({"database": db, "temporal": tmp, "workers": workers, "sandbox": sandbox})
 
 
 async def _sandbox(settings) -> ComponentHealth:

@@ -1,0 +1,183 @@
+"""``Idempotency-Key`` on every mutating ``/api/v1`` route (the IETF ``Idempotency-Key`` header draft).
+
+Keys are stored in Postgres under (scope, principal, route, key): scope is the workspace (or
+``platform``), route the method and template (``POST /api/v1/tickets``). What happens:
+
+- no key → 400 ``idempotency_key_required``; a key that is not 1–255 printable ASCII characters → 400;
+- first use → the key is reserved (a row without a response; a unique index decides between concurrent
+  duplicates, never a read-then-write), the request runs, and its response (status, body, ETag and
+  Location) is stored with the key. A write stores it in its own transaction (``store_response``), so
+  a crash cannot leave a change without its response; what a route answers without writing is stored
+  after it;
+- the same key with the same request (method, path and body, fingerprinted) → the stored response
+  again, with ``Idempotent-Replayed: true``;
+- the same key with another request → 422 ``idempotency_key_reused``;
+- the same key while the first request is still in flight → 409 ``idempotency_key_in_flight``
+  (with ``Retry-After``). A reservation older than ``IN_FLIGHT_SECONDS`` whose request never finished
+  (its process died before it wrote anything, since a write stores its response with it) is taken over;
+- an error the route raised (a 4xx before any change, or a 5xx) releases the key: the request can be sent
+  again with it. Keys expire after ``CAPSTAN_IDEMPOTENCY_TTL_HOURS`` (24).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.common.auth import PRINCIPAL_SCOPE_KEY
+from api.common.errors import ApiError, BadRequest, Conflict
+from api.platform_v1.access import ROUTE_ACCESS, workspace_header
+from models.common.base import utcnow
+from models.platform_v1.tables import IdempotencyRow
+
+log = logging.getLogger(__name__)
+
+HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_MAX_LENGTH = 255
+#: A reservation whose request has not answered for this long is abandoned (no request runs that long).
+IN_FLIGHT_SECONDS = 120
+#: Response headers kept with the response and replayed.
+KEPT_HEADERS = ("etag", "location", "content-type")
+RESERVATION_STATE = "idempotency_reservation"
+
+
+class KeyReused(ApiError):
+    status_code, code = 422, "idempotency_key_reused"
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _key(request: Request) -> str:
+    key = request.headers.get(HEADER)
+    if key is None or not key.strip():
+        raise BadRequest("Idempotency-Key is required on every mutating /api/v1 route: send a unique value per "
+                         "operation (a UUID) and the same value when you retry it", code="idempotency_key_required")
+    key = key.strip()
+    if len(key) > KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
+        raise BadRequest(f"Idempotency-Key must be 1–{KEY_MAX_LENGTH} printable ASCII characters",
+                         code="invalid_idempotency_key")
+    return key
+
+
+def _replay(row: IdempotencyRow) -> Response:
+    headers = {**(row.response_headers or {}), REPLAYED_HEADER: "true"}
+    media_type = headers.pop("content-type", None)
+    return Response(content=(row.response_body or "").encode(), status_code=row.status_code or 200,
+                    headers=headers, media_type=media_type)
+
+
+class Reservation:
+    """One request's hold on its key: its row id, and whether its response is stored yet."""
+
+    def __init__(self, row_id: int) -> None:
+        self.row_id = row_id
+        self.stored = False
+
+
+async def store_response(db: AsyncSession, request: Request, response: Response) -> None:
+    """Store ``response`` with the request's key in ``db``'s transaction (the one that writes the change)."""
+    reservation: Reservation | None = getattr(request.state, RESERVATION_STATE, None)
+    if reservation is None or reservation.stored:
+        return
+    headers = {name: value for name, value in response.headers.items() if name in KEPT_HEADERS}
+    await db.exec(update(IdempotencyRow).where(IdempotencyRow.id == reservation.row_id)
+                  .values(status_code=response.status_code, response_body=response.body.decode(),
+                          response_headers=headers, completed_at=utcnow()))
+    reservation.stored = True
+
+
+class Keys:
+    """The key table's operations, each in its own short transaction."""
+
+    def __init__(self, sessions: Callable[[], AsyncSession], ttl: timedelta) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+
+    async def reserve(self, scope: str, principal: str, route: str, key: str, print_: str) -> Reservation | Response:
+        """A reservation of the key, or the stored response to replay; 409 or 422 otherwise."""
+        now = utcnow()
+        async with self.sessions() as db, db.begin():
+            await db.exec(delete(IdempotencyRow).where(
+                IdempotencyRow.scope == scope, IdempotencyRow.principal == principal, IdempotencyRow.route == route,
+                IdempotencyRow.key == key, IdempotencyRow.expires_at <= now))
+            inserted = (await db.exec(insert(IdempotencyRow).values(
+                scope=scope, principal=principal, route=route, key=key, fingerprint=print_, created_at=now,
+                expires_at=now + self.ttl).on_conflict_do_nothing().returning(IdempotencyRow.id))).first()
+            if inserted is not None:
+                return Reservation(inserted[0])
+            row = (await db.exec(select(IdempotencyRow).where(
+                IdempotencyRow.scope == scope, IdempotencyRow.principal == principal, IdempotencyRow.route == route,
+                IdempotencyRow.key == key).with_for_update())).one()
+            if row.fingerprint != print_:
+                raise KeyReused("this Idempotency-Key was used for another request (another body or path); use a "
+                                "new key for a new operation")
+            if row.status_code is not None:
+                return _replay(row)
+            if now - row.created_at < timedelta(seconds=IN_FLIGHT_SECONDS):
+                raise Conflict("a request with this Idempotency-Key is still in flight; retry when it has answered",
+                               code="idempotency_key_in_flight", headers={"Retry-After": "1"})
+            row.created_at = now  # abandoned: its request never wrote, this one takes it over
+            db.add(row)
+            return Reservation(row.id)
+
+    async def store(self, reservation: Reservation, response: Response) -> None:
+        headers = {name: value for name, value in response.headers.items() if name in KEPT_HEADERS}
+        async with self.sessions() as db, db.begin():
+            await db.exec(update(IdempotencyRow).where(IdempotencyRow.id == reservation.row_id,
+                                                       IdempotencyRow.status_code.is_(None))
+                          .values(status_code=response.status_code, response_body=response.body.decode(),
+                                  response_headers=headers, completed_at=utcnow()))
+
+    async def release(self, reservation: Reservation) -> None:
+        async with self.sessions() as db, db.begin():
+            await db.exec(delete(IdempotencyRow).where(IdempotencyRow.id == reservation.row_id,
+                                                       IdempotencyRow.status_code.is_(None)))
+
+
+class IdempotentRoute(APIRoute):
+    """A mutating route: the key is checked and reserved before the route runs, its answer stored after."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        route = f"{next(iter(self.methods))} {self.path_format}"
+        tenant = ROUTE_ACCESS[(next(iter(self.methods)), self.path_format)].tenant
+
+        async def idempotent_handler(request: Request) -> Response:
+            key = _key(request)
+            principal = request.scope[PRINCIPAL_SCOPE_KEY]
+            scope = (workspace_header(request) or "") if tenant else "platform"
+            settings = request.app.state.settings.platform
+            keys = Keys(request.app.state.sessions, timedelta(hours=settings.idempotency_ttl_hours))
+            print_ = fingerprint(request.method, request.url.path, await request.body())
+            held = await keys.reserve(scope, principal.subject, route, key, print_)
+            if isinstance(held, Response):
+                return held
+            setattr(request.state, RESERVATION_STATE, held)
+            try:
+                response = await handler(request)
+            except BaseException:
+                await keys.release(held)
+                raise
+            if response.status_code >= 500:
+                await keys.release(held)
+            elif not held.stored:
+                await keys.store(held, response)
+            return response
+
+        return idempotent_handler

@@ -1,0 +1,25 @@
+"""The platform API v1 surface: every route under ``/api/v1`` but its health and OpenAPI document
+(``api.ops``). The gate checks the bearer JWT (and the correlation id's form) before the body is read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.common.surface import ApiSurface
+from api.platform_v1.auth import PlatformJwt
+from api.platform_v1.routes import configuration, resources, workspaces
+
+router = APIRouter()
+for module in (workspaces, configuration, resources):
+    router.include_router(module.router)
+
+surface = ApiSurface(
+    name="platform_v1",
+    router=router,
+    tags=[
+        {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
+        {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
+        {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
+    ],
+    gates={"/api/v1": PlatformJwt()},
+)

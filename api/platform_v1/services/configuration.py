@@ -1,0 +1,126 @@
+"""Settings and secrets, platform-wide (scope ``platform``) and per workspace (scope ``workspace:<id>``).
+
+Settings are one JSON object per scope, replaced whole, versioned (``ETag``/``If-Match``). Secrets are
+sealed with ``CAPSTAN_SECRETS_KEY`` (refused with 503 without one) and never read back: lists show the
+keys, when each was set and by whom. Every set or rotation is an event (``GET /api/v1/audit-credentials``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Integer, cast, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.common.errors import ServiceUnavailable
+from api.common.pagination import Sort, SortOrder, list_page
+from api.platform_v1.access import Caller
+from api.platform_v1.idempotency import store_response
+from api.platform_v1.services.resources import PreconditionFailed
+from capstan.secrets import SecretBox
+from models.common.base import utcnow
+from models.platform_v1.tables import SecretEventRow, SecretRow, SettingsRow
+
+PLATFORM = "platform"
+WORKSPACE_PREFIX = "workspace:"
+
+
+def scope_of(caller: Caller, platform: bool) -> str:
+    return PLATFORM if platform else f"{WORKSPACE_PREFIX}{caller.tenant}"
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def _scope_view(scope: str) -> dict[str, Any]:
+    if scope == PLATFORM:
+        return {"scope": "platform", "workspaceId": None}
+    return {"scope": "workspace", "workspaceId": scope.removeprefix(WORKSPACE_PREFIX)}
+
+
+def _settings_view(scope: str, row: SettingsRow | None) -> dict[str, Any]:
+    return {**_scope_view(scope), "settings": dict(row.settings) if row else {}, "version": row.version if row else 0,
+            "updatedAt": _iso(row.updated_at) if row else None, "updatedBy": row.updated_by if row else None}
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+async def read_settings(db: AsyncSession, scope: str) -> JSONResponse:
+    row = await db.get(SettingsRow, scope)
+    return JSONResponse(_settings_view(scope, row), headers={"ETag": _etag(row.version if row else 0)})
+
+
+async def write_settings(db: AsyncSession, request: Request, caller: Caller, scope: str, settings: dict[str, Any],
+                         if_match: str | None) -> JSONResponse:
+    row = await db.get(SettingsRow, scope, with_for_update=True)
+    version = row.version if row else 0
+    if if_match is not None and if_match.strip() not in ("*", _etag(version)):
+        raise PreconditionFailed(f"If-Match {if_match} is not the current version {_etag(version)}: read it again")
+    if row is None:
+        row = SettingsRow(scope=scope, settings=settings, version=1, updated_by=caller.actor, updated_at=utcnow())
+    elif row.settings != settings:
+        row.settings, row.version, row.updated_by, row.updated_at = settings, row.version + 1, caller.actor, utcnow()
+    db.add(row)
+    await db.flush()
+    response = JSONResponse(_settings_view(scope, row), headers={"ETag": _etag(row.version)})
+    await store_response(db, request, response)
+    await db.commit()
+    return response
+
+
+def _secret_view(row: SecretRow) -> dict[str, Any]:
+    return {"key": row.key, **_scope_view(row.scope), "createdAt": _iso(row.created_at), "createdBy": row.created_by,
+            "updatedAt": _iso(row.updated_at), "updatedBy": row.updated_by}
+
+
+async def secret_page(db: AsyncSession, scope: str, limit: int, offset: int) -> dict[str, Any]:
+    listed = select(SecretRow).where(SecretRow.scope == scope)
+    total = (await db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
+    rows = (await db.exec(listed.order_by(col(SecretRow.key)).limit(limit).offset(offset))).all()
+    return list_page([_secret_view(row) for row in rows], limit=limit, offset=offset, total=total,
+                     sort=Sort(by="key", order=SortOrder.ASC)).model_dump(mode="json")
+
+
+async def set_secret(db: AsyncSession, request: Request, caller: Caller, box: SecretBox, scope: str, key: str,
+                     value: str) -> JSONResponse:
+    """Seal and store ``value`` under ``key``: ``set`` the first time, ``rotated`` after."""
+    if not box.encrypts:
+        raise ServiceUnavailable("CAPSTAN_SECRETS_KEY is not set: secrets cannot be stored sealed",
+                                 code="secrets_key_missing")
+    now = utcnow()
+    row = await db.get(SecretRow, (scope, key), with_for_update=True)
+    action = "rotated" if row is not None else "set"
+    if row is None:
+        row = SecretRow(scope=scope, key=key, sealed_value="", created_by=caller.actor, created_at=now)
+    row.sealed_value, row.updated_by, row.updated_at = box.seal_value(value), caller.actor, now
+    db.add(row)
+    db.add(SecretEventRow(scope=scope, key=key, action=action, actor=caller.actor,
+                          correlation_id=caller.correlation_id, at=now))
+    await db.flush()
+    response = JSONResponse({**_secret_view(row), "action": action}, status_code=201 if action == "set" else 200)
+    await store_response(db, request, response)
+    await db.commit()
+    return response
+
+
+async def credential_events(db: AsyncSession, limit: int, offset: int, scope: str | None,
+                            key: str | None) -> dict[str, Any]:
+    listed = select(SecretEventRow)
+    if scope is not None:
+        listed = listed.where(SecretEventRow.scope == scope)
+    if key is not None:
+        listed = listed.where(SecretEventRow.key == key)
+    total = (await db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
+    rows = (await db.exec(listed.order_by(col(SecretEventRow.seq).desc()).limit(limit).offset(offset))).all()
+    data = [{"key": row.key, **_scope_view(row.scope), "action": row.action, "actor": row.actor, "at": _iso(row.at),
+             "correlationId": row.correlation_id} for row in rows]
+    filters = {"workspaceId": scope.removeprefix(WORKSPACE_PREFIX) if scope and scope != PLATFORM else None,
+               "scope": "platform" if scope == PLATFORM else None, "key": key}
+    return list_page(data, limit=limit, offset=offset, total=total, sort=Sort(by="at", order=SortOrder.DESC),
+                     filters=filters).model_dump(mode="json")

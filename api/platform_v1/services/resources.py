@@ -1,0 +1,232 @@
+"""The resource engine's reads and writes, always inside one workspace.
+
+``ResourceStore`` is the one place that touches ``platform_resources`` and ``platform_audit``: every
+query it makes starts from ``_scoped`` (the caller's workspace and the resource's kind), so no route
+can read or change another workspace's rows. A resource of another workspace is as unknown as one
+that never existed (404); a deleted one of this workspace is 410.
+
+Writes: the body is validated against the resource's schema (400 naming each field), references are
+checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against the version (412), and
+the change, its audit record and (``idempotency.store_response``) the response are one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Integer, cast, func, literal_column
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.common.errors import ApiError, BadRequest, NotFound
+from api.common.pagination import Sort, SortFields, SortOrder, list_page
+from api.platform_v1.access import Caller
+from api.platform_v1.idempotency import store_response
+from models.common.base import utcnow
+from models.platform_v1.catalog import BY_NAME
+from models.platform_v1.changes import changed_fields, merge_patch
+from models.platform_v1.resource_spec import ResourceSpec
+from models.platform_v1.tables import AuditRow, ResourceRow, sort_expression
+
+R = TypeVar("R", bound=Response)
+ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow.updated_at}
+
+
+class Gone(ApiError):
+    status_code, code = 410, "gone"
+
+
+class PreconditionFailed(ApiError):
+    status_code, code = 412, "precondition_failed"
+
+
+def new_id(spec: ResourceSpec) -> str:
+    return f"{spec.prefix}_{uuid.uuid4().hex}"
+
+
+def etag(row: ResourceRow) -> str:
+    return f'"{row.version}"'
+
+
+def view(row: ResourceRow) -> dict[str, Any]:
+    """A resource in its wire shape: its body, with its id, workspace, version and times."""
+    return {"id": row.id, "workspaceId": row.workspace_id, **row.data, "version": row.version,
+            "createdAt": _iso(row.created_at), "updatedAt": _iso(row.updated_at),
+            "createdBy": row.created_by, "updatedBy": row.updated_by}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def sort_fields(spec: ResourceSpec) -> SortFields:
+    columns: dict[str, Any] = dict(ALWAYS_SORTABLE)
+    for name, key in spec.sorts.items():
+        columns[name] = literal_column(sort_expression(key))
+    return SortFields(columns=columns, default_by="createdAt", default_order=SortOrder.DESC)
+
+
+def validated_body(spec: ResourceSpec, body: Any) -> dict[str, Any]:
+    """The body as the schema has it (defaults filled, JSON types), or 400 naming every bad field."""
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object: a {spec.singular}", code="validation_error")
+    try:
+        parsed = spec.schema.model_validate(body)
+    except ValidationError as error:
+        fields = [{"field": ".".join(["body", *(str(part) for part in item["loc"])]), "message": item["msg"],
+                   "type": item["type"]} for item in error.errors(include_url=False, include_input=False)]
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        raise BadRequest(f"invalid {spec.singular}: {summary}", code="validation_error", extra={"fields": fields}) \
+            from None
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    limit: int
+    offset: int
+    sort: Sort
+    q: str | None
+    filters: dict[str, str]
+
+
+def _matches(if_match: str | None, row: ResourceRow) -> bool:
+    if if_match is None:
+        return True
+    offered = [tag.strip() for tag in if_match.split(",")]
+    return "*" in offered or etag(row) in offered or f"W/{etag(row)}" in offered
+
+
+class ResourceStore:
+    def __init__(self, db: AsyncSession, caller: Caller) -> None:
+        self.db = db
+        self.caller = caller
+        self.workspace_id = caller.tenant
+
+    def _scoped(self, spec: ResourceSpec):
+        return select(ResourceRow).where(ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == spec.name)
+
+    async def _row(self, spec: ResourceSpec, resource_id: str, *, for_update: bool = False) -> ResourceRow:
+        query = self._scoped(spec).where(ResourceRow.id == resource_id)
+        row = (await self.db.exec(query.with_for_update() if for_update else query)).first()
+        if row is None:
+            raise NotFound(f"no {spec.singular} {resource_id} in this workspace", code="not_found")
+        if row.deleted_at is not None:
+            raise Gone(f"{spec.singular} {resource_id} was deleted")
+        return row
+
+    async def one(self, spec: ResourceSpec, resource_id: str) -> ResourceRow:
+        return await self._row(spec, resource_id)
+
+    async def page(self, spec: ResourceSpec, query: ListQuery) -> dict[str, Any]:
+        listed = self._scoped(spec).where(col(ResourceRow.deleted_at).is_(None))
+        for name, value in query.filters.items():
+            listed = listed.where(ResourceRow.data[name].astext == value)
+        if query.q:
+            listed = listed.where(ResourceRow.search.op("@@")(func.websearch_to_tsquery("simple", query.q)))
+        total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
+        tiebreak = col(ResourceRow.id).desc() if query.sort.order == SortOrder.DESC else col(ResourceRow.id).asc()
+        ordered = sort_fields(spec).apply(listed, query.sort, tiebreak=tiebreak)
+        rows = (await self.db.exec(ordered.limit(query.limit).offset(query.offset))).all()
+        filters = {**query.filters, "q": query.q}
+        return list_page([view(row) for row in rows], limit=query.limit, offset=query.offset, total=total,
+                         sort=query.sort, filters=filters).model_dump(mode="json")
+
+    async def check_references(self, spec: ResourceSpec, data: dict[str, Any]) -> None:
+        for field, target in spec.references.items():
+            value = data.get(field)
+            if value is None:
+                continue
+            found = (await self.db.exec(self._scoped(BY_NAME[target]).where(
+                ResourceRow.id == value, col(ResourceRow.deleted_at).is_(None)))).first()
+            if found is None:
+                raise BadRequest(f"{field}: no {BY_NAME[target].singular} {value} in this workspace",
+                                 code="invalid_reference", extra={"fields": [
+                                     {"field": f"body.{field}", "message": "names no record of this workspace",
+                                      "type": "invalid_reference"}]})
+
+    def _audit(self, row: ResourceRow, action: str, changes: dict[str, Any]) -> None:
+        self.db.add(AuditRow(workspace_id=self.workspace_id, kind=row.kind, resource_id=row.id, action=action,
+                             actor=self.caller.actor, changes=changes, version=row.version,
+                             correlation_id=self.caller.correlation_id))
+
+    @staticmethod
+    def _check_version(row: ResourceRow, if_match: str | None) -> None:
+        if not _matches(if_match, row):
+            raise PreconditionFailed(f"If-Match {if_match} is not the current version {etag(row)}: read it again")
+
+    async def _commit(self, request: Request, response: R) -> R:
+        await store_response(self.db, request, response)
+        await self.db.commit()
+        return response
+
+    async def create(self, request: Request, spec: ResourceSpec, body: Any) -> JSONResponse:
+        data = validated_body(spec, body)
+        await self.check_references(spec, data)
+        now = utcnow()
+        row = ResourceRow(id=new_id(spec), workspace_id=self.workspace_id, kind=spec.name, data=data, version=1,
+                          created_by=self.caller.actor, updated_by=self.caller.actor,
+                          correlation_id=self.caller.correlation_id, created_at=now, updated_at=now)
+        self.db.add(row)
+        await self.db.flush()
+        self._audit(row, "create", changed_fields({}, data))
+        response = JSONResponse(view(row), status_code=201, headers={
+            "ETag": etag(row), "Location": f"{request.url.path.rstrip('/')}/{row.id}"})
+        return await self._commit(request, response)
+
+    async def replace(self, request: Request, spec: ResourceSpec, resource_id: str, body: Any,
+                      if_match: str | None) -> JSONResponse:
+        """PUT: the whole body."""
+        return await self._update(request, spec, resource_id, if_match, "update", lambda current: body)
+
+    async def patch(self, request: Request, spec: ResourceSpec, resource_id: str, patch: Any,
+                    if_match: str | None) -> JSONResponse:
+        """PATCH: a JSON merge patch of the current body; the result must be a valid body."""
+        if not isinstance(patch, dict):
+            raise BadRequest("a merge patch is a JSON object", code="validation_error")
+        return await self._update(request, spec, resource_id, if_match, "patch",
+                                  lambda current: merge_patch(current, patch))
+
+    async def _update(self, request: Request, spec: ResourceSpec, resource_id: str, if_match: str | None,
+                      action: str, new_body: Callable[[dict[str, Any]], Any]) -> JSONResponse:
+        row = await self._row(spec, resource_id, for_update=True)
+        self._check_version(row, if_match)
+        data = validated_body(spec, new_body(row.data))
+        await self.check_references(spec, data)
+        changes = changed_fields(row.data, data)
+        if changes:
+            row.data, row.version = data, row.version + 1
+            row.updated_by, row.updated_at = self.caller.actor, utcnow()
+            self.db.add(row)
+            await self.db.flush()
+            self._audit(row, action, changes)
+        return await self._commit(request, JSONResponse(view(row), headers={"ETag": etag(row)}))
+
+    async def delete(self, request: Request, spec: ResourceSpec, resource_id: str, if_match: str | None) -> Response:
+        row = await self._row(spec, resource_id, for_update=True)
+        self._check_version(row, if_match)
+        row.deleted_at = row.updated_at = utcnow()
+        row.updated_by, row.version = self.caller.actor, row.version + 1
+        self.db.add(row)
+        await self.db.flush()
+        self._audit(row, "delete", {})
+        return await self._commit(request, Response(status_code=204))
+
+    async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int) -> dict[str, Any]:
+        exists = (await self.db.exec(self._scoped(spec).where(ResourceRow.id == resource_id))).first()
+        if exists is None:
+            raise NotFound(f"no {spec.singular} {resource_id} in this workspace", code="not_found")
+        scoped = select(AuditRow).where(AuditRow.workspace_id == self.workspace_id,
+                                        AuditRow.resource_id == resource_id)
+        total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(scoped.subquery()))).one()
+        rows = (await self.db.exec(scoped.order_by(col(AuditRow.seq).desc()).limit(limit).offset(offset))).all()
+        data = [{"action": row.action, "actor": row.actor, "at": _iso(row.at), "version": row.version,
+                 "changes": row.changes, "correlationId": row.correlation_id} for row in rows]
+        return list_page(data, limit=limit, offset=offset, total=total,
+                         sort=Sort(by="at", order=SortOrder.DESC)).model_dump(mode="json")

@@ -1,0 +1,20 @@
+"""Fixtures of the platform API v1 tests: the test's settings with a JWT key, and two workspaces."""
+
+from __future__ import annotations
+
+import pytest
+
+from capstan.settings import PlatformSettings, Settings
+from tests.e2e.platform_v1.support import JWT_SECRET, new_workspace
+
+
+@pytest.fixture(autouse=True)
+def platform_settings(settings: Settings) -> Settings:
+    settings.platform = PlatformSettings(jwt_secret=JWT_SECRET)
+    return settings
+
+
+@pytest.fixture
+async def workspaces(api) -> tuple[str, str]:
+    """Workspace A and workspace B."""
+    return await new_workspace(api, "Workspace A"), await new_workspace(api, "Workspace B")
