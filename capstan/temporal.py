@@ -14,6 +14,7 @@ from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from capstan.correlation import CorrelationInterceptor
 from capstan.settings import TemporalSettings
 from models.common.search_attributes import CapstanSearchAttribute
 
@@ -47,7 +48,9 @@ class TemporalUnavailable(RuntimeError):
 async def connect(settings: TemporalSettings, runtime: Runtime | None = None,
                   interceptors: Sequence[Interceptor] = ()) -> Client:
     """Connect, retrying until ``connect_timeout_seconds``: in a fresh stack Temporal may
-    still be starting when the API or a worker comes up."""
+    still be starting when the API or a worker comes up. Every client carries the request's
+    correlation id into Temporal (``capstan.correlation``), before ``interceptors``."""
+    interceptors = [CorrelationInterceptor(), *interceptors]
     deadline = time.monotonic() + settings.connect_timeout_seconds
     delay = 0.2
     while True:

@@ -33,11 +33,12 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.common.errors import ApiError, BadGateway, ServiceUnavailable
+from models.common.search_attributes import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,19 @@ class WorkflowStart:
     @property
     def start_options(self) -> dict[str, Any]:
         return {**self.options, "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING}
+
+
+def workspace_workflow_start(workflow: str, arg: Any, *, workspace_id: str, task_queue: str, kind: str, key: str,
+                             correlation_id: str) -> WorkflowStart:
+    """The start of a workflow acting in a workspace: its id names the workspace
+    (``<queue>:ws:<workspace>:<kind>:<key>``, so tenants never share an id), the ``CapstanWorkspaceId`` search
+    attribute lets operators filter by tenant in the Web UI, and the memo keeps the workspace and the
+    correlation id of the request that started it (the correlation id also travels in a header,
+    ``capstan.correlation``)."""
+    return WorkflowStart(workflow, arg, {
+        "id": f"{task_queue}:ws:{workspace_id}:{kind}:{key}", "task_queue": task_queue,
+        "search_attributes": TypedSearchAttributes([SearchAttributePair(WORKSPACE_ID, workspace_id)]),
+        "memo": {"workspaceId": workspace_id, "correlationId": correlation_id}})
 
 
 #: Builds the start of a workflow that is not running; called only when one is needed.

@@ -17,6 +17,8 @@ class CapstanSearchAttribute(Enum):
     PROTOCOL_RUN_ID = ("CapstanProtocolRunId", "Int")
     RUN_KIND = ("CapstanRunKind", "Keyword")
     STATUS = ("CapstanStatus", "Keyword")
+    #: The workspace (tenant) of a platform API v1 workflow.
+    WORKSPACE_ID = ("CapstanWorkspaceId", "Keyword")
 
     def __init__(self, attribute_name: str, kind: str) -> None:
         self.attribute_name = attribute_name
@@ -33,3 +35,4 @@ PROJECT_ID = CapstanSearchAttribute.PROJECT_ID.key
 PROTOCOL_RUN_ID = CapstanSearchAttribute.PROTOCOL_RUN_ID.key
 RUN_KIND = CapstanSearchAttribute.RUN_KIND.key
 STATUS = CapstanSearchAttribute.STATUS.key
+WORKSPACE_ID = CapstanSearchAttribute.WORKSPACE_ID.key
