@@ -29,6 +29,7 @@ from capstan.secrets import SecretBox
 from tests.conftest import Stack
 from tests.e2e.live_api import LiveApi
 from tests.e2e.maintenance.support import git_release_source, upstream_and_fork, write_sources
+from tests.e2e.platform_v1.support import JWT_SECRET, token
 from tests.e2e.protocols import step_file
 from tests.e2e.tasks.support import WEBHOOK_SECRET
 from tests.fakes.github import FakeGitHub
@@ -47,6 +48,7 @@ def fuzz_environment(stack: Stack, root: Path, github: FakeGitHub) -> dict[str, 
     return {
         **github.env(),
         "CAPSTAN_TASKS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CAPSTAN_JWT_SECRET": JWT_SECRET,
         "CAPSTAN_DATABASE_URL": stack.database_url,
         "CAPSTAN_TEMPORAL_ADDRESS": stack.temporal_address,
         "CAPSTAN_TEMPORAL_TASK_QUEUE": f"fuzz-{uuid.uuid4().hex[:12]}",
@@ -101,6 +103,16 @@ def seed_tasks(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, s
     return {"task_id": task["id"], "owner": "acme", "repo": "widgets", "number": 1}
 
 
+def seed_platform_v1(api: httpx.Client) -> dict[str, str]:
+    """A workspace of the platform API and a client in it (the fuzzer's JWT may act in every workspace)."""
+    v1 = {"Authorization": f"Bearer {token('msp_admin')}"}
+    workspace = api.post("/api/v1/workspaces", json={"name": "Fuzz"}, headers={
+        **v1, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()["id"]
+    client = api.post("/api/v1/clients", json={"name": "Fuzz Inc"}, headers={
+        **v1, "x-workspace-id": workspace, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()
+    return {"workspace_id": workspace, "resource_id": client["id"], "key": "fuzz-key"}
+
+
 def seed(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, int | str]:
     """A project with a real remote, a protocol run and a step, a dispatched flow event with its
     attempt and run, and a coding task: the ids the fuzzer also tries."""
@@ -111,7 +123,7 @@ def seed(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, int | s
     run = run.raise_for_status().json()
     step = api.post(f"/protocols/{run['id']}/steps", json={"step_index": 0, "step_name": "hand-made"})
     return {"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step.raise_for_status().json()["id"],
-            **seed_maintenance(api), **seed_tasks(api, github, root)}
+            **seed_maintenance(api), **seed_tasks(api, github, root), **seed_platform_v1(api)}
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +141,8 @@ def api_schema(live_api):
     live, ids, session = live_api
     config = schemathesis.Config.from_dict({
         "base-url": live.url,
-        "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}, "tasksSession": {"api_key": session}}},
+        "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}, "tasksSession": {"api_key": session},
+                             "platformJwt": {"bearer": token("msp_admin", ttl=3600)}}},
         "request-timeout": 30,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                        # Credentials come from `auth` above; a generated X-Project-Token tells nothing.
@@ -140,6 +153,7 @@ def api_schema(live_api):
         "parameters": {
             **{f"path.{name}": {"dictionary": name, "probability": 0.5} for name in ids},
             **{f"query.{name}": {"dictionary": name, "probability": 0.5} for name in ids},
+            "header.x-workspace-id": {"dictionary": "workspace_id", "probability": 0.5},
         },
     })
     return schemathesis.openapi.from_url(f"{live.url}/openapi.json", config=config)

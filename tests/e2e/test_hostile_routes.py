@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.common.openapi import api_routes
-from capstan.settings import ApiSettings, ForgeSettings, Settings, TasksSettings
+from capstan.settings import ApiSettings, ForgeSettings, PlatformSettings, Settings, TasksSettings
+from tests.e2e.platform_v1.support import JWT_SECRET, V1, new_workspace, token
 from tests.e2e.protocols import add_step, create_project, create_run
 from tests.e2e.tasks.support import WEBHOOK_SECRET, github_world, signature
 
@@ -40,7 +42,13 @@ class Walk:
     spec: dict[str, Any]
     routes: list[APIRoute]
     ids: dict[str, int]
+    v1_token: str = ""
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def v1_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.v1_token}", "x-workspace-id": str(self.ids["workspace_id"]),
+                "Idempotency-Key": uuid.uuid4().hex}
 
     def operation(self, route: APIRoute, method: str) -> dict[str, Any]:
         return self.spec["paths"].get(route.path_format, {}).get(method.lower(), {})
@@ -51,6 +59,8 @@ class Walk:
         return route.path_format.format(**{**self.ids, **{k: str(v) for k, v in bad.items()}})
 
     async def send(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+        if url.startswith("/api/v1/"):  # the platform API's JWT, workspace and idempotency key
+            kwargs["headers"] = {**kwargs.get("headers", {}), **self.v1_headers}
         if url == "/api/webhooks/github":  # signed as GitHub signs, so the bad input reaches the JSON reader
             body = kwargs.pop("content", None) or json.dumps(kwargs.pop("json", None)).encode()
             kwargs["content"] = body
@@ -158,6 +168,7 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
     secured.tasks = TasksSettings(webhook_secret=WEBHOOK_SECRET)
     secured.github_app = fake_github.github_app_settings()
     secured.forge = ForgeSettings(github_api_url=fake_github.url)
+    secured.platform = PlatformSettings(jwt_secret=JWT_SECRET)
     app = create_app(secured)
     async with api_factory(secured) as api:
         api.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -165,13 +176,18 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
         _, project = await create_project(api, tmp_path)
         run = await create_run(api, project["id"])
         step = await add_step(api, run["id"], 0)
+        workspace = await new_workspace(api)
+        client = await V1(api, "msp_admin", workspace=workspace).post("/clients", json={"name": "Hostile Inc"})
         yield Walk(api=api, spec=(await api.get("/openapi.json")).json(), routes=list(api_routes(app.routes)),
                    ids={"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step["id"],
                         # Maintenance ids name no record here (404 past every check): test_fuzz_openapi seeds them.
                         "event_id": "patch:src:entry:upstream.release", "attempt_id": "patch:src:entry:x:dispatch",
                         "run_id": "patch-stack-rebase-0", "source_id": "src",
                         # Coding tasks: a task of the signed-in user's repository (none recorded) and its issue.
-                        "task_id": "acme%2Fwidgets%2311", "owner": "acme", "repo": "widgets", "number": 11})
+                        "task_id": "acme%2Fwidgets%2311", "owner": "acme", "repo": "widgets", "number": 11,
+                        # Platform API v1: a workspace and a client of it, and a secret's key.
+                        "workspace_id": workspace, "resource_id": client.json()["id"], "key": "hostile-key"},
+                   v1_token=token("msp_admin"))
 
 
 async def test_the_walk_covers_every_route_and_every_body(walk):

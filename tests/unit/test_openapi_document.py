@@ -14,7 +14,7 @@ from api.common.deps import ReaderDep, TemporalDep
 from api.protocols.deps import RunDep
 from capstan.settings import ApiSettings, PatchSettings, Settings, TasksSettings, WebhookSettings
 
-OPEN = {"/health", "/healthz", "/metrics"}
+OPEN = {"/health", "/healthz", "/metrics", "/api/v1/health", "/api/v1/openapi", "/.well-known/engine-status"}
 WEBHOOKS = {"/webhooks/github": "githubSignature", "/webhooks/gitlab": "gitlabToken"}
 #: The coding-tasks surface: open sign-in and ops routes, two signed intake routes, the rest need a session.
 TASKS_OPEN = {"/api/auth/github", "/api/auth/github/callback", "/api/auth/github/installed", "/api/auth/logout",
@@ -60,6 +60,8 @@ def test_every_operation_says_who_may_call_it(spec):
             assert security == [], path
         elif path in TASKS_SIGNED:
             assert security == [{TASKS_SIGNED[path]: []}], path
+        elif path.startswith("/api/v1/"):
+            assert security == [{"platformJwt": []}], (method, path)
         elif path.startswith("/api/"):
             assert security == [{"tasksSession": []}], (method, path)
         elif path in WEBHOOKS:
@@ -78,7 +80,7 @@ def test_an_open_deployment_documents_its_credentials_as_optional():
     for path, method, operation in operations(spec):
         if path in OPEN or path in TASKS_OPEN:
             continue
-        if path.startswith("/api/") and path != "/api/webhooks/github":  # a session or a callback token, always
+        if path.startswith("/api/") and path != "/api/webhooks/github":  # a session, a callback token or a JWT
             assert {} not in operation["security"], (method, path)
         else:
             assert {} in operation["security"], (method, path)
