@@ -4,7 +4,8 @@
 a workspace (``x-workspace-id``). ``platform_route`` registers a route only with its entry: the entry's
 check runs first (403 without one of its roles; then, for a tenant route, 400 without
 ``x-workspace-id`` and 404 for a workspace that does not exist or that the caller may not act in,
-never a hint which), and its roles are written into the route's OpenAPI description.
+never a hint which; on a mutating route before its ``Idempotency-Key`` is looked at, so a refused
+caller never reserves or replays a key), and its roles are written into the route's OpenAPI description.
 ``docs/api/platform-v1-roles.md`` is rendered from the same table (``roles_markdown``).
 
 The roles, from their descriptions: ``viewer`` reads operational data; ``ops_engineer`` reads and
@@ -80,7 +81,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/platform/secrets"): Access(PLATFORM_CONFIG, tenant=False),
     ("POST", f"{V1}/platform/secrets/{{key}}"): Access(PLATFORM_CONFIG, tenant=False),
     ("GET", f"{V1}/audit-credentials"): Access(PLATFORM_CONFIG, tenant=False),
-    ("GET", f"{V1}/workspace/settings"): Access(OPERATIONAL_WRITE | {R.INTEGRATION_ADMIN, R.VIEWER}, tenant=True),
+    ("GET", f"{V1}/workspace/settings"): Access(OPERATIONAL_READ | {R.INTEGRATION_ADMIN}, tenant=True),
     ("PUT", f"{V1}/workspace/settings"): Access(frozenset({R.MSP_ADMIN, R.DATA_ADMIN}), tenant=True),
     ("GET", f"{V1}/workspace/secrets"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("POST", f"{V1}/workspace/secrets/{{key}}"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),

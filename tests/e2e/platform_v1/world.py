@@ -1,0 +1,148 @@
+"""What the route-walking platform v1 tests share: a record of every resource in a workspace, the
+``/api/v1`` routes the app serves (from ``app.routes``, so a new route is walked the day it exists), and
+a valid request for each of them.
+
+A route the tests do not know how to call fails with a message saying where to teach them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.app import create_app
+from api.common.openapi import api_routes
+from api.platform_v1.access import MUTATING, ROUTE_ACCESS, Access
+from api.platform_v1.access import V1 as V1_PREFIX
+from capstan.settings import Settings
+from models.platform_v1.catalog import BY_NAME, RESOURCES
+from tests.e2e.platform_v1.support import V1
+
+Ids = dict[str, str]
+#: The public routes of /api/v1 (api.ops): no token, no role.
+PUBLIC = {("GET", f"{V1_PREFIX}/health"), ("GET", f"{V1_PREFIX}/openapi")}
+SECRET_KEY = "smtp-password"
+
+#: A valid body of each resource; ``ids`` holds a record of every resource created before it (catalog order),
+#: ``word`` marks the records of one workspace (it is in a field ``q`` searches).
+BODIES: dict[str, Callable[[Ids, str], dict[str, Any]]] = {
+    "clients": lambda ids, word: {"name": f"{word} Industries", "email": "it@example.com", "tags": ["vip"]},
+    "contacts": lambda ids, word: {"clientId": ids["clients"], "firstName": word, "lastName": "Lovelace"},
+    "sites": lambda ids, word: {"clientId": ids["clients"], "name": f"{word} HQ", "country": "GB"},
+    "assets": lambda ids, word: {"clientId": ids["clients"], "siteId": ids["sites"], "name": f"{word}-srv-01",
+                                 "type": "server"},
+    "tickets": lambda ids, word: {"clientId": ids["clients"], "assetId": ids["assets"],
+                                  "contactId": ids["contacts"], "title": f"{word} printer on fire",
+                                  "priority": "high"},
+    "alerts": lambda ids, word: {"clientId": ids["clients"], "assetId": ids["assets"], "ticketId": ids["tickets"],
+                                 "title": f"{word} disk full", "severity": "warning"},
+    "incidents": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} outage", "severity": "sev2",
+                                    "startedAt": "2026-05-13T10:00:00Z"},
+    "changes": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} firewall upgrade",
+                                  "scheduledFor": "2026-06-01T22:00:00Z"},
+    "contracts": lambda ids, word: {"clientId": ids["clients"], "name": f"{word} managed services",
+                                    "type": "managed_services", "startDate": "2026-01-01", "monthlyValue": 1200},
+    "quotes": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} laptops",
+                                 "lines": [{"description": "Laptop", "quantity": 3, "unitPrice": 999.5}]},
+    "invoices": lambda ids, word: {"clientId": ids["clients"], "contractId": ids["contracts"],
+                                   "number": f"{word}-0001", "issueDate": "2026-05-01", "dueDate": "2026-05-31",
+                                   "amount": 1200},
+    "payments": lambda ids, word: {"invoiceId": ids["invoices"], "amount": 1200, "method": "bank_transfer",
+                                   "receivedAt": "2026-05-20T09:30:00Z", "reference": f"{word}-wire"},
+    "runbooks": lambda ids, word: {"title": f"{word} restart the spooler", "steps": ["Stop it", "Start it"]},
+    "knowledge-base": lambda ids, word: {"title": f"{word} VPN setup", "body": "Install the client, sign in."},
+}
+
+#: A valid body of each mutating route that is not a resource's (the resource engine's come from BODIES).
+OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
+    ("POST", f"{V1_PREFIX}/workspaces"): lambda word: {"name": f"{word} workspace"},
+    ("PUT", f"{V1_PREFIX}/platform/settings"): lambda word: {"settings": {"banner": f"{word} maintenance"}},
+    ("POST", f"{V1_PREFIX}/platform/secrets/{{key}}"): lambda word: {"value": f"{word}-platform-secret"},
+    ("PUT", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"timezone": "Europe/London",
+                                                                            "owner": word}},
+    ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
+}
+
+
+def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
+    assert resource in BODIES, f"resource {resource!r}: add a valid body to BODIES in {__name__}"
+    return BODIES[resource](ids, word)
+
+
+async def create(client: V1, resource: str, ids: Ids, word: str) -> str:
+    created = await client.post(f"/{resource}", json=body_of(resource, ids, word))
+    assert created.status_code == 201, f"{resource}: {created.status_code} {created.text}"
+    return created.json()["id"]
+
+
+async def seed(client: V1, word: str) -> Ids:
+    """A record of every resource in ``client``'s workspace (references filled): resource name → id."""
+    ids: Ids = {}
+    for spec in RESOURCES:
+        ids[spec.name] = await create(client, spec.name, ids, word)
+    return ids
+
+
+def served_v1_routes(settings: Settings) -> set[tuple[str, str]]:
+    """Every (method, path template) the app serves under /api/v1."""
+    app = create_app(settings)
+    return {(method, route.path_format) for route in api_routes(app.routes) for method in route.methods
+            if route.path_format == V1_PREFIX or route.path_format.startswith(f"{V1_PREFIX}/")}
+
+
+def v1_routes(settings: Settings) -> list[tuple[str, str, Access]]:
+    """The served /api/v1 routes that have a role table entry, with it, in a stable order."""
+    return [(method, path, ROUTE_ACCESS[(method, path)]) for method, path in sorted(served_v1_routes(settings))
+            if (method, path) in ROUTE_ACCESS]
+
+
+def resource_of(path: str) -> str | None:
+    """The resource of an engine route (``/api/v1/tickets/{resource_id}`` → ``tickets``)."""
+    parts = path.removeprefix(f"{V1_PREFIX}/").split("/")
+    return parts[0] if parts[0] in BY_NAME else None
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # under /api/v1, as V1 takes it
+    json: dict[str, Any] | None
+
+    async def send(self, client: V1, headers: dict[str, str] | None = None):
+        kwargs: dict[str, Any] = {"headers": headers} if headers else {}
+        if self.json is not None:
+            kwargs["json"] = self.json
+        return await client.request(self.method, self.path, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.method} /api/v1{self.path}"
+
+
+def call_for(method: str, template: str, *, workspace: str, ids: Ids, word: str,
+             body_ids: Ids | None = None) -> Call:
+    """A valid request of ``method template``: path ids from ``ids`` (``workspace`` for a workspace id),
+    the body's references from ``body_ids`` (``ids`` unless given)."""
+    resource = resource_of(template)
+    values = {"workspace_id": workspace, "key": SECRET_KEY}
+    if resource is not None:
+        values["resource_id"] = ids[resource]
+    try:
+        path = template.removeprefix(V1_PREFIX).format(**values)
+    except KeyError as missing:
+        raise AssertionError(f"{method} {template}: teach {__name__}.call_for the path parameter {missing}") from None
+    body = None
+    if method in MUTATING and method != "DELETE":
+        if resource is not None:
+            body = body_of(resource, body_ids if body_ids is not None else ids, word)
+        else:
+            assert (method, template) in OTHER_BODIES, \
+                f"{method} {template}: add a valid body to OTHER_BODIES in {__name__}"
+            body = OTHER_BODIES[(method, template)](word)
+    return Call(method, path, body)
+
+
+def new_workspace_id() -> str:
+    """The id of a workspace that does not exist (the form of a real one)."""
+    return f"ws_{uuid.uuid4().hex}"
