@@ -48,6 +48,10 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
         app.state.sessions = create_session_factory(engine)
         app.state.temporal = temporal_client or await connect(settings.temporal,
                                                               interceptors=temporal_interceptors(tracing))
+        if settings.platform.auth_mode == "disabled":
+            log.warning("CAPSTAN_AUTH_MODE=disabled: /api/v1 checks no token; every request acts as the local "
+                        "principal with every role in every workspace. Never run this way where anyone else "
+                        "can reach the API.")
         log.info("api ready: temporal %s namespace %s", settings.temporal.address, settings.temporal.namespace)
         try:
             yield

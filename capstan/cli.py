@@ -122,8 +122,9 @@ def _token(args: argparse.Namespace) -> int:
     from capstan.devstack.supervisor import JWT_SECRET_FILE
     from capstan.settings import PlatformSettings, secret_value
 
+    platform = PlatformSettings()
     kept = DevSettings().data_dir / JWT_SECRET_FILE  # the key `capstan dev` made for its stack
-    secret = secret_value(PlatformSettings().jwt_secret) or (kept.read_text().strip() if kept.exists() else None)
+    secret = secret_value(platform.jwt_secret) or (kept.read_text().strip() if kept.exists() else None)
     if not secret:
         print(f"capstan token: set CAPSTAN_JWT_SECRET (or JWT_SECRET), or start `capstan dev` once to make "
               f"{kept}", file=sys.stderr)
@@ -131,8 +132,18 @@ def _token(args: argparse.Namespace) -> int:
     now = int(time.time())
     claims = {"sub": args.sub, "roles": args.role, "workspaces": args.workspace or [], "iat": now,
               "exp": now + args.ttl}
+    # An API that checks iss and aud refuses a token without them: the same settings name them.
+    claims |= {name: value for name, value in (("iss", platform.jwt_issuer), ("aud", platform.jwt_audience))
+               if value}
     print(jwt.encode(claims, secret, algorithm="HS256"))
     return 0
+
+
+def _positive_seconds(value: str) -> int:
+    seconds = int(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a role of the token (repeat for several)")
     token.add_argument("--workspace", action="append", metavar="ID", help="a workspace it may act in (repeat)")
     token.add_argument("--sub", default="dev", help="the subject (default: %(default)s)")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default: %(default)s)")
+    token.add_argument("--ttl", type=_positive_seconds, default=3600,
+                       help="seconds until it expires (default: %(default)s)")
     token.set_defaults(run=_token)
     callback = sub.add_parser("task-callback", help="report a coding-task runner's result to $CALLBACK_URL "
                                                     "(reads CALLBACK_URL, CALLBACK_TOKEN, TASK_ID, BRANCH_NAME, "

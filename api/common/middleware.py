@@ -1,6 +1,6 @@
 """The request guard: one pure ASGI middleware in front of every route.
 
-It gives each request an id (``X-Request-ID``/``x-correlation-id``, accepted or
+It gives each request an id (``x-correlation-id``, else ``X-Request-ID``: accepted or
 generated, echoed back and set on every log line), and before any route runs:
 
 1. refuses a URL that is not UTF-8 once percent-decoded or holds a NUL, and NUL in headers (400);
@@ -81,8 +81,11 @@ class RequestGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = _header(scope, b"x-request-id") or _header(scope, b"x-correlation-id")
-        request_id = offered if offered and REQUEST_ID.match(offered) else uuid.uuid4().hex
+        # The client's correlation id before a request id a proxy in front may have added; an invalid one is
+        # replaced (and refused where the surface's gate says so: /api/v1).
+        offered = [_header(scope, b"x-correlation-id"), _header(scope, b"x-request-id")]
+        request_id = next((value for value in offered if value and REQUEST_ID.match(value)), None) \
+            or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

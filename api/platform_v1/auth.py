@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -35,37 +36,66 @@ log = logging.getLogger(__name__)
 SCHEME = "platform-jwt"
 HMAC_ALGORITHMS = ("HS256",)
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
-#: An unknown ``kid`` refetches the JWKS at most this often (a forged ``kid`` must not hammer the issuer).
+#: An unknown ``kid`` fetches the JWKS again at most this often (a forged ``kid`` must not hammer the issuer);
+#: the first unknown ``kid`` after a fetch (a key rotation) is fetched for at once.
 JWKS_MIN_REFETCH_SECONDS = 10.0
+#: After a failed fetch the issuer is not asked again for this long (the keys already fetched stay in use).
+JWKS_RETRY_SECONDS = 10.0
 JWKS_TIMEOUT_SECONDS = 10.0
+#: What an ``error_description`` may hold (RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E), at most this long.
+_DESCRIPTION_UNSAFE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_DESCRIPTION_MAX = 160
 
 LOCAL = Principal(subject="local", scheme="auth-disabled", roles=frozenset(Role), any_workspace=True)
 
 
 def _refusal(description: str, error: str = "invalid_token") -> Unauthorized:
-    challenge = f'Bearer realm="capstan", error="{error}", error_description="{description}"'
+    safe = _DESCRIPTION_UNSAFE.sub("?", description)[:_DESCRIPTION_MAX]
+    challenge = f'Bearer realm="capstan", error="{error}", error_description="{safe}"'
     return Unauthorized(f"{description}: send Authorization: Bearer <jwt>", headers={"WWW-Authenticate": challenge})
 
 
+def _named(algorithm: object) -> str:
+    """The token's ``alg`` as a refusal may quote it: a short name, never what an attacker put there."""
+    if isinstance(algorithm, str) and re.fullmatch(r"[A-Za-z0-9]{1,16}", algorithm):
+        return algorithm
+    return "an unknown algorithm"
+
+
 class JwksKeys:
-    """The signing keys of a JWKS URL by ``kid``, fetched with httpx and kept ``cache_seconds``."""
+    """The signing keys of a JWKS URL by ``kid``, fetched with httpx and kept ``cache_seconds``.
+
+    The keys are fetched again when they are older than ``cache_seconds``, and for a ``kid`` they do not
+    hold (a rotation) unless another unknown ``kid`` was fetched for in the last ``JWKS_MIN_REFETCH_SECONDS``.
+    A failed fetch keeps the keys already fetched and is not tried again for ``JWKS_RETRY_SECONDS``: a
+    down issuer costs one request a timeout, not every request.
+    """
 
     def __init__(self, url: str, cache_seconds: float) -> None:
         self.url = url
         self.cache_seconds = cache_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._unknown_kid_fetched_at = float("-inf")
+        self._retry_at = float("-inf")
+        self._failing = False
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         async with self._lock:
-            age = time.monotonic() - self._fetched_at
-            stale = age > self.cache_seconds
-            if stale or (kid not in self._keys and age > JWKS_MIN_REFETCH_SECONDS):
+            now = time.monotonic()
+            stale = now - self._fetched_at > self.cache_seconds
+            known = kid in self._keys or (kid is None and len(self._keys) == 1)
+            unknown = not known and now - self._unknown_kid_fetched_at > JWKS_MIN_REFETCH_SECONDS
+            if now >= self._retry_at and (stale or unknown):
+                if not stale:
+                    self._unknown_kid_fetched_at = now
                 await self._fetch()
         if kid is None and len(self._keys) == 1:
             return next(iter(self._keys.values()))
         if kid not in self._keys:
+            if self._failing and not self._keys:
+                raise _refusal("the issuer's keys cannot be fetched now")
             raise _refusal("the token's key (kid) is not among the issuer's keys")
         return self._keys[kid]
 
@@ -74,20 +104,24 @@ class JwksKeys:
             async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as http:
                 response = await http.get(self.url)
                 response.raise_for_status()
-                keys = response.json().get("keys", [])
+                keys = response.json().get("keys")
+            if not isinstance(keys, list):
+                raise ValueError("no keys list")
         except (httpx.HTTPError, ValueError, AttributeError) as error:
-            log.warning("JWKS %s could not be fetched: %s", self.url, type(error).__name__)
+            log.warning("JWKS %s could not be fetched (%s); next attempt in %.0f s", self.url,
+                        type(error).__name__, JWKS_RETRY_SECONDS)
+            self._failing, self._retry_at = True, time.monotonic() + JWKS_RETRY_SECONDS
             if not self._keys:
-                raise _refusal("the issuer's keys cannot be fetched now", error="invalid_token") from None
+                raise _refusal("the issuer's keys cannot be fetched now") from None
             return  # keep the keys we have
         fetched: dict[str, jwt.PyJWK] = {}
-        for entry in keys if isinstance(keys, list) else []:
+        for entry in keys:
             try:
                 key = jwt.PyJWK(entry)
-            except (jwt.PyJWKError, jwt.InvalidKeyError, TypeError, ValueError):
+            except (jwt.PyJWKError, jwt.InvalidKeyError, TypeError, ValueError, AttributeError):
                 continue  # a key type or algorithm Capstan does not verify with
             fetched[str(entry.get("kid"))] = key
-        self._keys, self._fetched_at = fetched, time.monotonic()
+        self._keys, self._fetched_at, self._failing = fetched, time.monotonic(), False
 
 
 class JwtVerifier:
@@ -107,8 +141,11 @@ class JwtVerifier:
             if self.public_key:
                 return self.public_key
             if self.jwks is not None:
-                return (await self.jwks.key(header.get("kid"))).key
-        raise _refusal(f"tokens signed with {algorithm!r} are not accepted here")
+                key = await self.jwks.key(header.get("kid"))
+                if key.algorithm_name != algorithm:  # an RSA key verifies RS256 only, an EC P-256 key ES256
+                    raise _refusal(f"the token's key (kid) is not a {algorithm} key")
+                return key.key
+        raise _refusal(f"tokens signed with {_named(algorithm)} are not accepted here")
 
     async def principal(self, token: str) -> Principal:
         try:

@@ -3,6 +3,8 @@
 Keys are stored in Postgres under (scope, principal, route, key): scope is the workspace (or
 ``platform``), route the method and template (``POST /api/v1/tickets``). What happens:
 
+- the route's access check runs first (403, 400 without ``x-workspace-id``, 404 for a workspace the caller
+  may not act in): a key is never reserved, nor a stored response replayed, for a caller the route refuses;
 - no key → 400 ``idempotency_key_required``; a key that is not 1–255 printable ASCII characters → 400;
 - first use → the key is reserved (a row without a response; a unique index decides between concurrent
   duplicates, never a read-then-write), the request runs, and its response (status, body, ETag and
@@ -23,19 +25,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.common.auth import PRINCIPAL_SCOPE_KEY
 from api.common.errors import ApiError, BadRequest, Conflict
-from api.platform_v1.access import ROUTE_ACCESS, workspace_header
+from api.platform_v1.access import CALLER_STATE, Caller
 from models.common.base import utcnow
 from models.platform_v1.tables import IdempotencyRow
 
@@ -49,6 +51,8 @@ IN_FLIGHT_SECONDS = 120
 #: Response headers kept with the response and replayed.
 KEPT_HEADERS = ("etag", "location", "content-type")
 RESERVATION_STATE = "idempotency_reservation"
+#: How often ``reserve`` tries again when the row it conflicted with was deleted before it could read it.
+RESERVE_ATTEMPTS = 5
 
 
 class KeyReused(ApiError):
@@ -111,6 +115,16 @@ class Keys:
 
     async def reserve(self, scope: str, principal: str, route: str, key: str, print_: str) -> Reservation | Response:
         """A reservation of the key, or the stored response to replay; 409 or 422 otherwise."""
+        for _ in range(RESERVE_ATTEMPTS):
+            held = await self._reserve_once(scope, principal, route, key, print_)
+            if held is not None:
+                return held
+        raise Conflict("a request with this Idempotency-Key is still in flight; retry when it has answered",
+                       code="idempotency_key_in_flight", headers={"Retry-After": "1"})
+
+    async def _reserve_once(self, scope: str, principal: str, route: str, key: str,
+                            print_: str) -> Reservation | Response | None:
+        """One attempt; None when the conflicting row was deleted (released, expired) before it was read."""
         now = utcnow()
         async with self.sessions() as db, db.begin():
             await db.exec(delete(IdempotencyRow).where(
@@ -123,7 +137,9 @@ class Keys:
                 return Reservation(inserted[0])
             row = (await db.exec(select(IdempotencyRow).where(
                 IdempotencyRow.scope == scope, IdempotencyRow.principal == principal, IdempotencyRow.route == route,
-                IdempotencyRow.key == key).with_for_update())).one()
+                IdempotencyRow.key == key).with_for_update())).first()
+            if row is None:
+                return None
             if row.fingerprint != print_:
                 raise KeyReused("this Idempotency-Key was used for another request (another body or path); use a "
                                 "new key for a new operation")
@@ -150,30 +166,56 @@ class Keys:
                                                        IdempotencyRow.status_code.is_(None)))
 
 
+class _Replayed(Exception):
+    """Not an error: the stored response, carried out of the key's dependency to the route's handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("replayed")
+        self.response = response
+
+
+async def reserve_key(request: Request) -> None:
+    """The key's dependency, after the route's access check: reserve the key, or replay its response."""
+    route: APIRoute = request.scope["route"]
+    caller: Caller = getattr(request.state, CALLER_STATE)  # left by the access check, which ran first
+    key = _key(request)
+    settings = request.app.state.settings.platform
+    keys = Keys(request.app.state.sessions, timedelta(hours=settings.idempotency_ttl_hours))
+    print_ = fingerprint(request.method, request.url.path, await request.body())
+    held = await keys.reserve(caller.workspace_id or "platform", caller.actor,
+                              f"{request.method} {route.path_format}", key, print_)
+    if isinstance(held, Response):
+        raise _Replayed(held)
+    setattr(request.state, RESERVATION_STATE, held)
+
+
 class IdempotentRoute(APIRoute):
-    """A mutating route: the key is checked and reserved before the route runs, its answer stored after."""
+    """A mutating route: once its access check has passed, the key is reserved (or its response replayed)
+    before the route runs, and the answer stored after it (or with its write)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *,
+                 dependencies: Sequence[params.Depends] | None = None, **options: Any) -> None:
+        # After the route's own dependencies (the access check); once, also when a router includes the route.
+        kept = [depends for depends in dependencies or () if depends.dependency is not reserve_key]
+        super().__init__(path, endpoint, dependencies=[*kept, Depends(reserve_key)], **options)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
-        route = f"{next(iter(self.methods))} {self.path_format}"
-        tenant = ROUTE_ACCESS[(next(iter(self.methods)), self.path_format)].tenant
 
         async def idempotent_handler(request: Request) -> Response:
-            key = _key(request)
-            principal = request.scope[PRINCIPAL_SCOPE_KEY]
-            scope = (workspace_header(request) or "") if tenant else "platform"
-            settings = request.app.state.settings.platform
-            keys = Keys(request.app.state.sessions, timedelta(hours=settings.idempotency_ttl_hours))
-            print_ = fingerprint(request.method, request.url.path, await request.body())
-            held = await keys.reserve(scope, principal.subject, route, key, print_)
-            if isinstance(held, Response):
-                return held
-            setattr(request.state, RESERVATION_STATE, held)
             try:
                 response = await handler(request)
+            except _Replayed as replayed:
+                return replayed.response
             except BaseException:
-                await keys.release(held)
+                held: Reservation | None = getattr(request.state, RESERVATION_STATE, None)
+                if held is not None:
+                    await Keys(request.app.state.sessions, timedelta()).release(held)
                 raise
+            held = getattr(request.state, RESERVATION_STATE, None)
+            if held is None:  # cannot happen: the dependency reserved or replayed
+                return response
+            keys = Keys(request.app.state.sessions, timedelta())
             if response.status_code >= 500:
                 await keys.release(held)
             elif not held.stored:
