@@ -3,16 +3,18 @@
 Unknown fields are refused (a typo is a 400, not silently lost); strings are bounded; enums list
 their values; references to other resources hold their ids (``cli_…``) and are checked against the
 workspace by the engine (``models.platform_v1.catalog`` says which). Dates are ISO 8601 (``2026-05-13``),
-times ISO 8601 with a zone, money a non-negative number with a 3-letter currency.
+times ISO 8601 with a zone, stored and answered in UTC with six decimals (``2026-05-13T08:00:00.000000Z``:
+one width, so a list sorted by a time is in time order), money a non-negative number with a 3-letter
+currency.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=20_000)]
@@ -26,10 +28,15 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("a time needs its zone: 2026-05-13T10:00:00Z")
-    return moment
+    return moment.astimezone(UTC)
 
 
-Moment = Annotated[datetime, AfterValidator(_aware)]
+def _utc_text(moment: datetime) -> str:
+    """One width for every time (sorting the stored text sorts by time): ``2026-05-13T08:00:00.000000Z``."""
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+Moment = Annotated[datetime, AfterValidator(_aware), PlainSerializer(_utc_text, return_type=str, when_used="json")]
 
 
 class Body(BaseModel):

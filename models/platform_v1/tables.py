@@ -1,7 +1,7 @@
 """The platform API v1's records in Postgres.
 
 Every tenant row carries its ``workspace_id``; the one place that reads and writes them
-(``api.platform_v1.services.tenant``) filters by it in every query.
+(``api.platform_v1.services.resources.ResourceStore``) filters by it in every query.
 
 - ``platform_workspaces``: the tenants.
 - ``platform_resources``: every resource of the engine (clients, tickets, invoices, …), one row each:

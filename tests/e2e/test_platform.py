@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from capstan.settings import ApiSettings, DatabaseSettings, Settings
+from capstan.temporal import surface_task_queues
+from tests.e2e.test_queues import eventually
 
 
-async def test_health_reports_each_component(api):
-    response = await api.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "components": {
+async def test_health_reports_each_component(api, worker, settings):
+    async def read() -> dict:
+        response = await api.get("/health")
+        assert response.status_code == 200
+        return response.json()
+
+    # A worker's pollers reach Temporal a moment after it starts.
+    body = await eventually(read, lambda health: health["components"]["workers"]["status"] == "ok")
+    workers = body["components"].pop("workers")
+    assert workers["detail"].endswith(f" pollers on {len(surface_task_queues(settings.temporal))} queues")
+    assert body == {"status": "ok", "components": {
         "database": {"status": "ok", "detail": None}, "temporal": {"status": "ok", "detail": None},
         "sandbox": {"status": "ok", "detail": "bubblewrap (network on)"}}}
     text = await api.get("/healthz")

@@ -4,6 +4,7 @@ engine's status, and the OpenAPI document of ``/api/v1``. No auth; no secret in 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -49,8 +50,50 @@ async def engine_status(request: Request) -> EngineStatus:
                         taskQueues=list(queues))
 
 
+def _operations(paths: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for item in paths.values():
+        yield from (operation for operation in item.values() if isinstance(operation, dict))
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """The ``$ref`` targets anywhere in ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def v1_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The part of the app's OpenAPI document that is ``/api/v1``: its paths, and the schemas, security
+    schemes and tags they use (nothing of the other surfaces)."""
+    paths = {path: item for path, item in document["paths"].items()
+             if path == V1_PREFIX or path.startswith(f"{V1_PREFIX}/")}
+    components = document.get("components", {})
+    schemas = components.get("schemas", {})
+    prefix = "#/components/schemas/"
+    kept: set[str] = set()
+    pending = [ref.removeprefix(prefix) for ref in _refs(paths) if ref.startswith(prefix)]
+    while pending:
+        name = pending.pop()
+        if name in kept or name not in schemas:
+            continue
+        kept.add(name)
+        pending.extend(ref.removeprefix(prefix) for ref in _refs(schemas[name]) if ref.startswith(prefix))
+    schemes = {name for operation in _operations(paths) for requirement in operation.get("security", [])
+               for name in requirement}
+    tags = {tag for operation in _operations(paths) for tag in operation.get("tags", [])}
+    return {**document, "info": {**document["info"], "title": "Capstan platform API v1"}, "paths": paths,
+            "tags": [tag for tag in document.get("tags", []) if tag.get("name") in tags],
+            "components": {**components, "schemas": {name: schemas[name] for name in sorted(kept)},
+                           "securitySchemes": {name: scheme for name, scheme in
+                                               components.get("securitySchemes", {}).items() if name in schemes}}}
+
+
 @router.get(f"{V1_PREFIX}/openapi", summary="The OpenAPI document of /api/v1")
 async def v1_openapi(request: Request) -> dict[str, Any]:
-    document = request.app.openapi()
-    paths = {path: item for path, item in document["paths"].items() if path.startswith(V1_PREFIX)}
-    return {**document, "info": {**document["info"], "title": "Capstan platform API v1"}, "paths": paths}
+    return v1_document(request.app.openapi())

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from api.ops.services.queues import capstan_task_queues, describe_queue
 from capstan.sandbox import resolve_status
+from models.ops.queues import QueueStats
 
 router = APIRouter(tags=["health"])
 
@@ -55,17 +56,25 @@ def temporal_probe(state: Any) -> Callable[[], Awaitable[None]]:
 
 
 async def workers_polling(state: Any) -> ComponentHealth:
-    """``ok`` when every Capstan task queue has a worker polling it."""
+    """``ok`` when a worker polls every Capstan task queue, for workflow and for activity tasks."""
     try:
         queues = await asyncio.wait_for(asyncio.gather(*(describe_queue(state.temporal, name)
                                                          for name in capstan_task_queues(state.settings))),
                                         CHECK_TIMEOUT)
     except Exception as exc:  # any failure is "degraded", never an error response
         return ComponentHealth(status="degraded", detail=f"task queues unreadable ({type(exc).__name__})")
-    idle = [queue.name for queue in queues if not queue.pollers]
+    idle = [_idle_part(queue) for queue in queues if not (queue.workflow_pollers and queue.activity_pollers)]
     if idle:
         return ComponentHealth(status="degraded", detail="no worker polls " + ", ".join(idle))
-    return ComponentHealth(status="ok", detail=f"{sum(q.pollers for q in queues)} pollers on {len(queues)} queues")
+    pollers = sum(len(queue.pollers) for queue in queues)
+    return ComponentHealth(status="ok", detail=f"{pollers} pollers on {len(queues)} queues")
+
+
+def _idle_part(queue: QueueStats) -> str:
+    """A queue no worker polls, or the half of it (workflow or activity tasks) none polls."""
+    if queue.workflow_pollers or queue.activity_pollers:
+        return f"{queue.name} ({'activity' if queue.workflow_pollers else 'workflow'} tasks)"
+    return queue.name
 
 
 def health_of(components: dict[str, ComponentHealth]) -> Health:

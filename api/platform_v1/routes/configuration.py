@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.deps import SessionDep
-from api.common.pagination import Limit, Offset
+from api.common.errors import BadRequest
+from api.common.pagination import Limit, Offset, Sort
 from api.platform_v1.access import V1, CallerDep, platform_route
 from api.platform_v1.services.configuration import (
+    CREDENTIAL_EVENT_SORTS,
     PLATFORM,
-    WORKSPACE_PREFIX,
+    SECRET_SORTS,
     credential_events,
     read_settings,
     scope_of,
@@ -57,8 +59,9 @@ async def put_platform_settings(body: SettingsBody, request: Request, caller: Ca
 
 
 @platform_route(router, "GET", f"{V1}/platform/secrets", summary="The platform's secrets: keys and times, no values")
-async def get_platform_secrets(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict:
-    return await secret_page(db, PLATFORM, limit, offset)
+async def get_platform_secrets(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0,
+                               sort: Sort = Depends(SECRET_SORTS.dependency())) -> dict:
+    return await secret_page(db, PLATFORM, limit, offset, sort)
 
 
 @platform_route(router, "POST", f"{V1}/platform/secrets/{{key}}", summary="Set or rotate a platform secret",
@@ -81,8 +84,9 @@ async def put_workspace_settings(body: SettingsBody, request: Request, caller: C
 
 
 @platform_route(router, "GET", f"{V1}/workspace/secrets", summary="The workspace's secrets: keys and times, no values")
-async def get_workspace_secrets(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict:
-    return await secret_page(db, scope_of(caller, platform=False), limit, offset)
+async def get_workspace_secrets(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0,
+                                sort: Sort = Depends(SECRET_SORTS.dependency())) -> dict:
+    return await secret_page(db, scope_of(caller, platform=False), limit, offset, sort)
 
 
 @platform_route(router, "POST", f"{V1}/workspace/secrets/{{key}}", summary="Set or rotate a workspace secret",
@@ -96,10 +100,15 @@ async def post_workspace_secret(key: SecretKey, body: SecretBody, request: Reque
 @platform_route(router, "GET", f"{V1}/audit-credentials",
                 summary="Who set or rotated which secret, and when (never a value), newest first")
 async def get_audit_credentials(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0,
+                                sort: Sort = Depends(CREDENTIAL_EVENT_SORTS.dependency()),
                                 workspace_id: Annotated[str | None, Query(
-                                    alias="workspaceId", max_length=64,
+                                    alias="workspaceId", min_length=1, max_length=64,
                                     description="Only this workspace's secrets.")] = None,
                                 platform: Annotated[bool, Query(description="Only the platform's secrets.")] = False,
-                                key: Annotated[str | None, Query(max_length=128)] = None) -> dict:
-    scope = PLATFORM if platform else (f"{WORKSPACE_PREFIX}{workspace_id}" if workspace_id else None)
-    return await credential_events(db, limit, offset, scope, key)
+                                key: Annotated[str | None, Query(min_length=1, max_length=128,
+                                                                 description="Only this secret.")] = None) -> dict:
+    if platform and workspace_id is not None:
+        conflict = {"field": "query.workspaceId", "message": "not with platform=true", "type": "value_error"}
+        raise BadRequest("platform=true and workspaceId ask for two different sets of secrets: send one",
+                         code="validation_error", extra={"fields": [conflict]})
+    return await credential_events(db, limit, offset, sort, workspace_id=workspace_id, platform=platform, key=key)

@@ -15,7 +15,7 @@ from api.common.errors import BadRequest
 from api.common.openapi import json_body
 from api.common.pagination import Limit, Offset, Sort
 from api.platform_v1.access import V1, CallerDep, platform_route
-from api.platform_v1.services.resources import ListQuery, ResourceStore, etag, sort_fields, view
+from api.platform_v1.services.resources import AUDIT_SORTS, ListQuery, ResourceStore, etag, sort_fields, view
 from models.platform_v1.catalog import RESOURCES
 from models.platform_v1.resource_spec import ResourceSpec
 
@@ -121,8 +121,8 @@ def register(spec: ResourceSpec) -> None:
     @platform_route(router, "GET", f"{one}/audit", summary=f"Every change of a {noun}, newest first",
                     operation_id=f"audit_{spec.prefix}")
     async def resource_audit(resource_id: str, caller: CallerDep, db: SessionDep, limit: Limit = 50,
-                             offset: Offset = 0) -> dict:
-        return await ResourceStore(db, caller).audit(spec, resource_id, limit, offset)
+                             offset: Offset = 0, sort: Sort = Depends(AUDIT_SORTS.dependency())) -> dict:
+        return await ResourceStore(db, caller).audit(spec, resource_id, limit, offset, sort)
 
 
 for _spec in RESOURCES:

@@ -12,6 +12,8 @@ the change, its audit record and (``idempotency.store_response``) the response a
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,11 @@ from models.platform_v1.tables import AuditRow, ResourceRow, sort_expression
 
 R = TypeVar("R", bound=Response)
 ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow.updated_at}
+#: The audit trail of one record: newest first by default; ``at`` ties (one transaction) go by sequence.
+AUDIT_SORTS = SortFields(columns={"at": AuditRow.at, "version": AuditRow.version}, default_by="at",
+                         default_order=SortOrder.DESC)
+#: A run of characters between two words (ASCII letters and digits).
+_BETWEEN_WORDS = re.compile(r"[^A-Za-z0-9]{2,}")
 
 
 class Gone(ApiError):
@@ -72,19 +79,51 @@ def sort_fields(spec: ResourceSpec) -> SortFields:
     return SortFields(columns=columns, default_by="createdAt", default_order=SortOrder.DESC)
 
 
+def search_terms(q: str) -> str:
+    """``q`` as ``websearch_to_tsquery`` can always take it: that parser nests one NOT per ``-`` (``--a``
+    is ``!!a``; punctuation between dashes does not stop it) and fails past 32 levels (``tsquery stack too
+    small``), so each run of dashes between two words becomes one ``-`` or none, as its count is odd or
+    even: the same query, never deeper than one NOT."""
+
+    def one_dash_at_most(run: re.Match[str]) -> str:
+        between = run.group()
+        dashes = between.count("-")
+        if dashes < 2:
+            return between
+        if dashes % 2 == 0:
+            return between.replace("-", " ")
+        last = between.rindex("-")
+        return between[:last].replace("-", " ") + between[last:]
+
+    return _BETWEEN_WORDS.sub(one_dash_at_most, q)
+
+
+def _plain_numbers(value: Any) -> Any:
+    """Whole floats as integers (``1500.0`` → ``1500``), so the stored body reads as it was sent and
+    ``q=1500`` finds it (the search index has a number's JSON text)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(item) for item in value]
+    return value
+
+
 def validated_body(spec: ResourceSpec, body: Any) -> dict[str, Any]:
     """The body as the schema has it (defaults filled, JSON types), or 400 naming every bad field."""
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object: a {spec.singular}", code="validation_error")
     try:
-        parsed = spec.schema.model_validate(body)
+        # JSON's types, strictly: a number is not "1500" or true, a flag not "yes", a time not 1700000000.
+        parsed = spec.schema.model_validate_json(json.dumps(body), strict=True)
     except ValidationError as error:
         fields = [{"field": ".".join(["body", *(str(part) for part in item["loc"])]), "message": item["msg"],
                    "type": item["type"]} for item in error.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         raise BadRequest(f"invalid {spec.singular}: {summary}", code="validation_error", extra={"fields": fields}) \
             from None
-    return parsed.model_dump(mode="json", exclude_none=True)
+    return _plain_numbers(parsed.model_dump(mode="json", exclude_none=True))
 
 
 @dataclass(frozen=True)
@@ -96,11 +135,12 @@ class ListQuery:
     filters: dict[str, str]
 
 
-def _matches(if_match: str | None, row: ResourceRow) -> bool:
+def if_match_holds(if_match: str | None, current: str) -> bool:
+    """Whether ``If-Match`` (absent, ``*``, or a list of ETags) allows a change of the version ``current``."""
     if if_match is None:
         return True
     offered = [tag.strip() for tag in if_match.split(",")]
-    return "*" in offered or etag(row) in offered or f"W/{etag(row)}" in offered
+    return "*" in offered or current in offered or f"W/{current}" in offered
 
 
 class ResourceStore:
@@ -129,7 +169,8 @@ class ResourceStore:
         for name, value in query.filters.items():
             listed = listed.where(ResourceRow.data[name].astext == value)
         if query.q:
-            listed = listed.where(ResourceRow.search.op("@@")(func.websearch_to_tsquery("simple", query.q)))
+            listed = listed.where(ResourceRow.search.op("@@")(
+                func.websearch_to_tsquery("simple", search_terms(query.q))))
         total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
         tiebreak = col(ResourceRow.id).desc() if query.sort.order == SortOrder.DESC else col(ResourceRow.id).asc()
         ordered = sort_fields(spec).apply(listed, query.sort, tiebreak=tiebreak)
@@ -158,7 +199,7 @@ class ResourceStore:
 
     @staticmethod
     def _check_version(row: ResourceRow, if_match: str | None) -> None:
-        if not _matches(if_match, row):
+        if not if_match_holds(if_match, etag(row)):
             raise PreconditionFailed(f"If-Match {if_match} is not the current version {etag(row)}: read it again")
 
     async def _commit(self, request: Request, response: R) -> R:
@@ -218,15 +259,17 @@ class ResourceStore:
         self._audit(row, "delete", {})
         return await self._commit(request, Response(status_code=204))
 
-    async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int) -> dict[str, Any]:
+    async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int,
+                    sort: Sort) -> dict[str, Any]:
         exists = (await self.db.exec(self._scoped(spec).where(ResourceRow.id == resource_id))).first()
         if exists is None:
             raise NotFound(f"no {spec.singular} {resource_id} in this workspace", code="not_found")
         scoped = select(AuditRow).where(AuditRow.workspace_id == self.workspace_id,
                                         AuditRow.resource_id == resource_id)
         total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(scoped.subquery()))).one()
-        rows = (await self.db.exec(scoped.order_by(col(AuditRow.seq).desc()).limit(limit).offset(offset))).all()
+        tiebreak = col(AuditRow.seq).desc() if sort.order == SortOrder.DESC else col(AuditRow.seq).asc()
+        ordered = AUDIT_SORTS.apply(scoped, sort, tiebreak=tiebreak)
+        rows = (await self.db.exec(ordered.limit(limit).offset(offset))).all()
         data = [{"action": row.action, "actor": row.actor, "at": _iso(row.at), "version": row.version,
                  "changes": row.changes, "correlationId": row.correlation_id} for row in rows]
-        return list_page(data, limit=limit, offset=offset, total=total,
-                         sort=Sort(by="at", order=SortOrder.DESC)).model_dump(mode="json")
+        return list_page(data, limit=limit, offset=offset, total=total, sort=sort).model_dump(mode="json")

@@ -44,7 +44,8 @@ async def workspace_page(db: AsyncSession, limit: int, offset: int, sort: Sort, 
     if q:
         listed = listed.where(col(WorkspaceRow.name).icontains(q, autoescape=True))
     total = (await db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
-    ordered = WORKSPACE_SORTS.apply(listed, sort, tiebreak=col(WorkspaceRow.id))
+    tiebreak = col(WorkspaceRow.id).desc() if sort.order == SortOrder.DESC else col(WorkspaceRow.id).asc()
+    ordered = WORKSPACE_SORTS.apply(listed, sort, tiebreak=tiebreak)
     rows = (await db.exec(ordered.limit(limit).offset(offset))).all()
     return list_page([workspace_view(row) for row in rows], limit=limit, offset=offset, total=total, sort=sort,
                      filters={"q": q}).model_dump(mode="json")
