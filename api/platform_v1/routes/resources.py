@@ -9,6 +9,7 @@ import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from pydantic import RootModel
 
 from api.common.deps import SessionDep
 from api.common.errors import BadRequest
@@ -22,13 +23,15 @@ from models.platform_v1.resource_spec import ResourceSpec
 router = APIRouter(tags=["resources"])
 
 AnyBody = Annotated[Any, Body()]
+
+
+class MergePatch(RootModel[dict[str, Any]]):
+    """A JSON merge patch (RFC 7386) of the record's fields: a field given replaces, ``null`` removes it."""
+
 IfMatch = Annotated[str | None, Header(description="The ETag the change is based on; 412 when it is stale.")]
 Q_MAX_LENGTH = 200
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {"description": "`idempotency_key_in_flight`: the first request with this key has not answered yet"},
-    412: {"description": "`precondition_failed`: `If-Match` is not the current ETag"},
-    422: {"description": "`idempotency_key_reused`: the key was used for another request"},
-}
+    412: {"description": "`precondition_failed`: `If-Match` is not the current ETag"}}
 ONE_RESPONSES: dict[int | str, dict[str, Any]] = {410: {"description": "`gone`: the record was deleted"}}
 
 
@@ -86,7 +89,7 @@ def register(spec: ResourceSpec) -> None:
         return await ResourceStore(db, caller).page(spec, query)
 
     @platform_route(router, "POST", many, summary=f"Create a {noun}", status_code=201,
-                    operation_id=f"create_{spec.prefix}", responses=WRITE_RESPONSES,
+                    operation_id=f"create_{spec.prefix}",
                     openapi_extra=json_body(spec.schema))
     async def create_resource(request: Request, caller: CallerDep, db: SessionDep, body: AnyBody) -> Response:
         return await ResourceStore(db, caller).create(request, spec, body)
@@ -106,7 +109,8 @@ def register(spec: ResourceSpec) -> None:
 
     @platform_route(router, "PATCH", one, summary=f"Change fields of a {noun} (JSON merge patch)",
                     operation_id=f"patch_{spec.prefix}", responses={**WRITE_RESPONSES, **ONE_RESPONSES},
-                    description="The body is a JSON merge patch (RFC 7386): fields given replace, `null` removes.")
+                    description="The body is a JSON merge patch (RFC 7386): fields given replace, `null` removes.",
+                    openapi_extra=json_body(MergePatch))
     async def patch_resource(resource_id: str, request: Request, caller: CallerDep, db: SessionDep,
                              body: AnyBody, if_match: IfMatch = None) -> Response:
         return await ResourceStore(db, caller).patch(request, spec, resource_id, body, if_match)
