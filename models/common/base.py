@@ -14,6 +14,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_z(moment: datetime | None) -> str | None:
+    """A timestamp in the wire shape of the platform API: ISO 8601 in UTC, six decimals, ``Z``
+    (``2026-05-13T08:00:00.000000Z``: one width, so the text sorts as the time does). None stays None."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment is not None else None
+
+
 def created_at_field() -> Any:
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
                  sa_column_kwargs={"server_default": func.now(), "nullable": False})

@@ -22,7 +22,7 @@ from api.platform_v1.access import Caller
 from api.platform_v1.idempotency import store_response
 from api.platform_v1.services.resources import PreconditionFailed, if_match_holds
 from capstan.secrets import SecretBox
-from models.common.base import utcnow
+from models.common.base import iso_z, utcnow
 from models.platform_v1.tables import SecretEventRow, SecretRow, SettingsRow
 
 PLATFORM = "platform"
@@ -42,9 +42,6 @@ def scope_of(caller: Caller, platform: bool) -> str:
     return PLATFORM if platform else f"{WORKSPACE_PREFIX}{caller.tenant}"
 
 
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
 
 def _scope_view(scope: str) -> dict[str, Any]:
     if scope == PLATFORM:
@@ -54,7 +51,7 @@ def _scope_view(scope: str) -> dict[str, Any]:
 
 def _settings_view(scope: str, row: SettingsRow | None) -> dict[str, Any]:
     return {**_scope_view(scope), "settings": dict(row.settings) if row else {}, "version": row.version if row else 0,
-            "updatedAt": _iso(row.updated_at) if row else None, "updatedBy": row.updated_by if row else None}
+            "updatedAt": iso_z(row.updated_at) if row else None, "updatedBy": row.updated_by if row else None}
 
 
 def _etag(version: int) -> str:
@@ -87,8 +84,8 @@ async def write_settings(db: AsyncSession, request: Request, caller: Caller, sco
 
 
 def _secret_view(row: SecretRow) -> dict[str, Any]:
-    return {"key": row.key, **_scope_view(row.scope), "createdAt": _iso(row.created_at), "createdBy": row.created_by,
-            "updatedAt": _iso(row.updated_at), "updatedBy": row.updated_by}
+    return {"key": row.key, **_scope_view(row.scope), "createdAt": iso_z(row.created_at), "createdBy": row.created_by,
+            "updatedAt": iso_z(row.updated_at), "updatedBy": row.updated_by}
 
 
 async def secret_page(db: AsyncSession, scope: str, limit: int, offset: int, sort: Sort) -> dict[str, Any]:
@@ -140,7 +137,7 @@ async def credential_events(db: AsyncSession, limit: int, offset: int, sort: Sor
     total = (await db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
     ordered = CREDENTIAL_EVENT_SORTS.apply(listed, sort, tiebreak=_in_order(sort, SecretEventRow.seq))
     rows = (await db.exec(ordered.limit(limit).offset(offset))).all()
-    data = [{"key": row.key, **_scope_view(row.scope), "action": row.action, "actor": row.actor, "at": _iso(row.at),
+    data = [{"key": row.key, **_scope_view(row.scope), "action": row.action, "actor": row.actor, "at": iso_z(row.at),
              "correlationId": row.correlation_id} for row in rows]
     filters = {"workspaceId": workspace_id, "platform": True if platform else None, "key": key}
     return list_page(data, limit=limit, offset=offset, total=total, sort=sort,

@@ -30,7 +30,7 @@ from api.common.errors import ApiError, BadRequest, NotFound
 from api.common.pagination import Sort, SortFields, SortOrder, list_page
 from api.platform_v1.access import Caller
 from api.platform_v1.idempotency import store_response
-from models.common.base import utcnow
+from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME
 from models.platform_v1.changes import changed_fields, merge_patch
 from models.platform_v1.resource_spec import ResourceSpec
@@ -64,12 +64,9 @@ def etag(row: ResourceRow) -> str:
 def view(row: ResourceRow) -> dict[str, Any]:
     """A resource in its wire shape: its body, with its id, workspace, version and times."""
     return {"id": row.id, "workspaceId": row.workspace_id, **row.data, "version": row.version,
-            "createdAt": _iso(row.created_at), "updatedAt": _iso(row.updated_at),
+            "createdAt": iso_z(row.created_at), "updatedAt": iso_z(row.updated_at),
             "createdBy": row.created_by, "updatedBy": row.updated_by}
 
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def sort_fields(spec: ResourceSpec) -> SortFields:
@@ -270,6 +267,6 @@ class ResourceStore:
         tiebreak = col(AuditRow.seq).desc() if sort.order == SortOrder.DESC else col(AuditRow.seq).asc()
         ordered = AUDIT_SORTS.apply(scoped, sort, tiebreak=tiebreak)
         rows = (await self.db.exec(ordered.limit(limit).offset(offset))).all()
-        data = [{"action": row.action, "actor": row.actor, "at": _iso(row.at), "version": row.version,
+        data = [{"action": row.action, "actor": row.actor, "at": iso_z(row.at), "version": row.version,
                  "changes": row.changes, "correlationId": row.correlation_id} for row in rows]
         return list_page(data, limit=limit, offset=offset, total=total, sort=sort).model_dump(mode="json")

@@ -15,7 +15,7 @@ from api.common.errors import NotFound
 from api.common.pagination import Sort, SortFields, SortOrder, list_page
 from api.platform_v1.access import Caller
 from api.platform_v1.idempotency import store_response
-from models.common.base import utcnow
+from models.common.base import iso_z, utcnow
 from models.platform_v1.tables import WorkspaceRow
 
 WORKSPACE_SORTS = SortFields(columns={"createdAt": WorkspaceRow.created_at, "name": WorkspaceRow.name},
@@ -23,7 +23,7 @@ WORKSPACE_SORTS = SortFields(columns={"createdAt": WorkspaceRow.created_at, "nam
 
 
 def workspace_view(row: WorkspaceRow) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "createdAt": row.created_at.isoformat().replace("+00:00", "Z"),
+    return {"id": row.id, "name": row.name, "createdAt": iso_z(row.created_at),
             "createdBy": row.created_by}
 
 

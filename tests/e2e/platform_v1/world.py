@@ -18,42 +18,13 @@ from api.platform_v1.access import MUTATING, ROUTE_ACCESS, Access
 from api.platform_v1.access import V1 as V1_PREFIX
 from capstan.settings import Settings
 from models.platform_v1.catalog import BY_NAME, RESOURCES
+from tests.e2e.platform_v1.records import EDITS, OPTIONAL, TEMPLATES
 from tests.e2e.platform_v1.support import V1
 
 Ids = dict[str, str]
 #: The public routes of /api/v1 (api.ops): no token, no role.
 PUBLIC = {("GET", f"{V1_PREFIX}/health"), ("GET", f"{V1_PREFIX}/openapi")}
 SECRET_KEY = "smtp-password"
-
-#: A valid body of each resource; ``ids`` holds a record of every resource created before it (catalog order),
-#: ``word`` marks the records of one workspace (it is in a field ``q`` searches).
-BODIES: dict[str, Callable[[Ids, str], dict[str, Any]]] = {
-    "clients": lambda ids, word: {"name": f"{word} Industries", "email": "it@example.com", "tags": ["vip"]},
-    "contacts": lambda ids, word: {"clientId": ids["clients"], "firstName": word, "lastName": "Lovelace"},
-    "sites": lambda ids, word: {"clientId": ids["clients"], "name": f"{word} HQ", "country": "GB"},
-    "assets": lambda ids, word: {"clientId": ids["clients"], "siteId": ids["sites"], "name": f"{word}-srv-01",
-                                 "type": "server"},
-    "tickets": lambda ids, word: {"clientId": ids["clients"], "assetId": ids["assets"],
-                                  "contactId": ids["contacts"], "title": f"{word} printer on fire",
-                                  "priority": "high"},
-    "alerts": lambda ids, word: {"clientId": ids["clients"], "assetId": ids["assets"], "ticketId": ids["tickets"],
-                                 "title": f"{word} disk full", "severity": "warning"},
-    "incidents": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} outage", "severity": "sev2",
-                                    "startedAt": "2026-05-13T10:00:00Z"},
-    "changes": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} firewall upgrade",
-                                  "scheduledFor": "2026-06-01T22:00:00Z"},
-    "contracts": lambda ids, word: {"clientId": ids["clients"], "name": f"{word} managed services",
-                                    "type": "managed_services", "startDate": "2026-01-01", "monthlyValue": 1200},
-    "quotes": lambda ids, word: {"clientId": ids["clients"], "title": f"{word} laptops",
-                                 "lines": [{"description": "Laptop", "quantity": 3, "unitPrice": 999.5}]},
-    "invoices": lambda ids, word: {"clientId": ids["clients"], "contractId": ids["contracts"],
-                                   "number": f"{word}-0001", "issueDate": "2026-05-01", "dueDate": "2026-05-31",
-                                   "amount": 1200},
-    "payments": lambda ids, word: {"invoiceId": ids["invoices"], "amount": 1200, "method": "bank_transfer",
-                                   "receivedAt": "2026-05-20T09:30:00Z", "reference": f"{word}-wire"},
-    "runbooks": lambda ids, word: {"title": f"{word} restart the spooler", "steps": ["Stop it", "Start it"]},
-    "knowledge-base": lambda ids, word: {"title": f"{word} VPN setup", "body": "Install the client, sign in."},
-}
 
 #: A valid body of each mutating route that is not a resource's (the resource engine's come from BODIES).
 OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
@@ -67,8 +38,14 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
 
 
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
-    assert resource in BODIES, f"resource {resource!r}: add a valid body to BODIES in {__name__}"
-    return BODIES[resource](ids, word)
+    """The resource's template (``records.TEMPLATES``) with ``word`` in a text field ``q`` searches and every
+    reference it has pointing at ``ids`` (records of the resources created before it, catalog order)."""
+    body = dict(TEMPLATES[resource])
+    field, value = EDITS[resource]
+    marked = field if isinstance(value, str) else OPTIONAL[resource]
+    body[marked] = f"{word} {body[marked]}"
+    body.update({name: ids[target] for name, target in BY_NAME[resource].references.items() if target in ids})
+    return body
 
 
 async def create(client: V1, resource: str, ids: Ids, word: str) -> str:
