@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench bench-scale bench-maintenance bench-tasks lint clean
+.PHONY: dev test install bench bench-scale bench-maintenance bench-tasks bench-platform-v1 lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-maintenance: $(STAMP)
 
 bench-tasks: $(STAMP)
 	$(BIN)/python bench/tasks.py $(ARGS)
+
+bench-platform-v1: $(STAMP)
+	$(BIN)/python bench/platform_v1.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
