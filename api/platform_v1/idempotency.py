@@ -127,12 +127,13 @@ class Keys:
         """One attempt; None when the conflicting row was deleted (released, expired) before it was read."""
         now = utcnow()
         async with self.sessions() as db, db.begin():
-            await db.exec(delete(IdempotencyRow).where(
-                IdempotencyRow.scope == scope, IdempotencyRow.principal == principal, IdempotencyRow.route == route,
-                IdempotencyRow.key == key, IdempotencyRow.expires_at <= now))
+            # One statement on the way every first use takes: a new key, or an expired one taken over.
+            fresh = {"fingerprint": print_, "created_at": now, "expires_at": now + self.ttl, "status_code": None,
+                     "response_body": None, "response_headers": None, "completed_at": None}
             inserted = (await db.exec(insert(IdempotencyRow).values(
-                scope=scope, principal=principal, route=route, key=key, fingerprint=print_, created_at=now,
-                expires_at=now + self.ttl).on_conflict_do_nothing().returning(IdempotencyRow.id))).first()
+                scope=scope, principal=principal, route=route, key=key, **fresh).on_conflict_do_update(
+                index_elements=["scope", "principal", "route", "key"], set_=fresh,
+                where=IdempotencyRow.expires_at <= now).returning(IdempotencyRow.id))).first()
             if inserted is not None:
                 return Reservation(inserted[0])
             row = (await db.exec(select(IdempotencyRow).where(

@@ -23,6 +23,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -162,16 +163,22 @@ class ResourceStore:
         return await self._row(spec, resource_id)
 
     async def page(self, spec: ResourceSpec, query: ListQuery) -> dict[str, Any]:
-        listed = self._scoped(spec).where(col(ResourceRow.deleted_at).is_(None))
-        for name, value in query.filters.items():
-            listed = listed.where(ResourceRow.data[name].astext == value)
+        """One page of a list. The page's ids are picked first (an index walk of the workspace's rows, however
+        deep the offset), then only those rows are read, without their search vector."""
+        conditions = [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == spec.name,
+                      col(ResourceRow.deleted_at).is_(None)]
+        conditions += [ResourceRow.data[name].astext == value for name, value in query.filters.items()]
         if query.q:
-            listed = listed.where(ResourceRow.search.op("@@")(
-                func.websearch_to_tsquery("simple", search_terms(query.q))))
-        total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
+            conditions.append(ResourceRow.search.op("@@")(func.websearch_to_tsquery("simple", search_terms(query.q))))
+        total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(ResourceRow)
+                                    .where(*conditions))).one()
+        sorting = sort_fields(spec)
         tiebreak = col(ResourceRow.id).desc() if query.sort.order == SortOrder.DESC else col(ResourceRow.id).asc()
-        ordered = sort_fields(spec).apply(listed, query.sort, tiebreak=tiebreak)
-        rows = (await self.db.exec(ordered.limit(query.limit).offset(query.offset))).all()
+        page_ids = sorting.apply(select(ResourceRow.id).where(*conditions), query.sort, tiebreak=tiebreak) \
+            .limit(query.limit).offset(query.offset)
+        rows = (await self.db.exec(sorting.apply(
+            select(ResourceRow).options(defer(ResourceRow.search)).where(col(ResourceRow.id).in_(page_ids)),
+            query.sort, tiebreak=tiebreak))).all()
         filters = {**query.filters, "q": query.q}
         return list_page([view(row) for row in rows], limit=query.limit, offset=query.offset, total=total,
                          sort=query.sort, filters=filters).model_dump(mode="json")

@@ -355,8 +355,8 @@ async def test_an_abandoned_reservation_is_taken_over(api, workspaces, db_engine
 
 
 async def test_a_key_released_while_a_duplicate_reads_it_is_reserved_again(api, workspaces, db_engine):
-    """The first request's error releases (deletes) its reservation just as a duplicate, which lost the
-    insert, reads it: the duplicate reserves the key itself, it does not fail."""
+    """The first request's error releases (deletes) its reservation while a duplicate waits on it in the
+    reserving statement: the duplicate reserves the key itself, it does not fail."""
     a, _ = workspaces
     ops = V1(api, "ops_engineer", workspace=a)
     key, body = new_key(), b'{"name":"Globex"}'
@@ -369,7 +369,7 @@ async def test_a_key_released_while_a_duplicate_reads_it_is_reserved_again(api, 
                       key=key) as first:
         duplicate = asyncio.create_task(ops.post("/clients", content=body,
                                                  headers={"Idempotency-Key": key, "content-type": "application/json"}))
-        await await_blocked(db_engine, "SELECT platform_idempotency_keys")
+        await await_blocked(db_engine, "INSERT INTO platform_idempotency_keys")
         await first.execute(text("DELETE FROM platform_idempotency_keys WHERE key = :key"), {"key": key})
     answered = await duplicate
     assert answered.status_code == 201, answered.text
