@@ -144,6 +144,7 @@ def load(conninfo: str, workspaces: list[str], *, big_tickets: int, other_ticket
     from api.platform_v1.services.resources import new_id, validated_body
     from models.platform_v1.catalog import BY_NAME
     from models.platform_v1.changes import changed_fields
+    from models.platform_v1.tables import RECOUNT_SQL
 
     clients_spec, tickets_spec = BY_NAME["clients"], BY_NAME["tickets"]
     rng = random.Random(seed_value)
@@ -195,7 +196,9 @@ def load(conninfo: str, workspaces: list[str], *, big_tickets: int, other_ticket
                 copy.write_row(row)
     out.audit_rows = len(audit)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        for table in ("platform_workspaces", "platform_resources", "platform_audit", "platform_idempotency_keys"):
+        conn.execute(RECOUNT_SQL)  # the live counts the API keeps as it writes, for rows that bypassed it
+        for table in ("platform_workspaces", "platform_resources", "platform_audit", "platform_idempotency_keys",
+                      "platform_resource_counts"):
             conn.execute(f"VACUUM (ANALYZE) {table}")
         match = ("SELECT count(*) FROM platform_resources WHERE workspace_id = %s AND kind = 'tickets' AND deleted_at "
                  "IS NULL AND search @@ websearch_to_tsquery('simple', %s)")

@@ -127,7 +127,11 @@ def _checker(access: Access) -> Callable[..., Any]:
             workspace_id = workspace_header(request)
             if not workspace_id:
                 raise BadRequest(f"{WORKSPACE_HEADER} is required on this route", code="workspace_required")
-            if not principal.may_act_in(workspace_id) or await db.get(WorkspaceRow, workspace_id) is None:
+            exists = principal.may_act_in(workspace_id) and await db.get(WorkspaceRow, workspace_id) is not None
+            # Hand the connection back before the route goes on: a mutating route reserves its key on
+            # another one first, and a request must never hold two (a full pool would wait on itself).
+            await db.rollback()
+            if not exists:
                 raise NotFound("workspace not found", code="workspace_not_found")
         setattr(request.state, CALLER_STATE, Caller(principal, workspace_id, request_id_var.get()))
 

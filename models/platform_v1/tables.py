@@ -8,6 +8,7 @@ Every tenant row carries its ``workspace_id``; the one place that reads and writ
   its kind, its body (``data``, the wire shape), a version (the ETag), soft deletion, who and which
   request made it. ``search`` is the body's words (a generated ``tsvector``) for ``q``; each sort key a
   spec marks ``indexed`` gets a partial index, so a list of 100,000 tickets is one index walk.
+- ``platform_resource_counts``: the live records of each kind per workspace (an unfiltered list's total).
 - ``platform_audit``: every change of a resource: who, when, what changed, the correlation id.
 - ``platform_idempotency_keys``: the ``Idempotency-Key`` of each mutation and the response it got;
   a unique constraint decides concurrent duplicates.
@@ -92,6 +93,26 @@ class ResourceRow(SQLModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     deleted_at: datetime | None = _ts()
+
+
+class ResourceCountRow(SQLModel, table=True):
+    """How many live (not deleted) records of each kind a workspace holds: the ``total`` of an unfiltered list,
+    kept by the writes that add or delete a record, in their transaction (a count of 100,000 rows costs
+    more than the whole page)."""
+
+    __tablename__ = "platform_resource_counts"
+
+    workspace_id: str = Field(sa_column=Column(Text, primary_key=True))
+    kind: str = Field(sa_column=Column(Text, primary_key=True))
+    live: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+#: Sets every count from the rows (the migration that adds the table, and loads that write rows directly).
+RECOUNT_SQL = """
+INSERT INTO platform_resource_counts (workspace_id, kind, live)
+SELECT workspace_id, kind, count(*) FROM platform_resources WHERE deleted_at IS NULL GROUP BY workspace_id, kind
+ON CONFLICT (workspace_id, kind) DO UPDATE SET live = EXCLUDED.live
+"""
 
 
 class AuditRow(SQLModel, table=True):

@@ -23,6 +23,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,7 +36,7 @@ from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME
 from models.platform_v1.changes import changed_fields, merge_patch
 from models.platform_v1.resource_spec import ResourceSpec
-from models.platform_v1.tables import AuditRow, ResourceRow, sort_expression
+from models.platform_v1.tables import AuditRow, ResourceCountRow, ResourceRow, sort_expression
 
 R = TypeVar("R", bound=Response)
 ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow.updated_at}
@@ -170,8 +171,7 @@ class ResourceStore:
         conditions += [ResourceRow.data[name].astext == value for name, value in query.filters.items()]
         if query.q:
             conditions.append(ResourceRow.search.op("@@")(func.websearch_to_tsquery("simple", search_terms(query.q))))
-        total = (await self.db.exec(select(cast(func.count(), Integer)).select_from(ResourceRow)
-                                    .where(*conditions))).one()
+        total = await self._total(spec, conditions, unfiltered=not query.filters and not query.q)
         sorting = sort_fields(spec)
         tiebreak = col(ResourceRow.id).desc() if query.sort.order == SortOrder.DESC else col(ResourceRow.id).asc()
         page_ids = sorting.apply(select(ResourceRow.id).where(*conditions), query.sort, tiebreak=tiebreak) \
@@ -195,6 +195,21 @@ class ResourceStore:
                                  code="invalid_reference", extra={"fields": [
                                      {"field": f"body.{field}", "message": "names no record of this workspace",
                                       "type": "invalid_reference"}]})
+
+    async def _count(self, spec: ResourceSpec, change: int) -> None:
+        """Keep the workspace's live count of ``spec`` (the unfiltered list's total) in this transaction."""
+        await self.db.exec(insert(ResourceCountRow).values(workspace_id=self.workspace_id, kind=spec.name,
+                                                           live=change)
+                           .on_conflict_do_update(index_elements=["workspace_id", "kind"],
+                                                  set_={"live": ResourceCountRow.live + change}))
+
+    async def _total(self, spec: ResourceSpec, conditions: list[Any], unfiltered: bool) -> int:
+        if unfiltered:
+            live = (await self.db.exec(select(ResourceCountRow.live).where(
+                ResourceCountRow.workspace_id == self.workspace_id, ResourceCountRow.kind == spec.name))).first()
+            return int(live or 0)
+        return (await self.db.exec(select(cast(func.count(), Integer)).select_from(ResourceRow)
+                                   .where(*conditions))).one()
 
     def _audit(self, row: ResourceRow, action: str, changes: dict[str, Any]) -> None:
         self.db.add(AuditRow(workspace_id=self.workspace_id, kind=row.kind, resource_id=row.id, action=action,
@@ -221,6 +236,7 @@ class ResourceStore:
         self.db.add(row)
         await self.db.flush()
         self._audit(row, "create", changed_fields({}, data))
+        await self._count(spec, +1)
         response = JSONResponse(view(row), status_code=201, headers={
             "ETag": etag(row), "Location": f"{request.url.path.rstrip('/')}/{row.id}"})
         return await self._commit(request, response)
@@ -261,6 +277,7 @@ class ResourceStore:
         self.db.add(row)
         await self.db.flush()
         self._audit(row, "delete", {})
+        await self._count(spec, -1)
         return await self._commit(request, Response(status_code=204))
 
     async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int,

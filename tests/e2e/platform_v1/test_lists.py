@@ -3,6 +3,7 @@ order, `q` (websearch syntax over the record's words and numbers), and equality 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -318,3 +319,24 @@ async def test_workspaces_sort_by_name_with_ties_by_id_and_q_finds_part_of_the_n
     assert [w["name"] for w in alpha["data"]] == ["Alpha MSP", "Alpha MSP"] and alpha["filters"] == {"q": "alpha"}
     for literal in ("%", "_", "\\"):
         assert assert_envelope(await admin.get("/workspaces", params={"q": literal}))["data"] == []
+
+
+async def test_the_unfiltered_total_follows_concurrent_creates_and_deletes(admin, workspaces, api):
+    """An unfiltered list's total is kept by the writes themselves; it always equals the rows a filter counts."""
+    client = (await admin.post("/clients", json={"name": "Counted"})).json()["id"]
+
+    async def create(n: int) -> str:
+        answer = await admin.post("/tickets", json={"clientId": client, "title": f"ticket {n}"})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    created = await asyncio.gather(*(create(n) for n in range(12)))
+    deleted = await asyncio.gather(*(admin.delete(f"/tickets/{ticket}") for ticket in created[:5]))
+    assert [answer.status_code for answer in deleted] == [204] * 5
+    assert (await admin.delete(f"/tickets/{created[0]}")).status_code == 410  # counted once
+
+    unfiltered = (await admin.get("/tickets")).json()["page"]["total"]
+    counted = (await admin.get("/tickets", params={"clientId": client})).json()["page"]["total"]
+    assert unfiltered == counted == 7
+    other = V1(api, "msp_admin", workspace=workspaces[1])
+    assert (await other.get("/tickets")).json()["page"]["total"] == 0
