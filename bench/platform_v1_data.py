@@ -223,6 +223,9 @@ class _CapturingSession:
     def one(self) -> int:
         return 0
 
+    def first(self) -> None:
+        return None
+
     def all(self) -> list:
         return []
 

@@ -9,6 +9,7 @@ import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import RootModel
 
 from api.common.deps import SessionDep
@@ -83,10 +84,10 @@ def register(spec: ResourceSpec) -> None:
     async def list_resources(request: Request, caller: CallerDep, db: SessionDep, limit: Limit = 50,
                              offset: Offset = 0, sort: Sort = Depends(sort_dependency),
                              q: Annotated[str | None, Query(max_length=Q_MAX_LENGTH, description=(
-                                 "Words to find in the record's fields."))] = None) -> dict:
+                                 "Words to find in the record's fields."))] = None) -> Response:
         query = ListQuery(limit=limit, offset=offset, sort=sort, q=q.strip() if q and q.strip() else None,
                           filters=_filters(spec, request))
-        return await ResourceStore(db, caller).page(spec, query)
+        return JSONResponse(await ResourceStore(db, caller).page(spec, query))
 
     @platform_route(router, "POST", many, summary=f"Create a {noun}", status_code=201,
                     operation_id=f"create_{spec.prefix}",
@@ -96,10 +97,9 @@ def register(spec: ResourceSpec) -> None:
 
     @platform_route(router, "GET", one, summary=f"One {noun}", operation_id=f"get_{spec.prefix}",
                     responses=ONE_RESPONSES)
-    async def get_resource(resource_id: str, caller: CallerDep, db: SessionDep, response: Response) -> dict:
+    async def get_resource(resource_id: str, caller: CallerDep, db: SessionDep) -> Response:
         row = await ResourceStore(db, caller).one(spec, resource_id)
-        response.headers["ETag"] = etag(row)
-        return view(row)
+        return JSONResponse(view(row), headers={"ETag": etag(row)})
 
     @platform_route(router, "PUT", one, summary=f"Replace a {noun}", operation_id=f"replace_{spec.prefix}",
                     responses={**WRITE_RESPONSES, **ONE_RESPONSES}, openapi_extra=json_body(spec.schema))
@@ -125,8 +125,8 @@ def register(spec: ResourceSpec) -> None:
     @platform_route(router, "GET", f"{one}/audit", summary=f"Every change of a {noun}, newest first",
                     operation_id=f"audit_{spec.prefix}")
     async def resource_audit(resource_id: str, caller: CallerDep, db: SessionDep, limit: Limit = 50,
-                             offset: Offset = 0, sort: Sort = Depends(AUDIT_SORTS.dependency())) -> dict:
-        return await ResourceStore(db, caller).audit(spec, resource_id, limit, offset, sort)
+                             offset: Offset = 0, sort: Sort = Depends(AUDIT_SORTS.dependency())) -> Response:
+        return JSONResponse(await ResourceStore(db, caller).audit(spec, resource_id, limit, offset, sort))
 
 
 for _spec in RESOURCES:
