@@ -143,3 +143,24 @@ def combine(phases: list[PhaseResult]) -> dict[str, Any]:
         out["cpu_ms_per_ok_with_drain"] = {k: round(sum(c.get(k, 0.0) / 100 * t for t, c in spans) * 1000 / ok, 2)
                                            for k in sorted(roles)} if ok else {}
     return out
+
+
+class CapturingSession:
+    """Stands in for a route's database session to catch the statements a service builds (for their plans):
+    every read answers nothing."""
+
+    def __init__(self) -> None:
+        self.statements: list[Any] = []
+
+    async def exec(self, statement: Any) -> Any:
+        self.statements.append(statement)
+        return self
+
+    def one(self) -> int:
+        return 0
+
+    def first(self) -> None:
+        return None
+
+    def all(self) -> list:
+        return []

@@ -210,26 +210,6 @@ def load(conninfo: str, workspaces: list[str], *, big_tickets: int, other_ticket
 
 # --- plans -------------------------------------------------------------------------------------------
 
-class _CapturingSession:
-    """Stands in for the route's session to catch the statements ``ResourceStore.page`` builds."""
-
-    def __init__(self) -> None:
-        self.statements: list[Any] = []
-
-    async def exec(self, statement: Any) -> Any:
-        self.statements.append(statement)
-        return self
-
-    def one(self) -> int:
-        return 0
-
-    def first(self) -> None:
-        return None
-
-    def all(self) -> list:
-        return []
-
-
 async def list_sql(workspace_id: str, sort_by: str | None, sort_order: str | None, q: str | None, offset: int,
                    limit: int = 50) -> list[tuple[str, dict[str, Any]]]:
     """The SQL ``GET /api/v1/tickets`` runs for these parameters (the count, then the page), with its parameters
@@ -239,10 +219,11 @@ async def list_sql(workspace_id: str, sort_by: str | None, sort_order: str | Non
     from api.common.auth import Principal
     from api.platform_v1.access import Caller
     from api.platform_v1.services.resources import ListQuery, ResourceStore, sort_fields
+    from bench.measure import CapturingSession
     from models.platform_v1.catalog import BY_NAME
 
     spec = BY_NAME["tickets"]
-    session = _CapturingSession()
+    session = CapturingSession()
     caller = Caller(Principal(subject=ACTOR, scheme="bench"), workspace_id, "bench")
     query = ListQuery(limit=limit, offset=offset, sort=sort_fields(spec).parse(sort_by, sort_order), q=q, filters={})
     await ResourceStore(session, caller).page(spec, query)  # type: ignore[arg-type]

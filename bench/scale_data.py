@@ -195,28 +195,15 @@ def _run_event(rng: random.Random, project_id: int, run_id: int, created: dateti
 
 # --- plans ---------------------------------------------------------------------------------------
 
-class _CapturingSession:
-    """Stands in for the route's session to catch the statement a service function builds."""
-
-    def __init__(self) -> None:
-        self.statements: list[Any] = []
-
-    async def exec(self, statement: Any) -> Any:
-        self.statements.append(statement)
-        return self
-
-    def all(self) -> list:
-        return []
-
-
 async def route_sql(name: str, **kwargs: Any) -> str:
     """The SQL the list service behind a measured route runs, with its values inlined."""
     from sqlalchemy.dialects import postgresql
 
     from api.protocols.services.events import list_events
     from api.protocols.services.runs import list_runs
+    from bench.measure import CapturingSession
 
-    session = _CapturingSession()
+    session = CapturingSession()
     if name == "events":
         await list_events(session, **kwargs)  # type: ignore[arg-type]
     elif name == "runs":

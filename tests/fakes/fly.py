@@ -48,18 +48,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.served import ServedInThread
+from tests.fakes.served import ReceivedRequest, ServedInThread
 
 __all__ = ["FakeAnthropic", "FakeFly", "FlyMachine", "ReceivedRequest", "fake_anthropic", "fake_fly"]
-
-
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str                    # decoded, without the query
-    query: dict[str, str]
-    headers: dict[str, str]      # lower-case names
-    json: Any                    # the JSON body; None without one
 
 
 @dataclass

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from capstan.settings import ForgeSettings
-from tests.fakes.served import ServedInThread
+from tests.fakes.served import ReceivedRequest, ServedInThread
 
 FAKE_FORGE_TOKEN = "fake-forge-token-0123456789"
 
@@ -62,15 +62,6 @@ class FakePull:
     @property
     def is_open(self) -> bool:
         return self.state in ("open", "opened")
-
-
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str                    # as sent, still percent-encoded
-    query: dict[str, str]
-    headers: dict[str, str]      # lower-case names
-    json: Any
 
 
 @dataclass

@@ -70,14 +70,13 @@ from tests.fakes.github_records import (
     FakeRepo,
     FakeUser,
     MintedToken,
-    ReceivedRequest,
     ScriptedAnswer,
     make_app_key,
     shared_app_key,
     stable_id,
 )
 from tests.fakes.github_webhooks import Delivery, WebhookConfig, WebhookSender
-from tests.fakes.served import ServedInThread
+from tests.fakes.served import ReceivedRequest, ServedInThread
 
 __all__ = ["FakeGitHub", "fake_github", "make_app_key"]
 

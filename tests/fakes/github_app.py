@@ -33,7 +33,6 @@ from tests.fakes.github_records import (
     FakeRepo,
     FakeUser,
     MintedToken,
-    ReceivedRequest,
     ScriptedAnswer,
     account_json,
     iso,
@@ -41,6 +40,7 @@ from tests.fakes.github_records import (
     new_token,
 )
 from tests.fakes.github_webhooks import Delivery, WebhookSender
+from tests.fakes.served import ReceivedRequest
 
 _DOCS = "https://docs.github.com/rest"
 _IMPLIED = {"repo": {"public_repo"}, "user": {"read:user", "user:email", "user:follow"},

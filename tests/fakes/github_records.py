@@ -191,15 +191,6 @@ class MintedToken:
 
 
 @dataclass
-class ReceivedRequest:
-    method: str
-    path: str                   # decoded, without the query
-    query: dict[str, str]
-    headers: dict[str, str]     # lower-case names
-    json: Any                   # the JSON (or form) body; None without one
-
-
-@dataclass
 class ScriptedAnswer:
     path_substring: str
     status: int

@@ -5,12 +5,24 @@ with ``with``. A fake subclasses ``ServedInThread``, names itself in ``label`` a
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, Self
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from capstan.devstack.ports import free_port
+
+
+@dataclass
+class ReceivedRequest:
+    """One request a fake received, as tests read it back."""
+
+    method: str
+    path: str                    # as the fake's routes see it (each fake's docstring says: decoded or not)
+    query: dict[str, str]
+    headers: dict[str, str]      # lower-case names
+    json: Any                    # the JSON (or form) body; None without one
 
 
 class _BackgroundServer(uvicorn.Server):
