@@ -1,7 +1,7 @@
 """Process settings: one pydantic-settings class per concern.
 
 Every setting is read from the environment with the ``CAPSTAN_`` prefix. The
-environment names documented by the seed APIs (``DEKSDENFLOW_API_TOKEN``,
+environment names documented by the original systems (``DEKSDENFLOW_API_TOKEN``,
 ``DEKSDENFLOW_WEBHOOK_TOKEN``, ``PATCH_ADMIN_TOKEN``, …) are accepted as
 aliases so that deployments of the original systems keep their configuration.
 ``docs/settings.md`` lists every field; ``tests/unit/test_settings.py`` keeps
@@ -66,7 +66,7 @@ class ApiSettings(_Base):
                                 description="Request bodies larger than this are refused with 413.")
     api_token: SecretStr | None = Field(
         None, validation_alias=_aliases("API_TOKEN", "DEKSDENFLOW_API_TOKEN"),
-        description="Bearer token for the orchestrator API. Unset means the API is open, as the seed documents.")
+        description="Bearer token for the orchestrator API. Unset means the API is open, as the original documents.")
     public_url: str | None = Field(None, validation_alias=_aliases("API_PUBLIC_URL"),
                                    description="URL clients use to reach the API (printed by `capstan dev`).")
     shutdown_timeout_seconds: float = Field(

@@ -1,7 +1,7 @@
 """Authentication: pluggable schemes produce a ``Principal``; routes declare the scope they need.
 
 The first scheme is static bearer tokens from settings. When no scheme is
-configured the API is open, as the seed documents, and every request acts as
+configured the API is open, as the original API documents, and every request acts as
 the anonymous principal with every scope.
 """
 

@@ -2,7 +2,7 @@
 
 ``{"error": <code>, "detail": <message>, "request_id": <id>}`` plus ``fields``
 for validation failures. ``detail`` keeps FastAPI clients of the original
-orchestrator working; ``error`` is the code clients of the other seeds read.
+orchestrator working; ``error`` is the code clients of the other surfaces read.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 - ``Offset``: 0–``MAX_OFFSET`` (10,000,000). Far above any page walk a client does, and far below
   what would overflow Postgres' ``OFFSET`` (a bigint) or make a visibility listing unbounded.
 - ``ArtifactLimit``: 1–``MAX_ARTIFACT_LIMIT`` (100), for rows as large as a command's output.
-- ``ClampedLimit``: the seed's rule for event lists — default 50, any integer clamped to 1–500
+- ``ClampedLimit``: the documented rule for event lists — default 50, any integer clamped to 1–500
   instead of refused (``docs/api/orchestrator.md``).
 
 Anything else (not an integer, out of range) is a 400 ``validation_error`` naming ``query.limit``

@@ -1,4 +1,4 @@
-"""Routes served under several methods (a seed's POST and its original's PUT) as one operation each,
+"""Routes served under several methods (a documented POST and its original's PUT) as one operation each,
 so the OpenAPI document has one distinct ``operationId`` per method."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class QueueStats(BaseModel):
 
 
 class JobStatus(StrEnum):
-    """The seed's job states, derived from the Temporal execution (see docs/api/queues.md)."""
+    """The documented job states, derived from the Temporal execution (see docs/api/queues.md)."""
 
     QUEUED = "queued"        # running, but no worker is working on it yet
     STARTED = "started"      # running and taken by a worker
@@ -62,7 +62,7 @@ class JobActivity(BaseModel):
 
     activity_id: str
     activity_type: str = Field(description="Activity name, e.g. `fetch_repository`.")
-    job_type: str | None = Field(description="The seed's job name for this work, when it is one (see docs).")
+    job_type: str | None = Field(description="The documented job name for this work, when it is one (see docs).")
     state: str = Field(description="`scheduled`, `started`, `cancel_requested`, `paused` or `pause_requested`.")
     attempt: int = Field(description="Current attempt, from 1.")
     maximum_attempts: int | None = Field(description="Attempts allowed; null = unlimited.")
@@ -92,7 +92,7 @@ class Job(BaseModel):
     id: str = Field(description="Workflow id.")
     run_id: str = Field(description="Workflow run id.")
     type: str = Field(description="Workflow type, e.g. `ProjectSetupWorkflow`.")
-    job_type: str = Field(description="The seed's job name: `project_setup_job`, or for a protocol run the job "
+    job_type: str = Field(description="The documented job name: `project_setup_job`, or for a protocol run the job "
                                       "of its pending work (`execute_step_job`, …), else its run kind.")
     status: JobStatus
     task_queue: str

@@ -1,4 +1,4 @@
-"""Task queues and jobs, as Temporal sees them (seed 003, "Events & queues")."""
+"""Task queues and jobs, as Temporal sees them (the orchestrator API's "Events & queues")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Jobs: the workflow executions on Capstan's task queues, read from Temporal (seed 003).
+"""Jobs: the workflow executions on Capstan's task queues, read from Temporal.
 
 Jobs are found with Temporal visibility; running ones are described live for
 their pending activities, and the page returned gets its input (the job payload)
@@ -41,12 +41,12 @@ SCAN_BATCH = 50
 #: Events read from the head of a history: the start event (input) and the first workflow task.
 HISTORY_HEAD_EVENTS = 10
 
-#: The seed's job name of a workflow type whose whole execution is one job.
+#: The documented job name of a workflow type whose whole execution is one job.
 WORKFLOW_JOB_TYPES = {WorkflowName.PROJECT_SETUP: "project_setup_job"}
 #: Activities that only write Capstan's records: never the job a run is doing.
 BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.RECORD_RUN_CHANGES, ActivityName.WRITE_RUN_RECORDS,
                                     ActivityName.CREATE_STEP_RUNS})
-#: The seed's job name of each activity of a protocol run (``workflows/protocol_run.py``).
+#: The documented job name of each activity of a protocol run (``workflows/protocol_run.py``).
 ACTIVITY_JOB_TYPES = {
     ActivityName.PLAN_PROTOCOL: JOB_TYPES[WorkKind.PLAN],
     ActivityName.EXECUTE_STEP: JOB_TYPES[WorkKind.EXECUTE],
@@ -93,7 +93,7 @@ def _quote(value: str) -> str:
 
 def job_status(execution_status: WorkflowExecutionStatus | None, activities: Sequence[PendingActivityInfo],
                taken_by_worker: bool) -> JobStatus:
-    """The seed's job status of an execution.
+    """The documented job status of an execution.
 
     Closed: completed → finished; failed, timed out, terminated, cancelled → failed. Running:
     started when a worker holds one of its activities; queued when its activities only wait
@@ -111,7 +111,7 @@ def job_status(execution_status: WorkflowExecutionStatus | None, activities: Seq
 
 
 def activity_job_type(activity_type: str) -> str | None:
-    """The seed's job name of an activity: ``None`` for record writes, the activity's own name
+    """The documented job name of an activity: ``None`` for record writes, the activity's own name
     when it is not one of the protocol run's jobs."""
     if activity_type in BOOKKEEPING_ACTIVITIES:
         return None

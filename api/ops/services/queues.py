@@ -1,4 +1,4 @@
-"""Task queues, read from Temporal (seed 003, "Events & queues"); jobs are in ``jobs.py``.
+"""Task queues, read from Temporal (the orchestrator API's "Events & queues"); jobs are in ``jobs.py``.
 
 Queue statistics come from ``DescribeTaskQueue`` (one call per task type, with
 ``report_stats``). This module also holds what both listings share: the queues

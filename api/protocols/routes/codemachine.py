@@ -1,4 +1,4 @@
-"""CodeMachine import (seed 003): a workspace's agents and steps become a protocol run."""
+"""CodeMachine import (orchestrator API): a workspace's agents and steps become a protocol run."""
 
 from __future__ import annotations
 

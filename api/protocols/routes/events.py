@@ -1,4 +1,4 @@
-"""Recent events across runs (seed 003)."""
+"""Recent events across runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Projects (seed 003)."""
+"""Projects."""
 
 from __future__ import annotations
 

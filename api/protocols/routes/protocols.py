@@ -1,4 +1,4 @@
-"""Protocol runs and their actions (seed 003)."""
+"""Protocol runs and their actions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step runs and their actions (seed 003)."""
+"""Step runs and their actions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GitHub and GitLab webhooks (seed 003). Signed with the webhook secret; no bearer token."""
+"""GitHub and GitLab webhooks. Signed with the webhook secret; no bearer token."""
 
 from __future__ import annotations
 

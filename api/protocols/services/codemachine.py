@@ -38,7 +38,7 @@ IMPORTED_EVENT = EventType.CODEMACHINE_IMPORTED
 
 
 class CodeMachineImportRequest(BaseModel):
-    """The body of ``POST /projects/{id}/codemachine/import`` (seed 003)."""
+    """The body of ``POST /projects/{id}/codemachine/import``."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"protocol_name": "feature-x", "workspace_path": "/srv/codemachine/feature-x", "base_branch": "main",

@@ -3,7 +3,7 @@
 Task ids hold ``/`` and ``#`` (``acme/widgets#11``): in paths they are URL-encoded
 (``/api/tasks/acme%2Fwidgets%2311/status``). Only tasks of repositories the user's App installations
 reach (and, once onboarding is completed, that the user selected) are visible; others are 404.
-Retry and stop answer the seed's POST and the original's PUT.
+Retry and stop answer the documented POST and the original's PUT.
 """
 
 from __future__ import annotations
