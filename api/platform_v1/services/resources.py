@@ -135,11 +135,15 @@ class ListQuery:
 
 
 def if_match_holds(if_match: str | None, current: str) -> bool:
-    """Whether ``If-Match`` (absent, ``*``, or a list of ETags) allows a change of the version ``current``."""
+    """Whether ``If-Match`` (absent, ``*``, or a list of ETags) allows a change of the version ``current``.
+
+    The comparison is strong (RFC 9110, 13.1.1): a weak tag ``W/"3"`` never matches, since a client sending
+    one only claims an equivalent representation, not the version it means to change.
+    """
     if if_match is None:
         return True
     offered = [tag.strip() for tag in if_match.split(",")]
-    return "*" in offered or current in offered or f"W/{current}" in offered
+    return "*" in offered or current in offered
 
 
 class ResourceStore:

@@ -137,6 +137,7 @@ async def test_if_match_refuses_a_stale_version_and_changes_nothing(spec, writer
     assert patched.status_code == 200 and patched.headers["etag"] == '"3"', patched.text
     assert_error(await writer.patch(one, json={field: value}, headers={"If-Match": '"2"'}), 412)
     assert (await current(writer, spec, record["id"]))[field] == body[field]
+    assert_error(await writer.patch(one, json={field: value}, headers={"If-Match": 'W/"3"'}), 412)
     listed_etags = await writer.patch(one, json={field: value}, headers={"If-Match": '"1", "3"'})
     assert listed_etags.status_code == 200 and listed_etags.headers["etag"] == '"4"', listed_etags.text
     assert (await writer.delete(one, headers={"If-Match": '"4"'})).status_code == 204
