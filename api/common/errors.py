@@ -93,16 +93,27 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return fields
 
 
+def _content_type_hint(request: Request, fields: list[dict[str, Any]]) -> str:
+    """Why a body was not an object when the client sent it as something else than JSON: ``curl -d`` sends
+    ``application/x-www-form-urlencoded`` unless told otherwise, and FastAPI then sees no JSON object at all."""
+    content_type = request.headers.get("content-type", "")
+    body_not_object = any(f["field"] == "body" for f in fields)
+    if body_not_object and content_type and "json" not in content_type.lower():
+        return f" (the body was sent as {content_type.split(';')[0]}: send it with Content-Type: application/json)"
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.detail, exc.code, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = _field_errors(exc)
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return error_response(400, f"invalid request: {summary}", "validation_error", fields=fields)
+        return error_response(400, f"invalid request: {summary}{_content_type_hint(request, fields)}",
+                              "validation_error", fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
