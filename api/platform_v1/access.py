@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Request
 from api.common.auth import PRINCIPAL_SCOPE_KEY, Principal
 from api.common.deps import SessionDep
 from api.common.errors import BadRequest, Forbidden, NotFound
+from api.platform_v1.query_parameters import refuse_unknown_query_parameters
 from capstan.logs import request_id_var
 from models.platform_v1.catalog import RESOURCES
 from models.platform_v1.roles import Role
@@ -196,7 +197,8 @@ def platform_route(router: APIRouter, method: str, path: str, *, description: st
         openapi_extra = dict(options.pop("openapi_extra", None) or {})
         openapi_extra["parameters"] = [*_header_parameters(method, access), *openapi_extra.get("parameters", [])]
         responses = {**_access_responses(method, access), **(options.pop("responses", None) or {})}
-        router.add_api_route(path, endpoint, methods=[method], dependencies=[Depends(_checker(access))],
+        checks = [Depends(_checker(access)), Depends(refuse_unknown_query_parameters)]
+        router.add_api_route(path, endpoint, methods=[method], dependencies=checks,
                              description="\n\n".join(part for part in (description, roles_text(access)) if part),
                              operation_id=options.pop("operation_id", None) or f"{endpoint.__name__}",
                              openapi_extra=openapi_extra, responses=responses, **extra, **options)

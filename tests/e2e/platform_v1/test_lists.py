@@ -86,6 +86,11 @@ async def test_every_list_answers_the_envelope_and_refuses_bad_paging_and_sortin
     for order in ("up", "ASC", ""):
         assert_error(await admin.get(path, params={"sortOrder": order}), 400, "invalid_sort")
 
+    misspelt = assert_error(await admin.get(path, params={"sortby": "createdAt", "limt": 1}), 400,
+                            "unknown_parameter")
+    assert [f["field"] for f in misspelt["fields"]] == ["query.limt", "query.sortby"]
+    assert "sortBy" in misspelt["detail"] and "limit" in misspelt["detail"], misspelt["detail"]
+
 
 # --- sorting every resource by every field of its whitelist -----------------------------------------
 
@@ -284,6 +289,16 @@ async def test_filters_narrow_the_list_and_are_echoed(admin):
         assert refused["fields"][0]["field"] == f"query.{field}"
         assert all(value in refused["detail"] for value in properties(BY_NAME["tickets"])[field]["enum"])
     assert_error(await admin.get("/tickets", params={"clientId": "c" * 201}), 400, "validation_error")
+
+
+async def test_a_misspelt_filter_is_400_instead_of_an_unfiltered_list(admin):
+    records = Records(admin)
+    await records.create("tickets")
+    refused = assert_error(await admin.get("/tickets", params={"stauts": "open"}), 400, "unknown_parameter")
+    assert refused["fields"] == [{"field": "query.stauts", "message": "not a parameter of this route",
+                                  "type": "unknown_parameter"}]
+    assert "status" in refused["detail"] and "clientId" in refused["detail"], refused["detail"]
+    assert assert_envelope(await admin.get("/tickets", params={"status": "open"}))["filters"] == {"status": "open"}
 
 
 async def test_every_resource_filters_on_its_declared_fields(admin):
