@@ -8,26 +8,21 @@ write, after its key is reserved, until the test lets go."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform_v1.idempotency import fingerprint
 from capstan.devstack.ports import free_port
 from capstan.settings import PlatformSettings, Settings
+from tests.e2e.platform_v1.locks import await_blocked, locked
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.tasks.support import LiveApi
-
-#: How long a test waits for a request to block on its lock before it fails.
-BLOCK_SECONDS = 20.0
 
 
 def keyed(key: str) -> dict[str, str]:
@@ -49,31 +44,6 @@ async def key_rows(db_engine: AsyncEngine, key: str) -> list[dict[str, Any]]:
         rows = await conn.execute(text("SELECT *, xmin::text AS xmin FROM platform_idempotency_keys WHERE key = :key"),
                                   {"key": key})
         return [dict(row._mapping) for row in rows]
-
-
-async def await_blocked(db_engine: AsyncEngine, statement: str) -> None:
-    """Until a session of the app waits for a lock in a statement starting with ``statement``: Postgres
-    announces no such event, so its activity view is asked, for at most BLOCK_SECONDS."""
-    deadline = time.monotonic() + BLOCK_SECONDS
-    async with db_engine.connect() as conn:
-        while True:
-            waiting = (await conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query ILIKE :statement"),
-                {"statement": f"{statement}%"})).scalar_one()
-            if waiting:
-                return
-            assert time.monotonic() < deadline, f"no request blocked in {statement!r} within {BLOCK_SECONDS} s"
-            await conn.rollback()
-            await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def locked(db_engine: AsyncEngine, statement: str, **params: Any) -> AsyncIterator[AsyncConnection]:
-    """``statement`` (a LOCK or a SELECT … FOR UPDATE) held in an open transaction until the block ends."""
-    async with db_engine.connect() as conn, conn.begin():
-        await conn.execute(text(statement), params)
-        yield conn
 
 
 def hold_resource_writes(db_engine: AsyncEngine):
