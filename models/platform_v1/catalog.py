@@ -60,4 +60,9 @@ RESOURCES: tuple[ResourceSpec, ...] = (
 )
 
 BY_NAME: dict[str, ResourceSpec] = {spec.name: spec for spec in RESOURCES}
+#: The (resource, field) pairs that may name a record of each resource: ``clients`` → tickets' ``clientId``, ….
+REFERENCED_BY: dict[str, tuple[tuple[ResourceSpec, str], ...]] = {
+    target.name: tuple((spec, field) for spec in RESOURCES for field, name in spec.references.items()
+                       if name == target.name)
+    for target in RESOURCES}
 BY_PREFIX: dict[str, ResourceSpec] = {spec.prefix: spec for spec in RESOURCES}

@@ -7,7 +7,9 @@ Every tenant row carries its ``workspace_id``; the one place that reads and writ
 - ``platform_resources``: every resource of the engine (clients, tickets, invoices, …), one row each:
   its kind, its body (``data``, the wire shape), a version (the ETag), soft deletion, who and which
   request made it. ``search`` is the body's words (a generated ``tsvector``) for ``q``; each sort key a
-  spec marks ``indexed`` gets a partial index, so a list of 100,000 tickets is one index walk.
+  spec marks ``indexed`` gets a partial index, so a list of 100,000 tickets is one index walk; each
+  reference field too, for a list filtered by it (``?clientId=``) and the check that refuses to delete
+  a record live records still reference.
 - ``platform_resource_counts``: the live records of each kind per workspace (an unfiltered list's total).
 - ``platform_audit``: every change of a resource: who, when, what changed, the correlation id.
 - ``platform_idempotency_keys``: the ``Idempotency-Key`` of each mutation and the response it got;
@@ -61,6 +63,18 @@ def _sort_indexes() -> list[Index]:
     return indexes
 
 
+def reference_expression(field: str) -> str:
+    """The SQL of a reference field's value (the same text its index is built on)."""
+    return f"(data ->> '{field}')"
+
+
+def _reference_indexes() -> list[Index]:
+    return [Index(f"ix_platform_resources_{spec.prefix}_ref_{field.lower()}", "workspace_id",
+                  text(reference_expression(field)),
+                  postgresql_where=text(f"kind = '{spec.name}' AND deleted_at IS NULL"))
+            for spec in RESOURCES for field in spec.references]
+
+
 class WorkspaceRow(SQLModel, table=True):
     __tablename__ = "platform_workspaces"
 
@@ -78,6 +92,7 @@ class ResourceRow(SQLModel, table=True):
               postgresql_where=text("deleted_at IS NULL")),
         Index("ix_platform_resources_search", "search", postgresql_using="gin"),
         *_sort_indexes(),
+        *_reference_indexes(),
     )
 
     id: str = Field(sa_column=Column(Text, primary_key=True))

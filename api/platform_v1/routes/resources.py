@@ -18,7 +18,7 @@ from api.common.openapi import json_body
 from api.common.pagination import Limit, Offset, Sort
 from api.platform_v1.access import V1, CallerDep, platform_route
 from api.platform_v1.services.resources import AUDIT_SORTS, ListQuery, ResourceStore, etag, sort_fields, view
-from models.platform_v1.catalog import RESOURCES
+from models.platform_v1.catalog import REFERENCED_BY, RESOURCES
 from models.platform_v1.resource_spec import ResourceSpec
 
 router = APIRouter(tags=["resources"])
@@ -115,9 +115,17 @@ def register(spec: ResourceSpec) -> None:
                              body: AnyBody, if_match: IfMatch = None) -> Response:
         return await ResourceStore(db, caller).patch(request, spec, resource_id, body, if_match)
 
+    referenced_by = ", ".join(f"`{field}` of {source.name}" for source, field in REFERENCED_BY[spec.name])
+    delete_responses = {**WRITE_RESPONSES, **ONE_RESPONSES}
+    if referenced_by:
+        delete_responses[409] = {"description": "`referenced`: live records still name this one; or "
+                                                "`idempotency_key_in_flight` (see `Retry-After`)"}
+
     @platform_route(router, "DELETE", one, summary=f"Delete a {noun}", status_code=204,
-                    operation_id=f"delete_{spec.prefix}", responses={**WRITE_RESPONSES, **ONE_RESPONSES},
-                    description="Soft delete: the record leaves every list; reading or deleting it again is 410.")
+                    operation_id=f"delete_{spec.prefix}", responses=delete_responses,
+                    description="Soft delete: the record leaves every list; reading or deleting it again is 410."
+                                + (f" Refused (409 `referenced`) while live records name it ({referenced_by})."
+                                   if referenced_by else ""))
     async def delete_resource(resource_id: str, request: Request, caller: CallerDep, db: SessionDep,
                               if_match: IfMatch = None) -> Response:
         return await ResourceStore(db, caller).delete(request, spec, resource_id, if_match)

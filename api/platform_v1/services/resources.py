@@ -8,6 +8,11 @@ that never existed (404); a deleted one of this workspace is 410.
 Writes: the body is validated against the resource's schema (400 naming each field), references are
 checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against the version (412), and
 the change, its audit record and (``idempotency.store_response``) the response are one transaction.
+
+References hold the way a foreign key would: a write that names a record takes a ``FOR KEY SHARE`` lock
+on it, a delete takes ``FOR UPDATE`` on its record and then refuses (409 ``referenced``) while live
+records name it. Whichever comes second sees the other's commit: a delete never leaves a live record
+pointing at a deleted one.
 """
 
 from __future__ import annotations
@@ -22,21 +27,27 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy import Integer, cast, func, literal_column, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.common.errors import ApiError, BadRequest, NotFound
+from api.common.errors import ApiError, BadRequest, Conflict, NotFound
 from api.common.pagination import Sort, SortFields, SortOrder, list_page
 from api.platform_v1.access import Caller
 from api.platform_v1.idempotency import store_response
 from models.common.base import iso_z, utcnow
-from models.platform_v1.catalog import BY_NAME
+from models.platform_v1.catalog import BY_NAME, REFERENCED_BY
 from models.platform_v1.changes import changed_fields, merge_patch
 from models.platform_v1.resource_spec import ResourceSpec
-from models.platform_v1.tables import AuditRow, ResourceCountRow, ResourceRow, sort_expression
+from models.platform_v1.tables import (
+    AuditRow,
+    ResourceCountRow,
+    ResourceRow,
+    reference_expression,
+    sort_expression,
+)
 
 R = TypeVar("R", bound=Response)
 ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow.updated_at}
@@ -134,6 +145,11 @@ class ListQuery:
     filters: dict[str, str]
 
 
+def _field_value(field: str) -> Any:
+    """A body field's value as text, written as its index is (``data ->> 'clientId'``), so the planner uses it."""
+    return literal_column(reference_expression(field))
+
+
 def if_match_holds(if_match: str | None, current: str) -> bool:
     """Whether ``If-Match`` (absent, ``*``, or a list of ETags) allows a change of the version ``current``.
 
@@ -172,7 +188,7 @@ class ResourceStore:
         deep the offset), then only those rows are read, without their search vector."""
         conditions = [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == spec.name,
                       col(ResourceRow.deleted_at).is_(None)]
-        conditions += [ResourceRow.data[name].astext == value for name, value in query.filters.items()]
+        conditions += [_field_value(name) == value for name, value in query.filters.items()]
         if query.q:
             conditions.append(ResourceRow.search.op("@@")(func.websearch_to_tsquery("simple", search_terms(query.q))))
         total = await self._total(spec, conditions, unfiltered=not query.filters and not query.q)
@@ -193,12 +209,30 @@ class ResourceStore:
             if value is None:
                 continue
             found = (await self.db.exec(self._scoped(BY_NAME[target]).where(
-                ResourceRow.id == value, col(ResourceRow.deleted_at).is_(None)))).first()
+                ResourceRow.id == value, col(ResourceRow.deleted_at).is_(None))
+                .with_for_update(read=True, key_share=True))).first()
             if found is None:
                 raise BadRequest(f"{field}: no {BY_NAME[target].singular} {value} in this workspace",
                                  code="invalid_reference", extra={"fields": [
                                      {"field": f"body.{field}", "message": "names no record of this workspace",
                                       "type": "invalid_reference"}]})
+
+    async def refuse_if_referenced(self, spec: ResourceSpec, resource_id: str) -> None:
+        """409 while live records of this workspace name ``resource_id`` (one index probe per reference)."""
+        probes = [select(literal_column(f"'{source.name}'").label("kind"), literal_column(f"'{field}'").label("field"),
+                         cast(func.count(), Integer).label("live"))
+                  .select_from(ResourceRow)
+                  .where(ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == source.name,
+                         col(ResourceRow.deleted_at).is_(None), _field_value(field) == resource_id)
+                  for source, field in REFERENCED_BY[spec.name]]
+        if not probes:
+            return
+        rows = (await self.db.exec(union_all(*probes))).all()
+        referencing = [{"resource": kind, "field": field, "count": live} for kind, field, live in rows if live]
+        if referencing:
+            named = ", ".join(f"{ref['count']} {ref['resource']} ({ref['field']})" for ref in referencing)
+            raise Conflict(f"{spec.singular} {resource_id} is still referenced by {named}: delete those or "
+                           "change their reference first", code="referenced", extra={"references": referencing})
 
     async def _count(self, spec: ResourceSpec, change: int) -> None:
         """Keep the workspace's live count of ``spec`` (the unfiltered list's total) in this transaction."""
@@ -276,6 +310,7 @@ class ResourceStore:
     async def delete(self, request: Request, spec: ResourceSpec, resource_id: str, if_match: str | None) -> Response:
         row = await self._row(spec, resource_id, for_update=True)
         self._check_version(row, if_match)
+        await self.refuse_if_referenced(spec, resource_id)
         row.deleted_at = row.updated_at = utcnow()
         row.updated_by, row.version = self.caller.actor, row.version + 1
         self.db.add(row)
