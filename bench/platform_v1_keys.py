@@ -78,11 +78,12 @@ async def measure_key_statements(conninfo: str, loaded: Loaded, args: Any, sampl
               "createdBy": ACTOR, "updatedBy": ACTOR}
     response = JSONResponse(answer, status_code=201, headers={"ETag": '"1"', "Location": f"{TICKETS}/{answer['id']}"})
 
-    factories = {"api": create_session_factory(engine), "async_commit": create_session_factory(async_commit)}
+    engines = {"api": engine, "async_commit": async_commit}
+    factories = {name: create_session_factory(bound) for name, bound in engines.items()}
 
     async def with_key(kind: str = "api") -> float:
         sessions = factories[kind]
-        keys = Keys(sessions, timedelta(hours=24))  # per request, as the API makes it
+        keys = Keys(engines[kind], sessions, timedelta(hours=24))  # per request, as the API makes it
         body = creates.body()
         started = time.perf_counter()
         held = await keys.reserve(loaded.big, "bench-keys", ROUTE, uuid.uuid4().hex,
