@@ -145,6 +145,10 @@ class ListQuery:
     filters: dict[str, str]
 
 
+def _noun(resource: str, count: int) -> str:
+    return resource if count != 1 else BY_NAME[resource].singular
+
+
 def _field_value(field: str) -> Any:
     """A body field's value as text, written as its index is (``data ->> 'clientId'``), so the planner uses it."""
     return literal_column(reference_expression(field))
@@ -230,7 +234,8 @@ class ResourceStore:
         rows = (await self.db.exec(union_all(*probes))).all()
         referencing = [{"resource": kind, "field": field, "count": live} for kind, field, live in rows if live]
         if referencing:
-            named = ", ".join(f"{ref['count']} {ref['resource']} ({ref['field']})" for ref in referencing)
+            named = ", ".join(f"{ref['count']} {_noun(ref['resource'], ref['count'])} ({ref['field']})"
+                              for ref in referencing)
             raise Conflict(f"{spec.singular} {resource_id} is still referenced by {named}: delete those or "
                            "change their reference first", code="referenced", extra={"references": referencing})
 

@@ -44,7 +44,7 @@ async def test_a_referenced_record_is_409_to_delete_until_nothing_live_names_it(
 
     refused = assert_error(await admin.delete(one), 409, "referenced")
     assert refused["references"] == [{"resource": source.name, "field": field, "count": 1}]
-    assert f"1 {source.name} ({field})" in refused["detail"], refused["detail"]
+    assert f"by 1 {source.singular} ({field})" in refused["detail"], refused["detail"]
     assert (await admin.get(one)).json() == named, "the refused delete changed nothing"
     assert [e["action"] for e in (await admin.get(f"{one}/audit")).json()["data"]] == ["create"]
     assert named["id"] in [r["id"] for r in (await admin.get(f"/{target}", params={"limit": 500})).json()["data"]]
@@ -61,6 +61,8 @@ async def test_the_refusal_counts_every_kind_of_live_reference(admin):
     await records.create("contacts", clientId=client["id"])
     refused = assert_error(await admin.delete(f"/clients/{client['id']}"), 409, "referenced")
     assert sorted((r["resource"], r["count"]) for r in refused["references"]) == [("contacts", 1), ("tickets", 2)]
+    for counted in ("2 tickets (clientId)", "1 contact (clientId)"):
+        assert counted in refused["detail"], refused["detail"]
 
 
 async def test_a_reference_in_another_workspace_does_not_hold_a_record(api, workspaces, admin):
