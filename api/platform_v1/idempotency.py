@@ -115,6 +115,12 @@ class Keys:
         self.sessions = sessions
         self.ttl = ttl
 
+    @classmethod
+    def of_app(cls, request: Request) -> Keys:
+        """The keys as the request's app keeps them: its engine and sessions, its TTL setting."""
+        state = request.app.state
+        return cls(state.engine, state.sessions, timedelta(hours=state.settings.platform.idempotency_ttl_hours))
+
     async def reserve(self, scope: str, principal: str, route: str, key: str, print_: str) -> Reservation | Response:
         """A reservation of the key, or the stored response to replay; 409 or 422 otherwise."""
         reserved = await self._reserve_fresh(scope, principal, route, key, print_)
@@ -198,11 +204,9 @@ async def reserve_key(request: Request) -> None:
     route: APIRoute = request.scope["route"]
     caller: Caller = getattr(request.state, CALLER_STATE)  # left by the access check, which ran first
     key = _key(request)
-    settings = request.app.state.settings.platform
-    keys = Keys(request.app.state.engine, request.app.state.sessions, timedelta(hours=settings.idempotency_ttl_hours))
     print_ = fingerprint(request.method, request.url.path, await request.body())
-    held = await keys.reserve(caller.workspace_id or "platform", caller.actor,
-                              f"{request.method} {route.path_format}", key, print_)
+    held = await Keys.of_app(request).reserve(caller.workspace_id or "platform", caller.actor,
+                                              f"{request.method} {route.path_format}", key, print_)
     if isinstance(held, Response):
         raise _Replayed(held)
     setattr(request.state, RESERVATION_STATE, held)
@@ -229,12 +233,12 @@ class IdempotentRoute(APIRoute):
             except BaseException:
                 held: Reservation | None = getattr(request.state, RESERVATION_STATE, None)
                 if held is not None:
-                    await Keys(request.app.state.engine, request.app.state.sessions, timedelta()).release(held)
+                    await Keys.of_app(request).release(held)
                 raise
             held = getattr(request.state, RESERVATION_STATE, None)
             if held is None:  # cannot happen: the dependency reserved or replayed
                 return response
-            keys = Keys(request.app.state.engine, request.app.state.sessions, timedelta())
+            keys = Keys.of_app(request)
             if response.status_code >= 500:
                 await keys.release(held)
             elif not held.stored:
