@@ -29,14 +29,19 @@ from sqlmodel import Field, SQLModel
 
 from models.common.base import created_at_field, updated_at_field
 from models.platform_v1.catalog import RESOURCES
-from models.platform_v1.resource_spec import SortKey, SortType
+from models.platform_v1.resource_spec import ResourceSpec, SortKey, SortType
 
 SEARCH_EXPRESSION = "jsonb_to_tsvector('simple', data, '[\"string\", \"numeric\"]')"
 
 
+def field_text(field: str) -> str:
+    """The SQL of a body field's value as text, as lists filter on it and its indexes are built on it."""
+    return f"(data ->> '{field}')"
+
+
 def sort_expression(key: SortKey) -> str:
     """The SQL a list orders by for ``key`` (the same text the index is built on)."""
-    value = f"(data ->> '{key.field}')"
+    value = field_text(key.field)
     if key.type == SortType.NUMBER:
         return f"(({value})::numeric)"
     if key.type == SortType.RANK:
@@ -52,26 +57,20 @@ def _ts(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
 
+def _live_of(spec: ResourceSpec) -> Any:
+    """The predicate of a partial index over the live records of one kind."""
+    return text(f"kind = '{spec.name}' AND deleted_at IS NULL")
+
+
 def _sort_indexes() -> list[Index]:
-    indexes = []
-    for spec in RESOURCES:
-        for name, key in spec.sorts.items():
-            if key.indexed:
-                indexes.append(Index(f"ix_platform_resources_{spec.prefix}_{name.lower()}", "workspace_id",
-                                     text(sort_expression(key)), "id",
-                                     postgresql_where=text(f"kind = '{spec.name}' AND deleted_at IS NULL")))
-    return indexes
-
-
-def reference_expression(field: str) -> str:
-    """The SQL of a reference field's value (the same text its index is built on)."""
-    return f"(data ->> '{field}')"
+    return [Index(f"ix_platform_resources_{spec.prefix}_{name.lower()}", "workspace_id", text(sort_expression(key)),
+                  "id", postgresql_where=_live_of(spec))
+            for spec in RESOURCES for name, key in spec.sorts.items() if key.indexed]
 
 
 def _reference_indexes() -> list[Index]:
     return [Index(f"ix_platform_resources_{spec.prefix}_ref_{field.lower()}", "workspace_id",
-                  text(reference_expression(field)),
-                  postgresql_where=text(f"kind = '{spec.name}' AND deleted_at IS NULL"))
+                  text(field_text(field)), postgresql_where=_live_of(spec))
             for spec in RESOURCES for field in spec.references]
 
 

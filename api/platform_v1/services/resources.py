@@ -45,7 +45,7 @@ from models.platform_v1.tables import (
     AuditRow,
     ResourceCountRow,
     ResourceRow,
-    reference_expression,
+    field_text,
     sort_expression,
 )
 
@@ -151,7 +151,7 @@ def _noun(resource: str, count: int) -> str:
 
 def _field_value(field: str) -> Any:
     """A body field's value as text, written as its index is (``data ->> 'clientId'``), so the planner uses it."""
-    return literal_column(reference_expression(field))
+    return literal_column(field_text(field))
 
 
 def if_match_holds(if_match: str | None, current: str) -> bool:
