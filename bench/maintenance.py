@@ -48,6 +48,7 @@ from bench.stack import (  # noqa: E402
     BenchRun,
     CpuSampler,
     DevStackProcess,
+    fmt,
     log,
     machine_info,
     measure_on_this_tree,
@@ -292,10 +293,6 @@ async def measure_burst(api: Maintenance, args: argparse.Namespace, upstream: Up
 
 
 # --- the report ------------------------------------------------------------------------------------
-
-def fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
-
 
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]

@@ -49,6 +49,7 @@ from bench.stack import (  # noqa: E402
     BenchRun,
     CpuSampler,
     DevStackProcess,
+    fmt,
     log,
     machine_info,
     measure_on_this_tree,
@@ -65,10 +66,6 @@ CPU_ORDER = ("api", "postgres", "temporal", "worker", "supervisor", "bench", "ot
 
 
 # --- the report ------------------------------------------------------------------------------------
-
-def fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
-
 
 def cpu_per(per: dict[str, float]) -> str:
     return ", ".join(f"{k} {per[k]:.2f}" for k in CPU_ORDER if per.get(k, 0) >= 0.01)

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bench.e2e import E2E_STEPS
+from bench.stack import fmt
 
 CPU_ROLES = ("temporal", "api", "worker", "postgres", "bench")
-
-
-def fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def cpu_line(cpu: dict[str, float]) -> str:

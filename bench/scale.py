@@ -42,6 +42,7 @@ from bench.stack import (  # noqa: E402
     BenchRun,
     CpuSampler,
     DevStackProcess,
+    fmt,
     log,
     machine_info,
     other_dev_servers,
@@ -275,10 +276,6 @@ async def measure_memory(args: argparse.Namespace, api_url: str, headers: dict[s
 
 
 # --- report --------------------------------------------------------------------------------------
-
-def fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
-
 
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]

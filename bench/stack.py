@@ -379,6 +379,11 @@ def end_run(stack: DevStackProcess | None, work_dir: Path, report: dict[str, Any
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def fmt(value: Any, spec: str = "") -> str:
+    """A figure for a report's table: ``-`` where it was not measured."""
+    return "-" if value is None else format(value, spec)
+
+
 def publish_report(report: dict[str, Any], rendered: Callable[[dict[str, Any]], str], json_path: Path | None) -> None:
     """Print the report (when the stack came up) and write it as JSON when asked."""
     if report.get("machine"):

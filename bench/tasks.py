@@ -43,6 +43,7 @@ from bench.stack import (  # noqa: E402
     BenchRun,
     CpuSampler,
     DevStackProcess,
+    fmt,
     log,
     machine_info,
     measure_on_this_tree,
@@ -57,10 +58,6 @@ CPU_ORDER = ("api", "temporal", "worker", "postgres", "supervisor", "bench", "ot
 
 
 # --- the report ------------------------------------------------------------------------------------
-
-def fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
-
 
 def cpu_line(cpu: dict[str, float]) -> str:
     parts = [f"{k} {cpu[k]:.0f}%" for k in CPU_ORDER if k in cpu and (cpu[k] >= 0.5 or k in ("api", "temporal"))]
