@@ -57,6 +57,16 @@ async def await_writers_done(db_engine: AsyncEngine) -> None:
         pass
 
 
+async def reserve_without_answer(db_engine: AsyncEngine, workspace: str, key: str, body: bytes) -> None:
+    """A reservation of ``key`` for ``POST /api/v1/clients`` with ``body``, made just now by a request that has
+    not answered (yet, or ever)."""
+    async with db_engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO platform_idempotency_keys (scope, principal, route, key, fingerprint, created_at, expires_at) "
+            "VALUES (:scope, 'tester', 'POST /api/v1/clients', :key, :print, now(), now() + interval '1 day')"),
+            {"scope": workspace, "key": key, "print": fingerprint("POST", "/api/v1/clients", body)})
+
+
 def with_platform(settings: Settings, **platform: Any) -> Settings:
     return Settings(**{**vars(settings), "platform": PlatformSettings(jwt_secret=JWT_SECRET, **platform)})
 
@@ -306,11 +316,7 @@ async def test_an_abandoned_reservation_is_taken_over(api, workspaces, db_engine
     a, _ = workspaces
     ops = V1(api, "ops_engineer", workspace=a)
     key, body = new_key(), b'{"name":"Globex"}'
-    async with db_engine.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO platform_idempotency_keys (scope, principal, route, key, fingerprint, created_at, expires_at) "
-            "VALUES (:scope, 'tester', 'POST /api/v1/clients', :key, :print, now(), now() + interval '1 day')"),
-            {"scope": a, "key": key, "print": fingerprint("POST", "/api/v1/clients", body)})
+    await reserve_without_answer(db_engine, a, key, body)
     headers = {"Idempotency-Key": key, "content-type": "application/json"}
     recent = await ops.post("/clients", content=body, headers=headers)
     assert recent.status_code == 409, recent.text
@@ -330,11 +336,7 @@ async def test_a_key_released_while_a_duplicate_reads_it_is_reserved_again(api, 
     a, _ = workspaces
     ops = V1(api, "ops_engineer", workspace=a)
     key, body = new_key(), b'{"name":"Globex"}'
-    async with db_engine.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO platform_idempotency_keys (scope, principal, route, key, fingerprint, created_at, expires_at) "
-            "VALUES (:scope, 'tester', 'POST /api/v1/clients', :key, :print, now(), now() + interval '1 day')"),
-            {"scope": a, "key": key, "print": fingerprint("POST", "/api/v1/clients", body)})
+    await reserve_without_answer(db_engine, a, key, body)
     async with locked(db_engine, "SELECT id FROM platform_idempotency_keys WHERE key = :key FOR UPDATE",
                       key=key) as first:
         duplicate = asyncio.create_task(ops.post("/clients", content=body,
