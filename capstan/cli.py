@@ -97,7 +97,7 @@ def _task_callback(args: argparse.Namespace) -> int:
     """Report a runner's result to ``$CALLBACK_URL`` (the runner contract of docs/api/tasks.md)."""
     import os
 
-    from activities.tasks.runners.callback import post_completion
+    from integrations.runners.callback import post_completion
 
     missing = [name for name in ("CALLBACK_URL", "CALLBACK_TOKEN", "TASK_ID") if not os.environ.get(name)]
     if missing:

@@ -6,7 +6,7 @@ operator name, and the worktree, the one writable place. Whatever is not listed 
 worker's working directory, Capstan's data dir, the git cache's other mirrors and worktrees,
 /root, /home, /run (Docker and Kubernetes secrets), /var.
 
-The runner is ``activities/sandbox.py``; this module is apart so that ``/health`` can tell the mode
+The runner is ``integrations/sandbox.py``; this module is apart so that ``/health`` can tell the mode
 too. docs/security.md is the user's account of both.
 """
 

@@ -3,7 +3,7 @@
 A surface writes its records with an activity declared with ``records_activity(name)``: one
 transaction per write (``capstan.db.session_scope``), dedupe keys on every event so a retried
 write records once, and data Postgres refuses failing the write at once, never retried
-(``activities.common.db_errors``). ``workflows.common.records.RecordWriter`` is the caller.
+(``integrations.stores.db_errors``). ``workflows.common.records.RecordWriter`` is the caller.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from temporalio import activity
 
-from activities.common.db_errors import refuses_bad_records
+from integrations.stores.db_errors import refuses_bad_records
 
 F = TypeVar("F", bound=Callable[..., Awaitable])
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from temporalio.client import Client
 
-from activities.common.git import GitRunner, RepositoryCache
-from activities.common.sandbox import Sandbox
+from activities.common.heartbeat import activity_heartbeat
 from capstan.db import SessionFactory, create_engine, create_session_factory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings, secret_value
+from integrations.git import GitRunner, RepositoryCache
+from integrations.sandbox import Sandbox
 
 
 class WorkerResources:
@@ -20,8 +21,9 @@ class WorkerResources:
         self.sessions: SessionFactory = create_session_factory(self.engine)
         self.repositories = RepositoryCache(
             settings.worker.git_cache_dir.resolve(),
-            GitRunner(settings.worker.git_binary, settings.worker.git_author_name, settings.worker.git_author_email))
-        self.sandbox = Sandbox(settings.sandbox)
+            GitRunner(settings.worker.git_binary, settings.worker.git_author_name, settings.worker.git_author_email,
+                      heartbeat=activity_heartbeat))
+        self.sandbox = Sandbox(settings.sandbox, heartbeat=activity_heartbeat)
         self.secret_box = SecretBox(secret_value(settings.secrets.key))
 
     async def close(self) -> None:

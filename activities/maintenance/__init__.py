@@ -5,25 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from activities.common.resources import WorkerResources
-from activities.maintenance.builtin import BuiltinWorkspace
 from activities.maintenance.dispatch import DispatchActivities
 from activities.maintenance.intake import IntakeActivities
 from activities.maintenance.runs import RunActivities
 from activities.maintenance.sync import AttemptSync
-from capstan.settings import Settings
-from capstan.temporal import WorkerSurfaceName, surface_task_queue
-
-
-def builtin_workspace(settings: Settings) -> BuiltinWorkspace:
-    temporal = settings.temporal
-    return BuiltinWorkspace(surface_task_queue(temporal, WorkerSurfaceName.MAINTENANCE), temporal.ui_url,
-                            temporal.namespace)
+from integrations.workspaces.builtin import BuiltinWorkspace
 
 
 def maintenance_activities(resources: WorkerResources) -> list[Callable]:
     """Every activity the maintenance workflows call, on the maintenance task queue."""
     settings = resources.settings
-    builtin = builtin_workspace(settings)
+    builtin = BuiltinWorkspace.of(settings.temporal)
     intake = IntakeActivities(resources.sessions, settings.patch, resources.repositories.git, resources.temporal)
     dispatch = DispatchActivities(resources.sessions, settings, builtin)
     sync = AttemptSync(resources.sessions, settings, builtin)

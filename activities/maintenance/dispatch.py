@@ -16,12 +16,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.maintenance.backends import BackendSettingsError, choose_backend, http_backend
-from activities.maintenance.builtin import BuiltinWorkspace
-from activities.maintenance.store import append_dispatch, dispatch_written, flow_event, lock
-from activities.maintenance.workspace_http import WorkspaceBackendError, dispatch_record_fields
 from capstan.db import SessionFactory, session_scope
 from capstan.settings import Settings
+from integrations.stores.maintenance import append_dispatch, dispatch_written, flow_event, lock
+from integrations.workspaces.builtin import BuiltinWorkspace
+from integrations.workspaces.choice import BackendSettingsError, choose_backend, http_backend
+from integrations.workspaces.http import WorkspaceBackendError, dispatch_record_fields
 from models.maintenance.attempts import attempt_for_dispatch
 from models.maintenance.feed_config import load_feed_sources
 from models.maintenance.status import AttemptStatus, DispatchOperation, DispatchStatus

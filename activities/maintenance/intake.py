@@ -21,11 +21,11 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.common.git import GitRunner
-from activities.maintenance.feeds import FeedReadError, read_feed
-from activities.maintenance.store import lock
 from capstan.db import SessionFactory, session_scope
 from capstan.settings import PatchSettings
+from integrations.feeds import FeedReadError, read_feed
+from integrations.git import GitRunner
+from integrations.stores.maintenance import lock
 from models.maintenance.feed_config import load_feed_sources
 from models.maintenance.feed_entries import flow_event_for, select_entries
 from models.maintenance.tables import FeedSourceStateRow, FlowEventRow

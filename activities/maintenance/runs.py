@@ -9,11 +9,11 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common.git import RepositoryCache
-from activities.common.sandbox import Sandbox
-from activities.maintenance.rebase import PatchStackRebase
-from activities.maintenance.store import flow_event
 from capstan.db import SessionFactory, session_scope
+from integrations.git import RepositoryCache
+from integrations.sandbox import Sandbox
+from integrations.stores.maintenance import flow_event
+from integrations.workspaces.rebase import PatchStackRebase
 from models.maintenance.status import RESULT_STATUSES, RunProcessStatus
 from models.maintenance.tables import WorkspaceEventRow, WorkspaceRunRow
 from models.maintenance.workflow_io import ActivityName, RebaseRunInput, RunStateWrite

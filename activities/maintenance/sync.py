@@ -13,12 +13,12 @@ from typing import Any
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.maintenance.backends import BackendChoice, http_backend
-from activities.maintenance.builtin import BuiltinWorkspace
-from activities.maintenance.store import append_attempt, latest_attempt, lock
-from activities.maintenance.workspace_http import WorkspaceBackendError
 from capstan.db import SessionFactory, session_scope
 from capstan.settings import Settings, secret_value
+from integrations.stores.maintenance import append_attempt, latest_attempt, lock
+from integrations.workspaces.builtin import BuiltinWorkspace
+from integrations.workspaces.choice import BackendChoice, http_backend
+from integrations.workspaces.http import WorkspaceBackendError
 from models.maintenance.attempts import attempt_changed, derive_attempt
 from models.maintenance.tables import AttemptRow
 from models.maintenance.timestamps import now_iso

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from activities.common.git import GitActivities
 from activities.common.resources import WorkerResources
-from activities.protocols.artifacts import ArtifactStore
-from activities.protocols.engines import engine_registry
 from activities.protocols.forge import ForgeActivities
 from activities.protocols.reconcile import LostSetupActivities
 from activities.protocols.records import RecordActivities
 from activities.protocols.workspace import WorkspaceActivities
+from integrations.protocols.engines import engine_registry
+from integrations.stores.artifacts import ArtifactStore
 
 
 def protocol_activities(resources: WorkerResources) -> list[Callable]:

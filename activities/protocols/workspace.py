@@ -5,7 +5,7 @@ detached worktree at the protocol branch (or the base branch), do the work,
 push the branch back, remove the worktree. A retried execution recognises its
 own pushed commit by the ``Capstan-Execution`` trailer and does not run twice.
 
-Repository code runs in the sandbox (activities/sandbox.py), which sees the worktree
+Repository code runs in the sandbox (integrations/sandbox.py), which sees the worktree
 (writable) and the project's mirror (read-only, its config hidden: ``git status`` and
 ``git log`` work, commits do not). Whatever a step leaves in the worktree is untrusted
 afterwards: Capstan's own git names the worktree's git dir explicitly instead of
@@ -24,11 +24,11 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common.git import RepositoryCache, branch_not_found
-from activities.common.sandbox import Sandbox, SandboxView
-from activities.protocols.artifacts import ArtifactStore
-from activities.protocols.engines import DEFAULT_ENGINE, Engine, EngineContext, EngineOutcome, run_shell
-from activities.protocols.stepfile import StepFile, StepFileError, parse_step_file
+from integrations.git import RepositoryCache, branch_not_found
+from integrations.protocols.engines import DEFAULT_ENGINE, Engine, EngineContext, EngineOutcome, run_shell
+from integrations.protocols.stepfile import StepFile, StepFileError, parse_step_file
+from integrations.sandbox import Sandbox, SandboxView
+from integrations.stores.artifacts import ArtifactStore
 from models.protocols.artifact import ArtifactKind
 from models.protocols.workflow_io import ActivityName, NewStep
 from models.protocols.workspace_io import (

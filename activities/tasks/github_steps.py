@@ -13,11 +13,11 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.tasks.github import GitHubClient, GitHubError, InstallationTokens
 from activities.tasks.records import execution_and_task
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
+from integrations.github.client import GitHubClient, GitHubError, InstallationTokens
 from models.common.base import utcnow
 from models.tasks.comments import comment_body
 from models.tasks.labels import next_labels

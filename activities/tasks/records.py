@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common.db_errors import refuses_bad_records
 from capstan.db import SessionFactory
+from integrations.stores.db_errors import refuses_bad_records
 from models.common.base import utcnow
 from models.tasks.status import TERMINAL_STATUSES, TaskStatus, can_transition
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow

@@ -13,20 +13,21 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common.git import GitRunner
-from activities.common.sandbox import Sandbox
-from activities.tasks.github import GitHubError
+from activities.common.heartbeat import activity_heartbeat
 from activities.tasks.github_steps import NoGitHubAccess, TaskGitHub
 from activities.tasks.records import execution_and_task
-from activities.tasks.runners.callback import callback_token
-from activities.tasks.runners.docker import DockerRunner, docker_available
-from activities.tasks.runners.fly import FlyError, FlyMachines
-from activities.tasks.runners.local import LocalRunner
-from activities.tasks.runners.spec import RunnerSecrets, runner_env
-from activities.tasks.user_store import opened_secrets, provider_env, secret_changes, stored_config
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox, tasks_callback_secret
 from capstan.settings import Settings
+from integrations.git import GitRunner
+from integrations.github.client import GitHubError
+from integrations.runners.callback import callback_token
+from integrations.runners.docker import DockerRunner, docker_available
+from integrations.runners.fly import FlyError, FlyMachines
+from integrations.runners.local import LocalRunner
+from integrations.runners.spec import RunnerSecrets, runner_env
+from integrations.sandbox import Sandbox
+from integrations.stores.task_users import opened_secrets, provider_env, secret_changes, stored_config
 from models.tasks.agents import agent_catalog, blocked_reason, fly_blocked_reason
 from models.tasks.status import RunnerKind
 from models.tasks.workflow_io import (
@@ -55,7 +56,7 @@ class TaskRunners:
         self.secret_box = secret_box
         self.github = github
         self.local = LocalRunner(sandbox, git, workdir)
-        self.docker = DockerRunner()
+        self.docker = DockerRunner(heartbeat=activity_heartbeat)
 
     @activity.defn(name=ActivityName.CHECK_READINESS)
     async def check_task_readiness(self, request: LaunchRequest) -> Readiness:

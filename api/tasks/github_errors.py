@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from activities.tasks.github import GitHubError
 from api.common.errors import ApiError, BadGateway, Forbidden, NotFound, Unauthorized
+from integrations.github.client import GitHubError
 
 REAUTH_MESSAGE = "GitHub session expired. Please reconnect your account."
 RECONNECT_URL = "/api/auth/github?force=1"

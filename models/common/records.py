@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: ``ApplicationError.type`` of a write Postgres refused for its data: never retried
-#: (``activities.common.db_errors``); the API answers it with 400 ``record_rejected``.
+#: (``integrations.stores.db_errors``); the API answers it with 400 ``record_rejected``.
 RECORD_REJECTED_ERROR = "RecordRejected"
 
 #: The event a workflow records instead of the changes Postgres refused.

@@ -11,11 +11,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.protocols.forge import ForgeActivities, ForgeErrorType
+from activities.protocols.forge import ForgeActivities
 from capstan.db import SessionFactory, create_session_factory, session_scope
 from capstan.devstack.ports import free_port
 from capstan.secrets import SecretBox
 from capstan.settings import ForgeSettings
+from integrations.forges import ForgeErrorType
 from models.protocols.project import Project
 from models.protocols.workflow_io import OpenPullRequestInput, PullRequestResult
 from tests.fakes.forge import FAKE_FORGE_TOKEN, FakeForge
@@ -235,9 +236,10 @@ async def test_unreachable_forge_is_retried(sessions) -> None:
 
 
 def test_retry_after_becomes_the_next_retry_delay() -> None:
-    from activities.protocols.forge import ForgeError
+    from activities.protocols.forge import forge_failure
+    from integrations.forges import ForgeError
 
-    error = ForgeError("GitHub returned HTTP 503", 503, forge="github", retry_after=12).to_application_error()
+    error = forge_failure(ForgeError("GitHub returned HTTP 503", 503, forge="github", retry_after=12))
     assert (error.non_retryable, error.next_retry_delay) == (False, timedelta(seconds=12))
 
 

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 
-from activities.protocols.artifacts import ArtifactStore
 from activities.protocols.records import RecordActivities
 from capstan.db import SessionFactory, create_engine, create_session_factory, session_scope
 from capstan.devstack.ports import free_port
 from capstan.settings import DatabaseSettings
+from integrations.stores.artifacts import ArtifactStore
 from models.protocols.project import Project
 from models.protocols.protocol import ProtocolRun
 from models.protocols.workflow_io import EventRecord, NewStep, RunRecordsWrite, UpdateErrorType

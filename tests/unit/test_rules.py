@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.common.git import GitRunner, RepositoryCache, detect_ci_provider
 from api.common.pagination import clamp_limit
+from integrations.git import GitRunner, RepositoryCache, detect_ci_provider
 
 
 @pytest.mark.parametrize("given, expected", [(None, 50), (0, 1), (-3, 1), (1, 1), (500, 500), (501, 500)])

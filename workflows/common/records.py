@@ -2,7 +2,7 @@
 
 A surface declares its write dataclass ``W`` (with an ``events: list[EventRecord]`` field) and
 the activity that applies it, and gets a ``RecordWriter[W]``. A write retries until Postgres
-answers, except one Postgres refuses for its data (``activities.common.db_errors``): that fails
+answers, except one Postgres refuses for its data (``integrations.stores.db_errors``): that fails
 at once, and the writer records instead the same changes with a ``record_rejected`` event saying
 why, or, when the changes themselves were refused, the surface's ``minimal`` form of the write
 (for protocol runs, the bare statuses) with that event. No write can hold a workflow, and every

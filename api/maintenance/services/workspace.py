@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.maintenance import builtin_workspace
-from activities.maintenance.backends import BackendSettingsError, choose_backend, http_backend
-from activities.maintenance.workspace_http import WorkspaceBackendError
 from api.common.errors import BadGateway, NotFound
 from api.maintenance.params import parse_status
 from capstan.settings import Settings
+from integrations.workspaces.builtin import BuiltinWorkspace
+from integrations.workspaces.choice import BackendSettingsError, choose_backend, http_backend
+from integrations.workspaces.http import WorkspaceBackendError
 from models.maintenance.status import RUN_STATUS_FILTERS
 from models.maintenance.views import event_view, run_view, runs_of
 
@@ -37,7 +37,7 @@ class WorkspaceInspector:
         self.session = session
         with backend_errors():
             self.choice = choose_backend(settings.patch, None)
-        self.builtin = builtin_workspace(settings)
+        self.builtin = BuiltinWorkspace.of(settings.temporal)
 
     async def list_runs(self, event_id: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
         if self.choice.builtin:

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from activities.tasks.github import GitHubError, OAuthTokenMissing, exchange_oauth_code
 from api.common.auth import secrets_equal
 from api.common.deps import SessionDep, SettingsDep
 from api.tasks.services.config import UserConfigStore, complete_onboarding
@@ -42,6 +41,7 @@ from api.tasks.session import (
 )
 from capstan.secrets import SecretsUnreadable, tasks_session_secret
 from capstan.settings import Settings, secret_value
+from integrations.github.client import GitHubError, OAuthTokenMissing, exchange_oauth_code
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-auth"])

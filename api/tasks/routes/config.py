@@ -9,8 +9,6 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from activities.tasks.providers import validate_anthropic
-from activities.tasks.runners.fly import validate_fly
 from api.common.deps import SessionDep, SettingsDep
 from api.common.errors import BadGateway, BadRequest, ServiceUnavailable
 from api.common.openapi import json_body
@@ -19,6 +17,8 @@ from api.tasks.schemas import FlyConfigBody, ProviderCredentialsBody
 from api.tasks.services.config import UserConfigStore
 from api.tasks.session import SessionUser, SignedIn
 from capstan.secrets import SecretsUnreadable
+from integrations.providers import validate_anthropic
+from integrations.runners.fly import validate_fly
 from models.tasks.config import (
     ConfigBody,
     CredentialsBody,

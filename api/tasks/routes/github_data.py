@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from activities.tasks.github import GitHubError
 from api.common.deps import SessionDep, SettingsDep
 from api.common.errors import BadRequest
 from api.tasks.services.github_data import (
@@ -23,6 +22,7 @@ from api.tasks.services.github_data import (
 )
 from api.tasks.session import SessionUser
 from capstan.logs import request_id_var
+from integrations.github.client import GitHubError
 
 router = APIRouter(tags=["tasks-github"])
 ISSUE_NUMBER = re.compile(r"[0-9]{1,10}")

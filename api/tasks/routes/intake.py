@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from activities.tasks.runners.callback import callback_token
 from api.common.auth import secrets_equal
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, Unauthorized
@@ -19,6 +18,7 @@ from api.tasks.services.callbacks import accept_callback, parse_callback
 from api.tasks.services.comment_intake import IssueCommentEvent, take_comment
 from capstan.secrets import tasks_callback_secret
 from capstan.strict_json import JsonRejected, read_json
+from integrations.runners.callback import callback_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-intake"])

@@ -11,13 +11,13 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
-from activities.tasks.github import LAST_RATE_LIMIT, GitHubError
 from api.common.deps import SettingsDep
 from api.tasks.github_errors import iso, minutes_until
 from api.tasks.services.github_data import github_client
 from api.tasks.session import MaybeSessionUser
 from capstan.migrate import alembic_config
 from capstan.settings import Settings, secret_value
+from integrations.github.client import LAST_RATE_LIMIT, GitHubError
 
 router = APIRouter(tags=["tasks-ops"])
 

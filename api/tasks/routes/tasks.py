@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from activities.tasks.github import GitHubClient
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, NotFound
 from api.common.openapi import json_body
@@ -41,6 +40,7 @@ from api.tasks.services.task_records import (
     user_scope,
 )
 from api.tasks.session import SessionUser, SignedIn
+from integrations.github.client import GitHubClient
 from models.common.limits import MAX_OFFSET, PG_INTEGER_MAX
 from models.tasks.history import (
     HISTORY_LIMIT,

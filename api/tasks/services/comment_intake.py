@@ -15,7 +15,6 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from activities.tasks.user_store import stored_config
 from api.common.errors import BadRequest
 from api.tasks.services.executions import (
     AlreadyRunning,
@@ -25,6 +24,7 @@ from api.tasks.services.executions import (
     enqueue_execution,
 )
 from capstan.settings import Settings
+from integrations.stores.task_users import stored_config
 from models.tasks.agents import agent_catalog, default_agent
 from models.tasks.command import has_mention, parse_command
 from models.tasks.config import is_repo_selected

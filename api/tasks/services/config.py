@@ -11,9 +11,9 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.tasks.user_store import secret_changes, stored_config
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
+from integrations.stores.task_users import secret_changes, stored_config
 from models.common.base import utcnow
 from models.tasks.agents import BUILTIN_AGENTS, AgentSpec, agent_catalog
 from models.tasks.config import (

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from fastapi import Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.tasks.github import GitHubClient, GitHubError
 from api.tasks.github_errors import github_error_response
 from api.tasks.services.users import end_session
 from api.tasks.session import SignedIn, cleared_cookie_header
 from capstan.settings import Settings
+from integrations.github.client import GitHubClient, GitHubError
 
 InstallationStatus = Literal["installed", "not_installed", "indeterminate"]
 REPOSITORY_CACHE_SECONDS = 60.0

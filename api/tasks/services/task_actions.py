@@ -17,8 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from activities.tasks.github import GitHubClient
-from activities.tasks.user_store import secret_changes, stored_config
 from api.common.errors import BadRequest, Conflict, Forbidden
 from api.common.temporal_calls import is_not_found, unavailable
 from api.tasks.services.config import catalog_of
@@ -32,6 +30,8 @@ from api.tasks.services.executions import (
 from api.tasks.services.task_records import executions_of
 from api.tasks.session import SignedIn
 from capstan.settings import Settings
+from integrations.github.client import GitHubClient
+from integrations.stores.task_users import secret_changes, stored_config
 from models.common.base import utcnow
 from models.tasks.agents import FALLBACK_AGENT, blocked_reason, fly_blocked_reason, normalise_agent
 from models.tasks.comments import comment_body

@@ -13,12 +13,12 @@ from sqlalchemy import Integer, Text, and_, cast, false, func, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.tasks.github import GitHubClient
-from activities.tasks.user_store import stored_config
 from api.common.errors import NotFound
 from api.tasks.services.github_data import user_repositories
 from api.tasks.session import SignedIn
 from capstan.settings import Settings
+from integrations.github.client import GitHubClient
+from integrations.stores.task_users import stored_config
 from models.tasks.config import is_repo_selected
 from models.tasks.history import HistoryQuery, ListQuery
 from models.tasks.ids import TaskId

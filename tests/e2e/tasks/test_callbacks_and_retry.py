@@ -3,8 +3,8 @@ new branch, refused while a run works or after success)."""
 
 from __future__ import annotations
 
-from activities.tasks.runners.callback import callback_token
 from capstan.secrets import tasks_callback_secret
+from integrations.runners.callback import callback_token
 from tests.e2e.tasks.runs_support import add_agents
 from tests.e2e.tasks.support import deliver, github_world, latest_execution, run_result, task_path
 from tests.support import remote_log

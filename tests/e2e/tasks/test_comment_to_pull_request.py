@@ -4,8 +4,8 @@ the PR, labels the issue and comments the outcome on the fake GitHub."""
 
 from __future__ import annotations
 
-from activities.tasks.runners.callback import callback_token
 from capstan.secrets import tasks_callback_secret
+from integrations.runners.callback import callback_token
 from models.tasks.workflow_io import coding_task_workflow_id
 from tests.e2e.tasks.support import (
     deliver,

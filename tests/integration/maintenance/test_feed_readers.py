@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from activities.common.git import GitRunner
-from activities.maintenance.feeds import FeedReadError, read_feed
-from activities.maintenance.feeds.git_feeds import tag_entries
+from integrations.feeds import FeedReadError, read_feed
+from integrations.feeds.git_feeds import tag_entries
+from integrations.git import GitRunner
 from models.maintenance.feed_config import FeedSourceConfig
 from models.maintenance.feed_entries import flow_event_for, select_entries
 from tests.fakes.feeds import (

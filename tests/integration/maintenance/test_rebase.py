@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from activities.common.git import GitRunner, RepositoryCache
-from activities.common.sandbox import Sandbox
-from activities.maintenance.rebase import PatchStackRebase
 from capstan.settings import SandboxSettings
+from integrations.git import GitRunner, RepositoryCache
+from integrations.sandbox import Sandbox
+from integrations.workspaces.rebase import PatchStackRebase
 from tests.support import git, make_git_repo
 
 PATCH_SUBJECTS = ["patch 1: add patch1.txt", "patch 2: tune shared.txt", "patch 3: add patch3.txt"]

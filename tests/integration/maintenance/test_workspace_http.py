@@ -9,14 +9,14 @@ import json
 import httpx
 import pytest
 
-from activities.maintenance.workspace_http import (
+from capstan.devstack.ports import free_port
+from integrations.workspaces.http import (
     HttpWorkspaceBackend,
     WorkspaceBackendError,
     backend_base_url,
     dispatch_record_fields,
     http_status_of,
 )
-from capstan.devstack.ports import free_port
 from tests.fakes.workspace_backend import FakeWorkspaceBackend
 
 SECRET = "flow-secret-0123456789abcdef"

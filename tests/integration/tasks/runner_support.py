@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from activities.tasks.runners.spec import RunnerLaunch
+from integrations.runners.spec import RunnerLaunch
 from tests.fakes.served import ServedInThread
 
 EXECUTION_ID = "task_0b6f7c1e-2d3a-4e5f-8a9b-0c1d2e3f4a5b"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.tasks.runners.docker import DockerRunner, container_name, docker_available
-from activities.tasks.runners.spec import RunnerSecrets
+from integrations.runners.docker import DockerRunner, container_name, docker_available
+from integrations.runners.spec import RunnerSecrets
 from tests.integration.tasks.runner_support import EXECUTION_ID, launch_for
 from tests.integration.workers import read_fifo
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from activities.tasks.runners.fly import FlyError, FlyMachines, validate_fly
+from integrations.runners.fly import FlyError, FlyMachines, validate_fly
 from models.tasks.workflow_io import RunnerLaunch
 from tests.fakes.fly import FakeFly
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from activities.common.git import GitRunner
-from activities.common.sandbox import Sandbox
-from activities.tasks.runners.callback import callback_token
-from activities.tasks.runners.local import LocalRunner, git_auth_env
-from activities.tasks.runners.spec import RunnerSecrets
 from capstan.settings import SandboxSettings
+from integrations.git import GitRunner
+from integrations.runners.callback import callback_token
+from integrations.runners.local import LocalRunner, git_auth_env
+from integrations.runners.spec import RunnerSecrets
+from integrations.sandbox import Sandbox
 from tests.integration.tasks.runner_support import BRANCH, EXECUTION_ID, CallbackReceiver, launch_for
 from tests.support import ProcessWatch, git, make_bare_remote, processes_with, remote_log
 

@@ -1,4 +1,5 @@
-"""Running an outside program from an activity: heartbeat while it runs, kill it on cancel or timeout."""
+"""Running an outside program: report progress while it runs (an activity passes its heartbeat), kill it on
+cancel or timeout."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio import activity
-
 HEARTBEAT_EVERY = 1.0
+
+#: Called about every second while a program runs, with what it is doing. Inside an activity, the
+#: activity's heartbeat (``activities.common.heartbeat``): how a cancel reaches the program and a lost
+#: worker is noticed.
+Heartbeat = Callable[[str], None]
 
 
 @dataclass
@@ -28,7 +32,8 @@ class ProcessResult:
 
 async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
                       stdin: bytes | None = None, timeout: float | None = None,
-                      merge_output: bool = False, heartbeat_detail: str = "") -> ProcessResult:
+                      merge_output: bool = False, heartbeat: Heartbeat | None = None,
+                      heartbeat_detail: str = "") -> ProcessResult:
     """Run ``args`` to completion. The child gets its own process group so a timeout or a
     cancelled activity kills everything it started, and dies with the worker (Linux)."""
     proc = await asyncio.create_subprocess_exec(
@@ -52,8 +57,8 @@ async def run_process(args: list[str], *, cwd: Path | None = None, env: dict[str
                 _kill_group(proc)
                 await communicate
                 break
-            if activity.in_activity():
-                activity.heartbeat(heartbeat_detail or args[0])
+            if heartbeat is not None:
+                heartbeat(heartbeat_detail or args[0])
     except asyncio.CancelledError:
         _kill_group(proc)
         with contextlib.suppress(Exception):

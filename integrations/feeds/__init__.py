@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from activities.common.git import GitRunner
-from activities.maintenance.feeds.errors import FeedReadError
-from activities.maintenance.feeds.git_feeds import read_git_feed
-from activities.maintenance.feeds.http_feeds import read_http_feed
+from integrations.feeds.errors import FeedReadError
+from integrations.feeds.git_feeds import read_git_feed
+from integrations.feeds.http_feeds import read_http_feed
+from integrations.git import GitRunner
 from models.maintenance.feed_config import FeedSourceConfig
 from models.maintenance.feed_entries import FeedEntry
 

@@ -5,7 +5,7 @@
 - ``command``: runs the configured agent CLI (``CAPSTAN_COMMAND_ENGINE``) in the
   worktree with the step file on stdin and its path in ``$CAPSTAN_STEP_FILE``.
 
-Both run through the sandbox (activities/sandbox.py): the environment a step gets is
+Both run through the sandbox (integrations/sandbox.py): the environment a step gets is
 PATH, HOME, the locale, ``CAPSTAN_STEP_FILE`` and ``CAPSTAN_MODEL`` (plus what the
 operator passes with ``CAPSTAN_SANDBOX_PASS_ENV``), never the worker's.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from activities.common.sandbox import Sandbox, SandboxResult, SandboxUnavailable, SandboxView, shell
-from activities.protocols.stepfile import StepFile
+from integrations.protocols.stepfile import StepFile
+from integrations.sandbox import Sandbox, SandboxResult, SandboxUnavailable, SandboxView, shell
 
 DEFAULT_ENGINE = "script"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities.common.git import RepositoryCache
-from activities.common.sandbox import Sandbox, SandboxUnavailable, SandboxView, shell
+from integrations.git import RepositoryCache
+from integrations.sandbox import Sandbox, SandboxUnavailable, SandboxView, shell
 from models.maintenance.status import AttemptStatus
 
 CANDIDATE_BRANCH_PREFIX = "candidates/"

@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from activities.maintenance.workspace_http import HttpWorkspaceBackend
 from capstan.settings import PatchSettings, secret_value
+from integrations.workspaces.http import HttpWorkspaceBackend
 from models.maintenance.feed_config import FeedSourceConfig
 
 

@@ -23,11 +23,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from temporalio import activity
-
-from activities.common.process import dying_with_worker
 from capstan.sandbox import SANDBOX_HOME, EmptyFiles, SandboxStatus, SandboxView, bubblewrap_args, resolve_status
 from capstan.settings import SandboxSettings
+from integrations.process import Heartbeat, dying_with_worker
 
 __all__ = ["Sandbox", "SandboxResult", "SandboxUnavailable", "SandboxView", "shell"]
 
@@ -76,8 +74,10 @@ def shell(script: str, *, errexit: bool = False) -> list[str]:
 
 
 class Sandbox:
-    def __init__(self, settings: SandboxSettings) -> None:
+    def __init__(self, settings: SandboxSettings, *, heartbeat: Heartbeat | None = None) -> None:
         self.settings = settings
+        #: Called about every second while a command runs (an activity's heartbeat).
+        self.heartbeat = heartbeat
 
     @cached_property
     def status(self) -> SandboxStatus:
@@ -87,7 +87,7 @@ class Sandbox:
     async def run(self, argv: Sequence[str], view: SandboxView, *, env: Mapping[str, str] | None = None,
                   stdin: bytes | None = None, timeout: float | None = None, merge_output: bool = True,
                   max_output_bytes: int | None = None, heartbeat: str = "") -> SandboxResult:
-        """Run ``argv`` in ``view.worktree`` and wait for it, heartbeating inside an activity.
+        """Run ``argv`` in ``view.worktree`` and wait for it, calling the sandbox's ``heartbeat`` meanwhile.
 
         ``env`` adds variables the caller documents for the command (on top of PATH, HOME, the locale
         and the operator's ``CAPSTAN_SANDBOX_PASS_ENV``). Output beyond ``max_output_bytes`` (default:
@@ -116,7 +116,8 @@ class Sandbox:
             return await _supervise(args, cwd=view.worktree, env=child_env, stdin=stdin, timeout=timeout,
                                     merge_output=merge_output,
                                     limit=max_output_bytes or self.settings.max_output_bytes,
-                                    heartbeat=heartbeat or argv[0], mode=status.mode, spawn=spawn)
+                                    beat=self.heartbeat, heartbeat=heartbeat or argv[0], mode=status.mode,
+                                    spawn=spawn)
 
     def _environment(self, extra: Mapping[str, str] | None, home: str) -> dict[str, str]:
         env = {"PATH": os.environ.get("PATH") or STANDARD_PATH, "LANG": "C.UTF-8"}
@@ -183,8 +184,8 @@ class _Collector(asyncio.SubprocessProtocol):
 
 
 async def _supervise(args: list[str], *, cwd: Path, env: dict[str, str], stdin: bytes | None,
-                     timeout: float | None, merge_output: bool, limit: int, heartbeat: str, mode: str,
-                     spawn: dict) -> SandboxResult:
+                     timeout: float | None, merge_output: bool, limit: int, beat: Heartbeat | None, heartbeat: str,
+                     mode: str, spawn: dict) -> SandboxResult:
     loop = asyncio.get_running_loop()
     collector = _Collector(loop, limit)
     transport, _ = await loop.subprocess_exec(
@@ -210,8 +211,8 @@ async def _supervise(args: list[str], *, cwd: Path, env: dict[str, str], stdin: 
                 _kill_tree(pid)
                 await collector.exited
                 break
-            if activity.in_activity():
-                activity.heartbeat(heartbeat)
+            if beat is not None:
+                beat(heartbeat)
         _kill_tree(pid)  # what a finished command left running (bubblewrap already took it down)
         await asyncio.wait({collector.closed}, timeout=PIPE_GRACE_SECONDS)
     except BaseException:  # cancelled activity, or anything else: nothing the command started survives

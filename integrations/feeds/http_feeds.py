@@ -11,7 +11,7 @@ from urllib.parse import quote
 import feedparser
 import httpx
 
-from activities.maintenance.feeds.errors import FeedReadError, without_credentials
+from integrations.feeds.errors import FeedReadError, without_credentials
 from models.maintenance.feed_config import FeedSourceConfig
 from models.maintenance.feed_entries import FeedEntry, parse_feed_time, utc_from_struct
 

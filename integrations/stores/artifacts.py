@@ -1,15 +1,15 @@
 """Run artifacts written by activities: one row per execution key, overwritten on a retry.
 
 Output Postgres refuses fails the activity at once rather than on every try
-(``activities.common.db_errors``), and the workflow fails the step with ``job_failed``.
+(``integrations.stores.db_errors``), and the workflow fails the step with ``job_failed``.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 
-from activities.common.db_errors import refuses_bad_records
 from capstan.db import SessionFactory, session_scope
+from integrations.stores.db_errors import refuses_bad_records
 from models.protocols.artifact import Artifact
 
 MAX_ARTIFACT_CHARS = 1_000_000

@@ -6,7 +6,7 @@ Two repositories per execution under ``<workdir>/<executionId>/``:
   Capstan pushes from. The agent never sees it, so nothing the agent writes (hooks, config, symlinks)
   ever runs or is read by Capstan's own git.
 - ``repo``: the agent's working copy, cloned from ``trusted.git``, on the task branch. The agent runs in
-  the repository-code sandbox (activities/common/sandbox.py) with ``repo`` as its only writable place
+  the repository-code sandbox (integrations/sandbox.py) with ``repo`` as its only writable place
   and the agent environment of ``spec.agent_env`` (no GitHub token, no worker setting).
 
 After the agent, a second sandboxed command commits what it left and bundles its commits beyond the base;
@@ -27,10 +27,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from activities.common.git import GitRunner
-from activities.common.sandbox import Sandbox, SandboxUnavailable, SandboxView, shell
-from activities.tasks.runners.callback import DEFAULT_WAITS, post_completion
-from activities.tasks.runners.spec import RunnerLaunch, RunnerSecrets, agent_env
+from integrations.git import GitRunner
+from integrations.runners.callback import DEFAULT_WAITS, post_completion
+from integrations.runners.spec import RunnerLaunch, RunnerSecrets, agent_env
+from integrations.sandbox import Sandbox, SandboxUnavailable, SandboxView, shell
 from models.tasks.agents import MOCK_AGENT_SCRIPT
 from models.tasks.workflow_io import RunnerExit
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from activities.common.git import GitRunner
-from activities.maintenance.feeds.errors import FeedReadError, without_credentials
+from integrations.feeds.errors import FeedReadError, without_credentials
+from integrations.git import GitRunner
 from models.maintenance.feed_config import FeedSourceConfig
 from models.maintenance.feed_entries import FeedEntry, version_sort_key
 

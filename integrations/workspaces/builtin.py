@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from capstan.temporal import workflow_ui_url
+from capstan.settings import TemporalSettings
+from capstan.temporal import WorkerSurfaceName, surface_task_queue, workflow_ui_url
 from models.maintenance.status import RESULT_STATUSES, RunProcessStatus
 from models.maintenance.tables import WorkspaceEventRow, WorkspaceRunRow
 from models.maintenance.timestamps import iso_ms
@@ -49,6 +50,11 @@ class BuiltinWorkspace:
         self.queue = queue
         self.ui_url = ui_url
         self.namespace = namespace
+
+    @classmethod
+    def of(cls, temporal: TemporalSettings) -> BuiltinWorkspace:
+        """The built-in backend of this deployment: its runs' workflows on the maintenance queue."""
+        return cls(surface_task_queue(temporal, WorkerSurfaceName.MAINTENANCE), temporal.ui_url, temporal.namespace)
 
     # --- dispatch --------------------------------------------------------------------------------
 

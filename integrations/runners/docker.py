@@ -14,8 +14,8 @@ import os
 import shutil
 import subprocess
 
-from activities.common.process import run_process
-from activities.tasks.runners.spec import RunnerLaunch, RunnerSecrets, runner_env
+from integrations.process import Heartbeat, run_process
+from integrations.runners.spec import RunnerLaunch, RunnerSecrets, runner_env
 from models.tasks.workflow_io import RunnerExit
 
 OUTPUT_TAIL_LINES = 20
@@ -45,8 +45,9 @@ def docker_available(docker_binary: str = "docker") -> str | None:
 
 
 class DockerRunner:
-    def __init__(self, docker_binary: str = "docker") -> None:
+    def __init__(self, docker_binary: str = "docker", *, heartbeat: Heartbeat | None = None) -> None:
         self.docker_binary = docker_binary
+        self.heartbeat = heartbeat
 
     def run_args(self, launch: RunnerLaunch, env_names: list[str]) -> list[str]:
         names = [arg for name in env_names for arg in ("-e", name)]
@@ -60,7 +61,8 @@ class DockerRunner:
         cli_env = {name: os.environ[name] for name in _CLI_ENVIRONMENT if name in os.environ}
         try:
             result = await run_process(self.run_args(launch, sorted(env)), env={**cli_env, **env},
-                                       merge_output=True, heartbeat_detail=f"docker {name}")
+                                       merge_output=True, heartbeat=self.heartbeat,
+                                       heartbeat_detail=f"docker {name}")
         except asyncio.CancelledError:
             await asyncio.shield(self.kill(launch.execution_id))
             raise
