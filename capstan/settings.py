@@ -4,7 +4,7 @@ Every setting is read from the environment with the ``CAPSTAN_`` prefix. The
 environment names documented by the original systems (``DEKSDENFLOW_API_TOKEN``,
 ``DEKSDENFLOW_WEBHOOK_TOKEN``, ``PATCH_ADMIN_TOKEN``, …) are accepted as
 aliases so that deployments of the original systems keep their configuration.
-``docs/settings.md`` lists every field; ``tests/unit/test_settings.py`` keeps
+``docs/settings.md`` lists every field; ``tests/unit/common/test_settings.py`` keeps
 that table and these classes in step.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.harness import ProtocolRunHarness, harness_for, local_environment
-from tests.workflows.stubs import StubActivities
+from tests.workflows.protocols.stubs import StubActivities
 
 
 @pytest.fixture(scope="session")

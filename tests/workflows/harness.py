@@ -36,7 +36,7 @@ from capstan.devstack.temporal_server import TemporalDevServer
 from capstan.settings import TemporalSettings
 from capstan.temporal import connect
 from models.protocols.workflow_io import ActionResult, CiReport, ProtocolRunInput, Signal, StepRequest, Update
-from tests.workflows.stubs import StubActivities
+from tests.workflows.protocols.stubs import StubActivities
 from worker.main import SANDBOX
 from workflows.protocols.protocol_run import ProtocolRunWorkflow
 

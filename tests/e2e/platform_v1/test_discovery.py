@@ -8,7 +8,7 @@ import pytest
 from capstan.settings import ApiSettings, PlatformSettings, Settings
 from capstan.temporal import surface_task_queues
 from tests.e2e.platform_v1.support import JWT_SECRET, V1
-from tests.e2e.test_queues import eventually
+from tests.e2e.protocols.test_queues import eventually
 
 HEALTHS = ["/health", "/api/v1/health"]
 

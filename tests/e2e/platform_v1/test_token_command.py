@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from tests.e2e.platform_v1.support import JWT_SECRET
-from tests.unit.test_token_command import capstan_token
+from tests.unit.platform_v1.test_token_command import capstan_token
 
 
 async def test_a_token_of_capstan_token_is_accepted_with_its_roles_and_workspaces(api, workspaces, tmp_path):
