@@ -29,9 +29,10 @@ from api.surfaces import API_SURFACES
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
 from capstan.secrets import SecretBox
-from capstan.settings import Settings, get_settings, secret_value
+from capstan.settings import Settings, get_settings
 from capstan.telemetry import request_tracer, temporal_interceptors, tracer_provider
 from capstan.temporal import connect
+from models.common.settings import secret_value
 
 log = logging.getLogger(__name__)
 

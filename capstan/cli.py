@@ -120,7 +120,8 @@ def _token(args: argparse.Namespace) -> int:
     import jwt
 
     from capstan.devstack.supervisor import JWT_SECRET_FILE
-    from capstan.settings import PlatformSettings, secret_value
+    from models.common.settings import secret_value
+    from models.platform_v1.settings import PlatformSettings
 
     platform = PlatformSettings()
     kept = DevSettings().data_dir / JWT_SECRET_FILE  # the key `capstan dev` made for its stack

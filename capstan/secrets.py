@@ -16,7 +16,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from capstan.settings import Settings, secret_value
+from capstan.settings import Settings
+from models.common.settings import secret_value
 
 log = logging.getLogger(__name__)
 

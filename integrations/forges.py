@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from capstan.settings import ForgeSettings
 from models.protocols.forges import Forge, display_url
+from models.protocols.settings import ForgeSettings
 from models.protocols.workflow_io import PullRequestResult
 
 

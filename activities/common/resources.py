@@ -7,9 +7,10 @@ from temporalio.client import Client
 from activities.common.heartbeat import activity_heartbeat
 from capstan.db import SessionFactory, create_engine, create_session_factory
 from capstan.secrets import SecretBox
-from capstan.settings import Settings, secret_value
+from capstan.settings import Settings
 from integrations.git import GitRunner, RepositoryCache
 from integrations.sandbox import Sandbox
+from models.common.settings import secret_value
 
 
 class WorkerResources:

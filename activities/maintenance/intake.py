@@ -22,12 +22,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from capstan.db import SessionFactory, session_scope
-from capstan.settings import PatchSettings
 from integrations.feeds import FeedReadError, read_feed
 from integrations.git import GitRunner
 from integrations.stores.maintenance import lock
 from models.maintenance.feed_config import load_feed_sources
 from models.maintenance.feed_entries import flow_event_for, select_entries
+from models.maintenance.settings import PatchSettings
 from models.maintenance.tables import FeedSourceStateRow, FlowEventRow
 from models.maintenance.timestamps import now_iso, parse_iso
 from models.maintenance.workflow_io import (

@@ -14,11 +14,12 @@ from sqlmodel import col, select
 from temporalio import activity
 
 from capstan.db import SessionFactory, session_scope
-from capstan.settings import Settings, secret_value
+from capstan.settings import Settings
 from integrations.stores.maintenance import append_attempt, latest_attempt, lock
 from integrations.workspaces.builtin import BuiltinWorkspace
 from integrations.workspaces.choice import BackendChoice, http_backend
 from integrations.workspaces.http import WorkspaceBackendError
+from models.common.settings import secret_value
 from models.maintenance.attempts import attempt_changed, derive_attempt
 from models.maintenance.tables import AttemptRow
 from models.maintenance.timestamps import now_iso

@@ -15,10 +15,10 @@ from temporalio.exceptions import ApplicationError
 
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox, SecretsUnreadable
-from capstan.settings import ForgeSettings
 from integrations.forges import ForgeClient, ForgeError, ForgeErrorType
 from models.protocols.forges import Forge, display_url, forge_for, forge_repository
 from models.protocols.project import Project
+from models.protocols.settings import ForgeSettings
 from models.protocols.workflow_io import ActivityName, OpenPullRequestInput, PullRequestResult
 
 

@@ -15,7 +15,7 @@ from fastapi import Request
 from api.common.auth import Principal, secrets_equal
 from api.common.errors import Unauthorized
 from api.common.openapi import PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER
-from capstan.settings import secret_value
+from models.common.settings import secret_value
 
 _BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE | re.DOTALL)
 ADMIN = Principal(subject="patch-admin", scheme="patch-admin-token", roles=frozenset({"admin"}))

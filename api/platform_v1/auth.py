@@ -28,8 +28,9 @@ from api.common.auth import Principal
 from api.common.errors import BadRequest, Unauthorized
 from api.common.middleware import REQUEST_ID
 from api.common.openapi import PLATFORM_JWT
-from capstan.settings import PlatformSettings, secret_value
+from models.common.settings import secret_value
 from models.platform_v1.roles import ANY_WORKSPACE_ROLES, Role, known_roles
+from models.platform_v1.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 

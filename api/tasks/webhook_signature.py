@@ -16,7 +16,7 @@ from fastapi import Request
 from api.common.auth import Principal, secrets_equal
 from api.common.errors import ServiceUnavailable, Unauthorized
 from api.common.openapi import TASKS_GITHUB_SIGNATURE
-from capstan.settings import secret_value
+from models.common.settings import secret_value
 
 
 def github_signature(secret: str, body: bytes) -> str:

@@ -13,9 +13,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from capstan.settings import PatchSettings, secret_value
 from integrations.workspaces.http import HttpWorkspaceBackend
+from models.common.settings import secret_value
 from models.maintenance.feed_config import FeedSourceConfig
+from models.maintenance.settings import PatchSettings
 
 
 class BackendSettingsError(ValueError):

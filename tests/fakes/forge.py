@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from capstan.settings import ForgeSettings
+from models.protocols.settings import ForgeSettings
 from tests.fakes.served import ReceivedRequest, ServedInThread
 
 FAKE_FORGE_TOKEN = "fake-forge-token-0123456789"

@@ -59,7 +59,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from capstan.settings import GitHubAppSettings
+from models.tasks.settings import GitHubAppSettings
 from tests.fakes.github_app import FakeGitHubApp, GitHubState
 from tests.fakes.github_records import (
     DEFAULT_SCOPES,

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 
 from api.common.auth import secrets_equal
 from api.common.errors import BadRequest, Unauthorized
-from capstan.settings import WebhookSettings
 from capstan.strict_json import JsonRejected, read_json
+from models.protocols.settings import WebhookSettings
 
 
 def webhook_secret(settings: WebhookSettings) -> str | None:

@@ -40,8 +40,9 @@ from api.tasks.session import (
     signed_session_id,
 )
 from capstan.secrets import SecretsUnreadable, tasks_session_secret
-from capstan.settings import Settings, secret_value
+from capstan.settings import Settings
 from integrations.github.client import GitHubError, OAuthTokenMissing, exchange_oauth_code
+from models.common.settings import secret_value
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-auth"])

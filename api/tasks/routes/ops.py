@@ -16,8 +16,9 @@ from api.tasks.github_errors import iso, minutes_until
 from api.tasks.services.github_data import github_client
 from api.tasks.session import MaybeSessionUser
 from capstan.migrate import alembic_config
-from capstan.settings import Settings, secret_value
+from capstan.settings import Settings
 from integrations.github.client import LAST_RATE_LIMIT, GitHubError
+from models.common.settings import secret_value
 
 router = APIRouter(tags=["tasks-ops"])
 

@@ -19,8 +19,10 @@ from api.app import create_app
 from api.common.gates import BearerToken, Public, SignedWebhook
 from api.common.openapi import api_routes
 from api.common.pagination import MAX_OFFSET
-from capstan.settings import ApiSettings, PatchSettings, Settings, TasksSettings
+from capstan.settings import ApiSettings, Settings
+from models.maintenance.settings import PatchSettings
 from models.protocols.workflow_io import project_setup_workflow_id
+from models.tasks.settings import TasksSettings
 from tests.e2e.protocols.support import add_step, create_project, create_run
 from tests.e2e.protocols.test_queues import eventually
 from tests.support import assert_error, workflow_result

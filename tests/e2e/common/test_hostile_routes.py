@@ -20,7 +20,10 @@ from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.common.openapi import api_routes
-from capstan.settings import ApiSettings, ForgeSettings, PlatformSettings, Settings, TasksSettings
+from capstan.settings import ApiSettings, Settings
+from models.platform_v1.settings import PlatformSettings
+from models.protocols.settings import ForgeSettings
+from models.tasks.settings import TasksSettings
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, new_workspace, token
 from tests.e2e.protocols.support import add_step, create_project, create_run
 from tests.e2e.tasks.support import WEBHOOK_SECRET, github_world, signature

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from capstan.settings import PatchSettings, Settings
+from capstan.settings import Settings
+from models.maintenance.settings import PatchSettings
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from capstan.settings import PatchSettings
+from models.maintenance.settings import PatchSettings
 from models.maintenance.tables import AttemptRow, FlowEventRow
 from tests.e2e.maintenance.support import seg
 from tests.support import assert_error

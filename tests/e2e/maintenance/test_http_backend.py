@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from capstan.settings import PatchSettings
+from models.maintenance.settings import PatchSettings
 from tests.e2e.maintenance.support import finished_dispatch, git_release_source, seg, upstream_and_fork, write_sources
 from tests.support import assert_error
 

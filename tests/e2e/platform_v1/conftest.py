@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from capstan.settings import PlatformSettings, Settings
+from capstan.settings import Settings
+from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.support import JWT_SECRET, new_workspace
 
 

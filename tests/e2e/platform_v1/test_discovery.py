@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from capstan.settings import ApiSettings, PlatformSettings, Settings
+from capstan.settings import ApiSettings, Settings
 from capstan.temporal import surface_task_queues
+from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.support import JWT_SECRET, V1
 from tests.e2e.protocols.test_queues import eventually
 

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform_v1.idempotency import fingerprint
 from capstan.devstack.ports import free_port
-from capstan.settings import PlatformSettings, Settings
+from capstan.settings import Settings
+from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.locks import await_blocked, locked
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.tasks.support import LiveApi

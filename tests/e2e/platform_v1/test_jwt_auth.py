@@ -20,7 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from api.platform_v1.access import ROUTE_ACCESS
-from capstan.settings import PlatformSettings, Settings
+from capstan.settings import Settings
+from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.support import JWT_SECRET, MUTATING, V1, token
 from tests.fakes.jwks import FakeJwks, SigningKey, new_signing_key, signed
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capstan.settings import ExecutionSettings, Settings
+from capstan.settings import Settings
+from models.protocols.settings import ExecutionSettings
 from tests.support import make_bare_remote
 
 SCRIPT_STEP = """---

@@ -18,7 +18,8 @@ from temporalio.client import Client
 from api.app import create_app
 from capstan.db import SessionFactory, create_session_factory
 from capstan.devstack.ports import free_port
-from capstan.settings import ApiSettings, Settings, WebhookSettings
+from capstan.settings import ApiSettings, Settings
+from models.protocols.settings import WebhookSettings
 from models.protocols.webhook import WebhookDelivery
 from tests.e2e.protocols.test_webhooks import ci_signals
 from tests.factories import events_of, protocol_run_row

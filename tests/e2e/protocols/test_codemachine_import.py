@@ -10,9 +10,10 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from capstan.settings import ApiSettings, ExecutionSettings, Settings
+from capstan.settings import ApiSettings, Settings
 from models.protocols.event import Event
 from models.protocols.protocol import ProtocolRun, StepRun
+from models.protocols.settings import ExecutionSettings
 from tests.support import assert_error, make_git_repo, settle
 
 CONFIG: dict[str, Any] = {

@@ -15,7 +15,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
 from capstan.devstack.ports import free_port
-from capstan.settings import ApiSettings, Settings, WebhookSettings
+from capstan.settings import ApiSettings, Settings
+from models.protocols.settings import WebhookSettings
 from tests.e2e.protocols.webhook_support import (  # noqa: F401 - fixtures
     SECRET,
     answer,

@@ -17,10 +17,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from capstan.db import SessionFactory, create_session_factory
-from capstan.settings import Settings, WebhookSettings
+from capstan.settings import Settings
 from models.protocols.event import Event
 from models.protocols.project import Project
 from models.protocols.protocol import ProtocolRun, StepRun
+from models.protocols.settings import WebhookSettings
 from models.protocols.webhook import WebhookDelivery
 from models.protocols.workflow_io import CiReport, Signal, protocol_run_workflow_id
 from tests.support import github_fixture

@@ -11,7 +11,9 @@ import pytest
 from temporalio.client import Client
 
 from capstan.devstack.ports import free_port
-from capstan.settings import ForgeSettings, Settings, TasksSettings
+from capstan.settings import Settings
+from models.protocols.settings import ForgeSettings
+from models.tasks.settings import TasksSettings
 from tests.e2e.tasks.support import WEBHOOK_SECRET, LiveApi
 from tests.fakes.github import FakeGitHub
 

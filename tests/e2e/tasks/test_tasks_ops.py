@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import SecretStr
 
-from capstan.settings import GitHubAppSettings, TasksSettings
+from models.tasks.settings import GitHubAppSettings, TasksSettings
 from tests.e2e.tasks.support import WEBHOOK_SECRET, sign_in
 
 REQUIRED = ["SESSION_SECRET", "WEBHOOK_SECRET", "CALLBACK_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET",

@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import text
 
-from capstan.settings import TasksSettings
+from models.tasks.settings import TasksSettings
 from tests.e2e.tasks.runs_support import BlockingAgent, add_agents
 from tests.e2e.tasks.support import WEBHOOK_SECRET, deliver, github_world, latest_execution, run_result, signature
 

@@ -15,9 +15,9 @@ from activities.protocols.forge import ForgeActivities
 from capstan.db import SessionFactory, create_session_factory, session_scope
 from capstan.devstack.ports import free_port
 from capstan.secrets import SecretBox
-from capstan.settings import ForgeSettings
 from integrations.forges import ForgeErrorType
 from models.protocols.project import Project
+from models.protocols.settings import ForgeSettings
 from models.protocols.workflow_io import OpenPullRequestInput, PullRequestResult
 from tests.fakes.forge import FAKE_FORGE_TOKEN, FakeForge
 

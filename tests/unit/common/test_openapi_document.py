@@ -12,7 +12,10 @@ from fastapi import APIRouter
 from api.app import create_app
 from api.common.deps import ReaderDep, TemporalDep
 from api.protocols.deps import RunDep
-from capstan.settings import ApiSettings, PatchSettings, Settings, TasksSettings, WebhookSettings
+from capstan.settings import ApiSettings, Settings
+from models.maintenance.settings import PatchSettings
+from models.protocols.settings import WebhookSettings
+from models.tasks.settings import TasksSettings
 
 OPEN = {"/health", "/healthz", "/metrics", "/api/v1/health", "/api/v1/openapi", "/.well-known/engine-status"}
 WEBHOOKS = {"/webhooks/github": "githubSignature", "/webhooks/gitlab": "gitlabToken"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capstan.settings import ApiSettings, PatchSettings, WebhookSettings, settings_markdown_table
+from capstan.settings import ApiSettings, settings_markdown_table
+from models.maintenance.settings import PatchSettings
+from models.protocols.settings import WebhookSettings
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "settings.md"
 

@@ -16,7 +16,7 @@ from api.protocols.webhooks.github import github_report, read_github
 from api.protocols.webhooks.gitlab import gitlab_event_name, gitlab_report, read_gitlab
 from api.protocols.webhooks.mapping import branch_candidates, event_message, event_type_of
 from api.protocols.webhooks.verify import parse_payload, signature_matches, verify_github, verify_gitlab
-from capstan.settings import WebhookSettings
+from models.protocols.settings import WebhookSettings
 from models.protocols.workflow_io import CiOutcome, CiReport
 from tests.support import github_fixture
 

@@ -1,0 +1,45 @@
+"""The platform API v1's settings: JWT authentication and idempotency.
+
+Composed with the process settings in ``capstan.settings.Settings``; every field is listed in docs/settings.md."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from models.common.settings import SettingsBase, env_aliases
+
+
+class PlatformSettings(SettingsBase):
+    """The platform API v1 (``/api/v1``): JWT authentication, tenancy and idempotency (``docs/api/platform-v1.md``)."""
+
+    auth_mode: Literal["enabled", "disabled"] = Field(
+        "enabled", validation_alias=env_aliases("AUTH_MODE", "AUTH_MODE"),
+        description="`disabled`: every `/api/v1` request acts as a local principal with every role and every "
+                    "workspace (development only; logged loudly at start).")
+    jwt_secret: SecretStr | None = Field(
+        None, validation_alias=env_aliases("JWT_SECRET", "JWT_SECRET"),
+        description="HS256 key of the bearer JWTs (and of `capstan token`).")
+    jwt_public_key: str | None = Field(
+        None, validation_alias=env_aliases("JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY"),
+        description="PEM public key (RSA or EC) of RS256/ES256 bearer JWTs; literal `\\n` become newlines.")
+    jwt_jwks_url: str | None = Field(
+        None, validation_alias=env_aliases("JWT_JWKS_URL", "JWT_JWKS_URL"),
+        description="JWKS URL of RS256/ES256 bearer JWTs (keys cached, fetched again for an unknown `kid`).")
+    jwt_issuer: str | None = Field(None, validation_alias=env_aliases("JWT_ISSUER", "JWT_ISSUER"),
+                                   description="Required `iss` of bearer JWTs; unset: not checked.")
+    jwt_audience: str | None = Field(None, validation_alias=env_aliases("JWT_AUDIENCE", "JWT_AUDIENCE"),
+                                     description="Required `aud` of bearer JWTs; unset: not checked.")
+    jwt_leeway_seconds: float = Field(
+        30.0, validation_alias=env_aliases("JWT_LEEWAY"), ge=0, le=600,
+        description="Clock skew allowed on `exp`, `nbf` and `iat`.")
+    jwks_cache_seconds: float = Field(
+        300.0, validation_alias=env_aliases("JWKS_CACHE_SECONDS"), gt=0,
+        description="How long fetched JWKS keys are kept before they are fetched again.")
+    idempotency_ttl_hours: float = Field(
+        24.0, validation_alias=env_aliases("IDEMPOTENCY_TTL_HOURS"), gt=0, le=24 * 30,
+        description="How long an `Idempotency-Key` and its stored response are kept.")
+
+    def public_key_pem(self) -> str | None:
+        return self.jwt_public_key.replace("\\n", "\n") if self.jwt_public_key else None
