@@ -154,7 +154,7 @@ class BenchSession:
 
     def start_kwargs(self, project: dict[str, Any], run: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The workflow input and start options the API sends with every action and CI report
-        (``api/services/protocol_workflows.py``), built once from the records the API returned,
+        (``api/protocols/services/protocol_workflows.py``), built once from the records the API returned,
         for the ``with_start`` diagnostic path."""
         from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 

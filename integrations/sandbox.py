@@ -1,5 +1,5 @@
 """The one runner for code that comes from a repository: step scripts, QA, engines (and, later,
-patch-stack checks and coding agents). Capstan's own trusted programs (git) use activities/process.py.
+patch-stack checks and coding agents). Capstan's own trusted programs (git) use integrations/process.py.
 
 Every command starts with a clean environment (an allowlist, never the worker's) and, on Linux,
 under bubblewrap (capstan/sandbox.py builds its view): its own user, PID, IPC and UTS namespaces,
