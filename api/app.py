@@ -13,18 +13,7 @@ from api.common.auth import authenticator_from_token
 from api.common.errors import install_error_handlers
 from api.common.gates import capstan_gates
 from api.common.middleware import RequestGuardMiddleware
-from api.common.openapi import (
-    BEARER,
-    PATCH_ADMIN_BEARER,
-    PATCH_ADMIN_HEADER,
-    PLATFORM_JWT,
-    TASKS_CALLBACK_TOKEN,
-    TASKS_GITHUB_SIGNATURE,
-    TASKS_SESSION,
-    WEBHOOK_SCHEMES,
-    document_api,
-)
-from api.protocols.services.project_access import hidden_projects
+from api.common.openapi import BEARER_SCHEME, document_api
 from api.surfaces import API_SURFACES
 from capstan import __version__
 from capstan.db import create_engine, create_session_factory
@@ -72,20 +61,15 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
     token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
     app.state.authenticator = authenticator_from_token(token)
     app.state.secret_box = SecretBox(secret_value(settings.secrets.key))
-    app.state.hidden_projects = hidden_projects  # project tokens, as GET /queues/jobs needs them
     install_error_handlers(app)
     default_openapi = app.openapi
 
     gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES))
-    enforced = ({BEARER} if token else set()) | (set(WEBHOOK_SCHEMES) if settings.webhooks.token else set()) \
-        | ({PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER} if settings.patch.admin_token else set()) \
-        | {TASKS_SESSION, TASKS_CALLBACK_TOKEN} \
-        | ({TASKS_GITHUB_SIGNATURE} if settings.tasks.webhook_secret else set()) \
-        | ({PLATFORM_JWT} if settings.platform.auth_mode == "enabled" else set())
+    schemes = [BEARER_SCHEME, *(scheme for surface in API_SURFACES for scheme in surface.security_schemes)]
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_api(default_openapi(), app.routes, enforced, gates)
+            app.openapi_schema = document_api(default_openapi(), app.routes, schemes, settings, gates)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -11,7 +11,8 @@ only adds what is particular to it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from api.common.errors import ApiError, ErrorResponse, Unauthorized
 from api.common.gates import BearerToken, GateTable
+from capstan.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,56 +32,33 @@ _ERRORS_ATTR = "__capstan_errors__"
 _CREDENTIALS_ATTR = "__capstan_credentials__"
 
 BEARER = "bearerAuth"
-PROJECT_TOKEN = "projectToken"
-GITHUB_SIGNATURE = "githubSignature"
-GITLAB_TOKEN = "gitlabToken"
-GITLAB_SIGNATURE = "gitlabSignature"
-LEGACY_WEBHOOK_TOKEN = "deksdenflowWebhookToken"
-PATCH_ADMIN_BEARER = "patchAdminBearer"
-PATCH_ADMIN_HEADER = "patchAdminToken"
-PLATFORM_JWT = "platformJwt"
-TASKS_SESSION = "tasksSession"
-TASKS_GITHUB_SIGNATURE = "tasksGithubSignature"
-TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
-WEBHOOK_SCHEMES = frozenset({GITHUB_SIGNATURE, GITLAB_TOKEN, GITLAB_SIGNATURE, LEGACY_WEBHOOK_TOKEN})
 
-SECURITY_SCHEMES: dict[str, dict[str, str]] = {
-    BEARER: {"type": "http", "scheme": "bearer",
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    """One credential routes read: its name in the document (what ``authenticated_by`` and a gate's
+    ``schemes`` name), its ``securitySchemes`` entry, and whether this deployment's settings switch it on
+    (a credential switched off is documented as optional). Each surface declares its own
+    (``api.common.surface.ApiSurface.security_schemes``); the bearer token is the app's."""
+
+    name: str
+    #: The OpenAPI security scheme object (``{"type": "apiKey", "in": "header", "name": …}``).
+    spec: Mapping[str, str]
+    #: Whether the settings switch the credential on.
+    enforced: Callable[[Settings], bool] = lambda settings: True
+
+
+#: The app's bearer token (``api.common.auth``): the credential of every path no gate names otherwise.
+BEARER_SCHEME = SecurityScheme(
+    BEARER, {"type": "http", "scheme": "bearer",
              "description": "`Authorization: Bearer <CAPSTAN_API_TOKEN>`. Unset token: the API is open."},
-    PROJECT_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Project-Token",
-                    "description": "The `api_token` secret of a project that has one; needed, besides the bearer "
-                                   "token, for anything of that project."},
-    GITHUB_SIGNATURE: {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
-                       "description": "`sha256=` + HMAC-SHA256(CAPSTAN_WEBHOOK_TOKEN, body)."},
-    GITLAB_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Gitlab-Token",
-                   "description": "CAPSTAN_WEBHOOK_TOKEN itself."},
-    GITLAB_SIGNATURE: {"type": "apiKey", "in": "header", "name": "X-Gitlab-Signature-256",
-                       "description": "HMAC-SHA256(CAPSTAN_WEBHOOK_TOKEN, body), with or without `sha256=`."},
-    LEGACY_WEBHOOK_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Deksdenflow-Webhook-Token",
-                           "description": "CAPSTAN_WEBHOOK_TOKEN itself (the original orchestrator's header)."},
-    PATCH_ADMIN_BEARER: {"type": "http", "scheme": "bearer",
-                         "description": "`Authorization: Bearer <CAPSTAN_PATCH_ADMIN_TOKEN>` (maintenance routes). "
-                                        "Unset token: those routes are open."},
-    PATCH_ADMIN_HEADER: {"type": "apiKey", "in": "header", "name": "X-Patch-Admin-Token",
-                         "description": "CAPSTAN_PATCH_ADMIN_TOKEN itself (maintenance routes)."},
-    PLATFORM_JWT: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                   "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
-    TASKS_SESSION: {"type": "apiKey", "in": "cookie", "name": "capstan_session",
-                    "description": "The signed session of a GitHub sign-in (`GET /api/auth/github`; coding-tasks "
-                                   "routes that act for a user)."},
-    TASKS_GITHUB_SIGNATURE: {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
-                             "description": "`sha256=` + HMAC-SHA256(CAPSTAN_TASKS_WEBHOOK_SECRET, body) "
-                                            "(`POST /api/webhooks/github`)."},
-    TASKS_CALLBACK_TOKEN: {"type": "apiKey", "in": "header", "name": "X-Capstan-Callback-Token",
-                           "description": "hex HMAC-SHA256(callback secret, execution id), handed to the runner "
-                                          "as CALLBACK_TOKEN (`POST /api/callbacks/complete`)."},
-}
+    enforced=lambda settings: bool(settings.api.api_token))
 
 #: What an error status means on any route; a route's own ``responses=`` description wins.
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: malformed or too deeply nested JSON, a wrong, missing or out-of-range field or "
          "parameter, an unknown enum value, a NaN or Infinity, a lone surrogate or a NUL byte",
-    401: "Credentials missing or wrong: the bearer token, or the X-Project-Token of a project that has one",
+    401: "Credentials missing or wrong: the bearer token, or another credential the operation names in its security",
     403: "Not allowed",
     404: "No record with the id in the path",
     409: "Not allowed from the record's current state",
@@ -162,9 +141,10 @@ def route_errors(route: APIRoute, method: str, gates: GateTable | None = None) -
     return codes
 
 
-def route_security(route: APIRoute, enforced: Iterable[str], gates: GateTable | None = None
+def route_security(route: APIRoute, schemes: Sequence[str], enforced: Iterable[str], gates: GateTable | None = None
                    ) -> list[dict[str, list[str]]]:
-    """The OpenAPI security requirement of ``route``: its alternatives, each a set of credentials sent together.
+    """The OpenAPI security requirement of ``route``: its alternatives, each a set of credentials sent together
+    (named in the order of ``schemes``).
 
     A credential the deployment does not enforce (no API token or webhook secret set; a project token, which
     only projects that have one need) may also be left out.
@@ -177,7 +157,7 @@ def route_security(route: APIRoute, enforced: Iterable[str], gates: GateTable | 
     choices = [[*group, *([] if enforced.intersection(group) else [None])] for group in groups]
     alternatives: list[dict[str, list[str]]] = []
     for combination in itertools.product(*choices):
-        requirement = {scheme: [] for scheme in SECURITY_SCHEMES if scheme in combination}
+        requirement = {scheme: [] for scheme in schemes if scheme in combination}
         if requirement not in alternatives:
             alternatives.append(requirement)
     return alternatives
@@ -195,9 +175,10 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], enforced: Iterable[str],
-                 gates: GateTable | None = None) -> dict[str, Any]:
-    """Write the errors and security of every operation of ``routes`` into FastAPI's ``schema``.
+def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], schemes: Sequence[SecurityScheme],
+                 settings: Settings, gates: GateTable | None = None) -> dict[str, Any]:
+    """Write the errors and security of every operation of ``routes`` into FastAPI's ``schema``, naming the
+    credentials ``schemes`` declares (those ``settings`` switch off as optional).
 
     FastAPI documents validation failures as 422; Capstan answers them with 400 in the one error shape.
     """
@@ -212,8 +193,9 @@ def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], enforced: 
         body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         models.update(body_schema.pop("$defs", {}))
         models[name] = body_schema
-    components["securitySchemes"] = SECURITY_SCHEMES
-    enforced = set(enforced)
+    components["securitySchemes"] = {scheme.name: dict(scheme.spec) for scheme in schemes}
+    names = [scheme.name for scheme in schemes]
+    enforced = {scheme.name for scheme in schemes if scheme.enforced(settings)}
     for route in api_routes(routes):
         if not route.include_in_schema:
             continue
@@ -231,5 +213,5 @@ def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], enforced: 
                 if code == "503":
                     response["headers"].update(_RETRY_AFTER_HEADER)
             operation["responses"] = dict(sorted(responses.items()))
-            operation["security"] = route_security(route, enforced, gates)
+            operation["security"] = route_security(route, names, enforced, gates)
     return schema

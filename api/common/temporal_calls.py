@@ -1,7 +1,8 @@
 """Every call from the API to Temporal, and what its failures mean in HTTP.
 
-- Temporal unreachable (``RPCError`` UNAVAILABLE/DEADLINE_EXCEEDED, or a lazy client that could
-  not connect) → 503 with ``Retry-After``; Temporal refusing a read → 502 (``temporal_errors``).
+- Temporal unreachable (``RPCError`` UNAVAILABLE/DEADLINE_EXCEEDED, or a client that cannot connect:
+  told by asking the server's health, ``temporal_unreachable``) → 503 with ``Retry-After``; Temporal
+  refusing a read → 502 (``temporal_errors``).
 - An Update its workflow rejected (an ``ApplicationError`` whose ``type`` the caller maps) → that
   ApiError (409, 404, 400 …); any other failed Update → 503.
 - An Update no worker accepted within the timeout → 503 ``no_worker``; one accepted but not
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -33,12 +34,11 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.common.errors import ApiError, BadGateway, ServiceUnavailable
-from models.common.search_attributes import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ RETRY_AFTER_SECONDS = 5
 ACCEPTED_CHECK_SECONDS = 2.0
 #: Status codes that mean Temporal is not there (rather than refusing the request).
 UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+#: How long ``temporal_unreachable`` waits for the server's health before taking it for absent.
+HEALTH_CHECK_SECONDS = 2.0
 
 #: ``ApplicationError.type`` → the ApiError a rejected Update answers with.
 Rejections = Mapping[str, Callable[[str], ApiError]]
@@ -73,37 +75,26 @@ class WorkflowStart:
         return {**self.options, "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING}
 
 
-def workspace_workflow_start(workflow: str, arg: Any, *, workspace_id: str, task_queue: str, kind: str, key: str,
-                             correlation_id: str) -> WorkflowStart:
-    """The start of a workflow acting in a workspace: its id names the workspace
-    (``<queue>:ws:<workspace>:<kind>:<key>``, so tenants never share an id), the ``CapstanWorkspaceId`` search
-    attribute lets operators filter by tenant in the Web UI, and the memo keeps the workspace and the
-    correlation id of the request that started it (the correlation id also travels in a header,
-    ``capstan.correlation``)."""
-    return WorkflowStart(workflow, arg, {
-        "id": f"{task_queue}:ws:{workspace_id}:{kind}:{key}", "task_queue": task_queue,
-        "search_attributes": TypedSearchAttributes([SearchAttributePair(WORKSPACE_ID, workspace_id)]),
-        "memo": {"workspaceId": workspace_id, "correlationId": correlation_id}})
-
-
 #: Builds the start of a workflow that is not running; called only when one is needed.
 StartFactory = Callable[[], Awaitable[WorkflowStart]]
 
 
-def never_connected(client: Client) -> bool:
-    """A lazily connected client whose first connect failed raises a bare ``RuntimeError`` (the SDK has no
-    type for it): tell that case by the client having no connection, not by the error's text."""
-    return getattr(client.service_client.worker_service_client, "_bridge_client", None) is None
+async def temporal_unreachable(client: Client) -> bool:
+    """Whether the client cannot reach Temporal, asked the public way: the server's health. A client that
+    cannot connect (a lazy one whose first connect fails) raises a bare ``RuntimeError`` on every call,
+    which the SDK gives no type of its own, so a ``RuntimeError`` is classified by asking this, never by
+    its text: when Temporal answers, the error was something else and is raised as it is."""
+    try:
+        async with asyncio.timeout(HEALTH_CHECK_SECONDS):
+            return not await client.service_client.check_health(timeout=timedelta(seconds=HEALTH_CHECK_SECONDS))
+    except RPCError as exc:
+        return exc.status in UNREACHABLE
+    except (RuntimeError, TimeoutError):
+        return True
 
 
-def is_unreachable(client: Client, error: BaseException) -> bool:
-    if isinstance(error, RPCError):
-        return error.status in UNREACHABLE
-    return isinstance(error, RuntimeError) and never_connected(client)
-
-
-@contextlib.contextmanager
-def temporal_errors(client: Client, where: str) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def temporal_errors(client: Client, where: str) -> AsyncIterator[None]:
     """For reads: Temporal unreachable → 503 ``temporal_unavailable``; refusing → 502 ``temporal_error``.
     ``where`` names the server in the message (address and namespace: no secret)."""
     try:
@@ -113,7 +104,7 @@ def temporal_errors(client: Client, where: str) -> Iterator[None]:
             raise unavailable(f"{where} is unreachable: {exc.message}", code="temporal_unavailable") from None
         raise BadGateway(f"{where} refused the request: {exc.message}", code="temporal_error") from None
     except RuntimeError as exc:
-        if not never_connected(client):
+        if not await temporal_unreachable(client):
             raise
         raise unavailable(f"{where} is unreachable: {exc}", code="temporal_unavailable") from None
 
@@ -145,7 +136,7 @@ async def signal_or_start(client: Client, workflow_id: str, signal: str, args: S
         await client.start_workflow(begin.workflow, begin.arg, start_signal=signal, start_signal_args=list(args),
                                     **begin.start_options)
     except (RPCError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not never_connected(client):
+        if isinstance(exc, RuntimeError) and not await temporal_unreachable(client):
             raise
         log.warning("signal %s to %s not delivered: %r", signal, workflow_id, exc)
         raise unavailable(unavailable_detail, retry_after=retry_after) from None
@@ -179,7 +170,7 @@ async def update_or_start(client: Client, workflow_id: str, update: str, args: S
         raise unavailable(f"no worker applied the action within {timeout:.0f}s; "
                           "it may still be applied when a worker is available", code="no_worker") from None
     except (RPCError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not never_connected(client):
+        if isinstance(exc, RuntimeError) and not await temporal_unreachable(client):
             raise
         log.warning("update %s on %s not applied: %r", update, workflow_id, exc)
         raise unavailable("the workflow service is unavailable; try again") from None
@@ -245,6 +236,102 @@ async def run_workflow(client: Client, start: WorkflowStart, *, timeout: float, 
         log.error("workflow %s failed: %s", start.options.get("id"), exc.cause)
         raise BadGateway(f"the workflow failed: {exc.cause}", code="workflow_failed") from None
     except (RPCError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not never_connected(client):
+        if isinstance(exc, RuntimeError) and not await temporal_unreachable(client):
             raise
         raise unavailable("the workflow service is unavailable; try again") from None
+
+
+# --- Runs started by their first Update, and Updates that never start a run ------------------------
+# (the coding tasks: ``api.tasks.services.runs``). A refused Update raises whatever its refusal maps
+# to, given the ``ApplicationError`` itself (its ``details`` name the task or the run's status).
+
+#: ``ApplicationError.type`` → the exception a refused Update raises (an ApiError, or one the caller answers).
+Refusals = Mapping[str, Callable[[ApplicationError], Exception]]
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """What an Update sent to a running workflow came to: ``completed`` (``result`` is its answer),
+    ``pending`` (accepted, not finished within the timeout: it will be), or ``not_running`` (no open
+    workflow has that id: none was started, or it has closed)."""
+
+    state: str
+    result: Any = None
+
+
+def _refused(exc: WorkflowUpdateFailedError, refusals: Refusals) -> Exception:
+    cause = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type in refusals:
+        return refusals[cause.type](cause)
+    log.error("update failed unexpectedly: %s", exc.cause)
+    return unavailable("the action failed in the workflow; see the run's events")
+
+
+async def _not_finished(client: Client, workflow_id: str, update: str, args: list[Any], update_id: str,
+                        result_type: type, timeout: float) -> UpdateOutcome:
+    """A timed-out Update: ``pending`` when a worker accepted it, else 503 ``no_worker``."""
+    if await _was_accepted(client, workflow_id, update, args, update_id, result_type):
+        log.warning("update %s on %s accepted, not finished within %.0fs", update, workflow_id, timeout)
+        return UpdateOutcome("pending")
+    log.warning("update %s on %s not accepted within %.0fs", update, workflow_id, timeout)
+    raise unavailable(f"no worker took the request within {timeout:.0f}s; it may still be applied when a worker "
+                      "is available", code="no_worker")
+
+
+async def _unreachable(client: Client, exc: RPCError | RuntimeError, what: str) -> ServiceUnavailable:
+    if isinstance(exc, RuntimeError) and not await temporal_unreachable(client):
+        raise exc
+    log.warning("%s: %r", what, exc)
+    return unavailable("the workflow service is unavailable; try again")
+
+
+async def start_with_update(client: Client, start: WorkflowStart, update: str, args: Sequence[Any], *,
+                            timeout: float, result_type: type[R], refusals: Refusals) -> R:
+    """Start a new workflow together with its first Update (update-with-start, one RPC) and return the
+    Update's answer, all within ``timeout`` seconds. A refused Update raises its refusal; one not
+    finished in time is 503 ``action_pending`` (it will be applied) or ``no_worker``."""
+    workflow_id = str(start.options["id"])
+    update_id = str(uuid.uuid4())
+    rpc_timeout = timedelta(seconds=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            operation = WithStartWorkflowOperation(start.workflow, start.arg, **start.start_options)
+            handle = await client.start_update_with_start_workflow(
+                update, *args, id=update_id, start_workflow_operation=operation,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED, result_type=result_type, rpc_timeout=rpc_timeout)
+            return await handle.result(rpc_timeout=rpc_timeout)
+    except WorkflowUpdateFailedError as exc:
+        raise _refused(exc, refusals) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        await _not_finished(client, workflow_id, update, list(args), update_id, result_type, timeout)
+        raise unavailable(f"the request was accepted but not finished within {timeout:.0f}s (a database write or "
+                          "a GitHub call is still in progress); it will be applied: look before sending it again",
+                          code="action_pending") from None
+    except (RPCError, RuntimeError) as exc:
+        raise await _unreachable(client, exc, f"update-with-start {update} of {workflow_id}") from None
+
+
+async def update_if_running(client: Client, workflow_id: str, update: str, args: Sequence[Any], *,
+                            timeout: float, result_type: type[R], refusals: Refusals) -> UpdateOutcome:
+    """Run an Update on the workflow if one with that id is open, never starting one (an action on a run
+    whose workflow has closed is answered from the run's record by the caller)."""
+    update_id = str(uuid.uuid4())
+    rpc_timeout = timedelta(seconds=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            handle = await client.get_workflow_handle(workflow_id).start_update(
+                update, *args, id=update_id, wait_for_stage=WorkflowUpdateStage.COMPLETED, result_type=result_type,
+                rpc_timeout=rpc_timeout)
+            return UpdateOutcome("completed", await handle.result(rpc_timeout=rpc_timeout))
+    except WorkflowUpdateFailedError as exc:
+        raise _refused(exc, refusals) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        return await _not_finished(client, workflow_id, update, list(args), update_id, result_type, timeout)
+    except RPCError as exc:
+        if is_not_found(exc):  # never started, or closed ("workflow execution already completed")
+            return UpdateOutcome("not_running")
+        raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None
+    except RuntimeError as exc:
+        raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None

@@ -14,9 +14,11 @@ from fastapi import Request
 
 from api.common.auth import Principal, secrets_equal
 from api.common.errors import Unauthorized
-from api.common.openapi import PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER
 from models.common.settings import secret_value
 
+#: The OpenAPI security schemes of the admin token (declared in ``api/maintenance/router.py``).
+PATCH_ADMIN_BEARER = "patchAdminBearer"
+PATCH_ADMIN_HEADER = "patchAdminToken"
 _BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE | re.DOTALL)
 ADMIN = Principal(subject="patch-admin", scheme="patch-admin-token", roles=frozenset({"admin"}))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
-from api.maintenance.auth import PatchAdminToken
+from api.maintenance.auth import PATCH_ADMIN_BEARER, PATCH_ADMIN_HEADER, PatchAdminToken
 from api.maintenance.routes import attempts, dispatches, feed_sources, flow_events, workspace
 
 router = APIRouter()
@@ -27,4 +28,15 @@ surface = ApiSurface(
         {"name": "feed-sources", "description": "The polled feeds, their cursors and schedules; poll on demand."},
     ],
     gates={path: PatchAdminToken() for path in PATHS},
+    security_schemes=[
+        SecurityScheme(PATCH_ADMIN_BEARER, {
+            "type": "http", "scheme": "bearer",
+            "description": "`Authorization: Bearer <CAPSTAN_PATCH_ADMIN_TOKEN>` (maintenance routes). Unset token: "
+                           "those routes are open."},
+            enforced=lambda settings: bool(settings.patch.admin_token)),
+        SecurityScheme(PATCH_ADMIN_HEADER, {
+            "type": "apiKey", "in": "header", "name": "X-Patch-Admin-Token",
+            "description": "CAPSTAN_PATCH_ADMIN_TOKEN itself (maintenance routes)."},
+            enforced=lambda settings: bool(settings.patch.admin_token)),
+    ],
 )

@@ -27,13 +27,14 @@ from fastapi import Request
 from api.common.auth import Principal
 from api.common.errors import BadRequest, Unauthorized
 from api.common.middleware import REQUEST_ID
-from api.common.openapi import PLATFORM_JWT
 from models.common.settings import secret_value
 from models.platform_v1.roles import ANY_WORKSPACE_ROLES, Role, known_roles
 from models.platform_v1.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
+#: The OpenAPI security scheme of the bearer JWT (declared in ``api/platform_v1/router.py``).
+PLATFORM_JWT = "platformJwt"
 SCHEME = "platform-jwt"
 HMAC_ALGORITHMS = ("HS256",)
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")

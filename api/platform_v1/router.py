@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
-from api.platform_v1.auth import PlatformJwt
+from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
 from api.platform_v1.routes import configuration, resources, workspaces
 
 router = APIRouter()
@@ -22,4 +23,8 @@ surface = ApiSurface(
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
     ],
     gates={"/api/v1": PlatformJwt()},
+    security_schemes=[SecurityScheme(PLATFORM_JWT, {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
+        enforced=lambda settings: settings.platform.auth_mode == "enabled")],
 )

@@ -8,8 +8,9 @@ from fastapi import Depends, Request
 
 from api.common.deps import ReaderDep, SessionDep
 from api.common.errors import Unauthorized
-from api.common.openapi import PROJECT_TOKEN, authenticated_by, raises
+from api.common.openapi import authenticated_by, raises
 from api.protocols.project_tokens import check_project_token
+from api.protocols.security import PROJECT_TOKEN
 from api.protocols.services.project_access import ProjectVisibility, project_visibility
 from api.protocols.services.protocols import get_step
 from api.protocols.services.runs import get_project, get_run

@@ -1,4 +1,5 @@
-"""The protocols surface: projects, protocol runs, their steps and events, and forge webhooks."""
+"""The protocols surface: projects, protocol runs, their steps and events, and forge webhooks; its
+credentials (``security.py``) and the jobs on its task queue (``jobs.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from fastapi import APIRouter
 
 from api.common.gates import SignedWebhook
 from api.common.surface import ApiSurface
+from api.protocols.jobs import PROTOCOL_JOBS
 from api.protocols.routes import codemachine, events, projects, protocols, steps, webhooks
+from api.protocols.security import SECURITY_SCHEMES
 
 router = APIRouter()
 for module in (projects, protocols, steps, events, codemachine, webhooks):
@@ -25,4 +28,6 @@ surface = ApiSurface(
     ],
     # The webhook routes verify a signature over the body themselves: nothing to check before it is read.
     gates={path: SignedWebhook() for path in ("/webhooks/github", "/webhooks/gitlab")},
+    security_schemes=SECURITY_SCHEMES,
+    jobs=PROTOCOL_JOBS,
 )

@@ -12,10 +12,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.common.gates import Gate, Public, SignedWebhook
+from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.tasks.routes import auth, config, github_data, intake, ops, tasks
-from api.tasks.session import TasksSession
-from api.tasks.webhook_signature import GitHubWebhookSignature
+from api.tasks.routes.intake import TASKS_CALLBACK_TOKEN
+from api.tasks.session import TASKS_SESSION, TasksSession
+from api.tasks.webhook_signature import TASKS_GITHUB_SIGNATURE, GitHubWebhookSignature
 
 router = APIRouter()
 for module in (intake, tasks, config, auth, github_data, ops):
@@ -45,4 +47,19 @@ surface = ApiSurface(
         {"name": "tasks-ops", "description": "Startup check and GitHub rate limit (no auth)."},
     ],
     gates=GATES,
+    security_schemes=[
+        SecurityScheme(TASKS_SESSION, {
+            "type": "apiKey", "in": "cookie", "name": "capstan_session",
+            "description": "The signed session of a GitHub sign-in (`GET /api/auth/github`; coding-tasks routes that "
+                           "act for a user)."}),
+        SecurityScheme(TASKS_GITHUB_SIGNATURE, {
+            "type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
+            "description": "`sha256=` + HMAC-SHA256(CAPSTAN_TASKS_WEBHOOK_SECRET, body) "
+                           "(`POST /api/webhooks/github`)."},
+            enforced=lambda settings: bool(settings.tasks.webhook_secret)),
+        SecurityScheme(TASKS_CALLBACK_TOKEN, {
+            "type": "apiKey", "in": "header", "name": "X-Capstan-Callback-Token",
+            "description": "hex HMAC-SHA256(callback secret, execution id), handed to the runner as CALLBACK_TOKEN "
+                           "(`POST /api/callbacks/complete`)."}),
+    ],
 )

@@ -21,7 +21,7 @@ from fastapi import Depends, Request, Response
 from api.common.auth import Principal, secrets_equal
 from api.common.deps import SessionDep
 from api.common.errors import Unauthorized
-from api.common.openapi import TASKS_SESSION, authenticated_by, raises
+from api.common.openapi import authenticated_by, raises
 from capstan.secrets import SecretsUnreadable, tasks_session_secret
 from capstan.settings import Settings
 from models.common.base import utcnow
@@ -31,6 +31,8 @@ COOKIE = "capstan_session"
 STATE_COOKIE = "capstan_oauth_state"
 SESSION_MAX_AGE = 7 * 24 * 3600
 STATE_MAX_AGE = 600
+#: The OpenAPI security scheme of the session cookie (declared in ``api/tasks/router.py``).
+TASKS_SESSION = "tasksSession"
 NOT_SIGNED_IN = "sign in with GitHub first (GET /api/auth/github)"
 #: Where the gate leaves the verified session id for the dependency.
 SESSION_ID_SCOPE_KEY = "capstan.tasks.session_id"

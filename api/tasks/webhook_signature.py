@@ -15,8 +15,10 @@ from fastapi import Request
 
 from api.common.auth import Principal, secrets_equal
 from api.common.errors import ServiceUnavailable, Unauthorized
-from api.common.openapi import TASKS_GITHUB_SIGNATURE
 from models.common.settings import secret_value
+
+#: The OpenAPI security scheme of the webhook signature (declared in ``api/tasks/router.py``).
+TASKS_GITHUB_SIGNATURE = "tasksGithubSignature"
 
 
 def github_signature(secret: str, body: bytes) -> str:

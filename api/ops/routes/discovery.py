@@ -43,7 +43,7 @@ class EngineStatus(BaseModel):
 async def engine_status(request: Request) -> EngineStatus:
     state = request.app.state
     client, settings = state.temporal, state.settings
-    with temporal_errors(client, settings):
+    async with temporal_errors(client, settings):
         info = await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=5))
         queues = await asyncio.gather(*(describe_queue(client, name) for name in capstan_task_queues(settings)))
     return EngineStatus(engine="temporal", namespace=client.namespace, serverVersion=info.server_version or None,

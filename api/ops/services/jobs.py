@@ -2,7 +2,9 @@
 
 Jobs are found with Temporal visibility; running ones are described live for
 their pending activities, and the page returned gets its input (the job payload)
-from the head of its history. ``docs/api/queues.md`` states the rules.
+from the head of its history. What a job is called, and whose jobs a request may
+not look inside, each surface declares for its own queue (``api.common.jobs.SurfaceJobs``).
+``docs/api/queues.md`` states the rules.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -24,12 +26,12 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.common.jobs import SurfaceJobs
 from api.ops.services.queues import RPC_TIMEOUT, capstan_task_queues, proto_time, temporal_errors
 from capstan.settings import Settings
-from capstan.temporal import workflow_ui_url
+from capstan.temporal import surface_task_queue, workflow_ui_url
 from models.common import search_attributes as sa
 from models.ops.queues import Job, JobActivity, JobMetadata, JobStatus
-from models.protocols.workflow_io import JOB_TYPES, ActivityName, WorkflowName, WorkKind
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +43,8 @@ SCAN_BATCH = 50
 #: Events read from the head of a history: the start event (input) and the first workflow task.
 HISTORY_HEAD_EVENTS = 10
 
-#: The documented job name of a workflow type whose whole execution is one job.
-WORKFLOW_JOB_TYPES = {WorkflowName.PROJECT_SETUP: "project_setup_job"}
-#: Activities that only write Capstan's records: never the job a run is doing.
-BOOKKEEPING_ACTIVITIES = frozenset({ActivityName.RECORD_RUN_CHANGES, ActivityName.WRITE_RUN_RECORDS,
-                                    ActivityName.CREATE_STEP_RUNS})
-#: The documented job name of each activity of a protocol run (``workflows/protocol_run.py``).
-ACTIVITY_JOB_TYPES = {
-    ActivityName.PLAN_PROTOCOL: JOB_TYPES[WorkKind.PLAN],
-    ActivityName.EXECUTE_STEP: JOB_TYPES[WorkKind.EXECUTE],
-    ActivityName.RUN_QA: JOB_TYPES[WorkKind.QA],
-    ActivityName.ENSURE_PROTOCOL_BRANCH: JOB_TYPES[WorkKind.OPEN_PR],
-    ActivityName.OPEN_PULL_REQUEST: JOB_TYPES[WorkKind.OPEN_PR],
-}
+#: Task queue name → what its surface declares about its jobs.
+JobViews = Mapping[str, SurfaceJobs]
 
 _CLOSED_STATUSES = {
     JobStatus.FINISHED: ("Completed",),
@@ -110,12 +101,9 @@ def job_status(execution_status: WorkflowExecutionStatus | None, activities: Seq
     return JobStatus.STARTED
 
 
-def activity_job_type(activity_type: str) -> str | None:
-    """The documented job name of an activity: ``None`` for record writes, the activity's own name
-    when it is not one of the protocol run's jobs."""
-    if activity_type in BOOKKEEPING_ACTIVITIES:
-        return None
-    return ACTIVITY_JOB_TYPES.get(activity_type, activity_type)
+def job_views(settings: Settings, declared: Sequence[SurfaceJobs]) -> JobViews:
+    """Each surface's declaration by the name of its task queue."""
+    return {surface_task_queue(settings.temporal, jobs.queue): jobs for jobs in declared}
 
 
 @dataclass
@@ -194,14 +182,14 @@ def _unless_gone() -> Iterator[None]:
             raise
 
 
-async def list_jobs(client: Client, settings: Settings, status: JobStatus | None = None,
+async def list_jobs(client: Client, settings: Settings, views: JobViews, status: JobStatus | None = None,
                     limit: int = DEFAULT_LIMIT, offset: int = 0) -> list[Job]:
     """Jobs on Capstan's task queues, in visibility order (running newest first, then closed
     newest first). Queued and started are told apart by reading each running execution, so
     those two filters scan running executions until the page is full."""
     query = jobs_query(capstan_task_queues(settings), status)
     limiter = asyncio.Semaphore(CONCURRENT_CALLS)
-    with temporal_errors(client, settings):
+    async with temporal_errors(client, settings):
         if status in (JobStatus.QUEUED, JobStatus.STARTED):
             page = await _scan_for_status(client, query, status, limit, offset, limiter)
         else:
@@ -210,7 +198,7 @@ async def list_jobs(client: Client, settings: Settings, status: JobStatus | None
             page = [_Execution(e) async for e in listed][offset:]
         statuses = await _each(limiter, page, lambda e: e.status(client))
         await _each(limiter, page, lambda e: e.read_head(client))
-        return [await _job(client, settings, e, s) for e, s in zip(page, statuses, strict=True)]
+        return [await _job(client, settings, views, e, s) for e, s in zip(page, statuses, strict=True)]
 
 
 async def _scan_for_status(client: Client, query: str, wanted: JobStatus, limit: int, offset: int,
@@ -252,12 +240,13 @@ async def _each(limiter: asyncio.Semaphore, items: Sequence[_Execution],
     return list(await asyncio.gather(*(limited(i) for i in items)))
 
 
-async def _job(client: Client, settings: Settings, execution: _Execution, status: JobStatus) -> Job:
+async def _job(client: Client, settings: Settings, views: JobViews, execution: _Execution, status: JobStatus) -> Job:
     info = execution.info
+    view = views.get(info.task_queue) or SurfaceJobs(queue=info.task_queue)
     attributes = info.typed_search_attributes
-    activities = [_activity(a) for a in execution.activities]
+    activities = [_activity(a, view) for a in execution.activities]
     run_kind = attributes.get(sa.RUN_KIND)
-    job_type = (WORKFLOW_JOB_TYPES.get(info.workflow_type)
+    job_type = (view.workflow_job_types.get(info.workflow_type)
                 or next((a.job_type for a in activities if a.job_type), None)
                 or run_kind or info.workflow_type)
     temporal = settings.temporal
@@ -274,12 +263,12 @@ async def _job(client: Client, settings: Settings, execution: _Execution, status
     )
 
 
-def _activity(pending: PendingActivityInfo) -> JobActivity:
+def _activity(pending: PendingActivityInfo, view: SurfaceJobs) -> JobActivity:
     state = PendingActivityState.Name(pending.state).removeprefix("PENDING_ACTIVITY_STATE_").lower()
     failure = pending.last_failure.message if pending.HasField("last_failure") else None
     return JobActivity(
         activity_id=pending.activity_id, activity_type=pending.activity_type.name,
-        job_type=activity_job_type(pending.activity_type.name), state=state, attempt=pending.attempt,
+        job_type=view.activity_job_type(pending.activity_type.name), state=state, attempt=pending.attempt,
         maximum_attempts=pending.maximum_attempts or None,
         scheduled_at=proto_time(pending, "scheduled_time"), last_started_at=proto_time(pending, "last_started_time"),
         last_heartbeat_at=proto_time(pending, "last_heartbeat_time"),
@@ -304,10 +293,11 @@ async def _payload(client: Client, execution: _Execution) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def redact_jobs(jobs: list[Job], hidden_projects: set[int]) -> list[Job]:
-    """Jobs of projects the request may not see keep their place in the list (pages stay stable)
-    but lose what their project put in them: the workflow input and failure messages."""
-    return [_redacted(job) if job.metadata.project_id in hidden_projects else job for job in jobs]
+def redact_jobs(jobs: list[Job], hidden: set[tuple[str, int]]) -> list[Job]:
+    """Jobs of the projects ``hidden`` names (by task queue and project id: each surface decides for its
+    own queue) keep their place in the list (pages stay stable) but lose what their project put in them:
+    the workflow input and failure messages."""
+    return [_redacted(job) if (job.task_queue, job.metadata.project_id) in hidden else job for job in jobs]
 
 
 def _redacted(job: Job) -> Job:

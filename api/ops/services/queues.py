@@ -40,7 +40,7 @@ def capstan_task_queues(settings: Settings) -> list[str]:
 
 # --- errors ---------------------------------------------------------------------------------------
 
-def temporal_errors(client: Client, settings: Settings) -> contextlib.AbstractContextManager[None]:
+def temporal_errors(client: Client, settings: Settings) -> contextlib.AbstractAsyncContextManager[None]:
     """Turn Temporal transport failures into 503 (unreachable) or 502 (refused)."""
     where = f"Temporal at {settings.temporal.address} (namespace {settings.temporal.namespace!r})"
     return temporal_calls.temporal_errors(client, where)
@@ -49,7 +49,7 @@ def temporal_errors(client: Client, settings: Settings) -> contextlib.AbstractCo
 # --- queues ---------------------------------------------------------------------------------------
 
 async def list_queue_stats(client: Client, settings: Settings) -> list[QueueStats]:
-    with temporal_errors(client, settings):
+    async with temporal_errors(client, settings):
         return list(await asyncio.gather(*(describe_queue(client, name) for name in capstan_task_queues(settings))))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep, WriterDep
-from api.common.openapi import PROJECT_TOKEN, authenticated_by
+from api.common.openapi import authenticated_by
 from api.protocols.project_tokens import check_project_token
+from api.protocols.security import PROJECT_TOKEN
 from api.protocols.services import codemachine as service
 from api.protocols.services.codemachine import CodeMachineImportRequest, CodeMachineImportResponse
 from api.protocols.services.runs import get_project

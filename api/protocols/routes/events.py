@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.common.deps import ReaderDep, SessionDep
-from api.common.openapi import PROJECT_TOKEN, authenticated_by
+from api.common.openapi import authenticated_by
 from api.common.pagination import ClampedLimit, Offset
 from api.protocols.deps import VisibilityDep
 from api.protocols.project_tokens import check_project_token
+from api.protocols.security import PROJECT_TOKEN
 from api.protocols.services.events import list_events
 from api.protocols.services.runs import get_project
 from models.protocols.event import EventPublic

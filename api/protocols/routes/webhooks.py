@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Query, Request
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest
-from api.common.openapi import GITHUB_SIGNATURE, GITLAB_SIGNATURE, GITLAB_TOKEN, LEGACY_WEBHOOK_TOKEN, authenticated_by
+from api.common.openapi import authenticated_by
+from api.protocols.security import GITHUB_SIGNATURE, GITLAB_SIGNATURE, GITLAB_TOKEN, LEGACY_WEBHOOK_TOKEN
 from api.protocols.webhooks.gitlab import gitlab_event_name
 from api.protocols.webhooks.mapping import GITHUB, GITLAB
 from api.protocols.webhooks.receive import Delivery, WebhookAnswer, receive

@@ -4,7 +4,8 @@ A project whose ``secrets.api_token`` is set needs ``X-Project-Token`` on its ow
 (``api.protocols.project_tokens.check_project_token``). Lists that span projects (``GET /projects``, ``GET /events``,
 ``GET /queues/jobs``) follow the same rule through this one helper: a guarded project is shown
 only to a request carrying its token. Unguarded projects are always shown. The operator surface
-(``api/ops``) does not import this module: the app hands it ``hidden_projects`` (``api/app.py``).
+(``api/ops``) does not import this module: the surface declares ``hidden_projects`` with the jobs on
+its queue (``api/protocols/jobs.py``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,6 @@ def _opens(secret_box, secrets, given: str) -> bool:
 
 async def hidden_projects(request: Request, session: AsyncSession, project_ids: Iterable[int]) -> set[int]:
     """Of ``project_ids``, the guarded projects this request may not see: the operator surface's
-    view of project tokens (``api.ops.routes.queues.HiddenProjects``)."""
+    view of project tokens (``api.common.jobs.HiddenProjects``)."""
     visibility = await project_visibility(session, request)
     return await visibility.hidden(session, project_ids)

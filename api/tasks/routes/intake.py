@@ -12,13 +12,16 @@ from fastapi.responses import JSONResponse
 from api.common.auth import secrets_equal
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, Unauthorized
-from api.common.openapi import TASKS_CALLBACK_TOKEN, authenticated_by, json_body
+from api.common.openapi import authenticated_by, json_body
 from api.tasks.schemas import CallbackBody
 from api.tasks.services.callbacks import accept_callback, parse_callback
 from api.tasks.services.comment_intake import IssueCommentEvent, take_comment
 from capstan.secrets import tasks_callback_secret
 from capstan.strict_json import JsonRejected, read_json
 from integrations.runners.callback import callback_token
+
+#: The OpenAPI security scheme of the runners' callback token (declared in ``api/tasks/router.py``).
+TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-intake"])

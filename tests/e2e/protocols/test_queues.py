@@ -21,7 +21,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.app import create_app
-from api.ops.services.jobs import activity_job_type, job_status, jobs_query
+from api.ops.services.jobs import job_status, jobs_query
+from api.protocols.jobs import PROTOCOL_JOBS
 from capstan.settings import ApiSettings, Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue, surface_task_queues
 from models.common import search_attributes as sa
@@ -292,7 +293,7 @@ def test_job_status_rules(execution, states, taken, expected):
     ("fetch_repository", "fetch_repository"), ("write_run_records", None), ("create_step_runs", None),
 ])
 def test_activity_job_types(name, job_type):
-    assert activity_job_type(name) == job_type
+    assert PROTOCOL_JOBS.activity_job_type(name) == job_type
 
 
 def test_jobs_query():

@@ -1,6 +1,5 @@
 """The request's correlation id reaches the workflow it starts, the activities that workflow runs (and
-their log lines), and the workflow's update handlers, through a Temporal header; a workflow started
-for a workspace names it in its id, its search attribute and its memo."""
+their log lines), and the workflow's update handlers, through a Temporal header."""
 
 from __future__ import annotations
 
@@ -10,11 +9,9 @@ import uuid
 
 from temporalio.worker import Worker
 
-from api.common.temporal_calls import workspace_workflow_start
 from capstan.logs import RequestIdFilter, request_id_var
 from capstan.settings import TemporalSettings
 from capstan.temporal import connect
-from models.common.search_attributes import WORKSPACE_ID
 from tests.integration.common.correlated_workflow import CorrelatedEcho, correlated_echo
 from worker.main import SANDBOX
 
@@ -44,23 +41,3 @@ async def test_the_correlation_id_follows_the_request_into_workflows_and_activit
               if record.getMessage().startswith("echoing")]
     assert ("echoing a", "req-start-1") in echoes and ("echoing b", "req-update-2") in echoes
     assert request_id_var.get() == "-"  # nothing leaked into the caller's context
-
-
-async def test_a_workspace_workflow_names_its_workspace_in_id_search_attribute_and_memo(stack):
-    client = await connect(TemporalSettings(address=stack.temporal_address))
-    queue = f"workspace-{uuid.uuid4().hex[:8]}"
-    start = workspace_workflow_start("CorrelatedEcho", "x", workspace_id="ws_a1", task_queue=queue, kind="echo",
-                                     key="1", correlation_id="req-7")
-    async with Worker(client, task_queue=queue, workflows=[CorrelatedEcho], activities=[correlated_echo],
-                      workflow_runner=SANDBOX):
-        handle = await client.start_workflow(start.workflow, start.arg, **start.start_options)
-        await asyncio.wait_for(handle.execute_update(CorrelatedEcho.finish, "y"), 30)
-        await asyncio.wait_for(handle.result(), 30)
-        described = await handle.describe()
-
-    assert handle.id == f"{queue}:ws:ws_a1:echo:1"
-    assert described.typed_search_attributes.get(WORKSPACE_ID) == "ws_a1"
-    assert await described.memo_value("workspaceId") == "ws_a1"
-    assert await described.memo_value("correlationId") == "req-7"
-    found = [w.id async for w in client.list_workflows(f"CapstanWorkspaceId = 'ws_a1' AND TaskQueue = '{queue}'")]
-    assert found == [handle.id]

@@ -13,10 +13,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.common.errors import ServiceUnavailable
 from api.common.temporal_calls import (
     WorkflowStart,
-    never_connected,
     signal_or_start,
     start_workflow_once,
     temporal_errors,
+    temporal_unreachable,
     update_or_start,
 )
 from capstan.devstack.ports import free_port
@@ -83,7 +83,7 @@ async def test_an_update_no_worker_takes_is_503_no_worker_with_retry_after(tempo
 
 
 async def test_temporal_down_is_503_for_updates_signals_and_reads(unreachable, starts):
-    assert never_connected(unreachable)
+    assert await temporal_unreachable(unreachable)
     with pytest.raises(ServiceUnavailable) as update:
         await update_or_start(unreachable, starts.workflow_id, "start", [], starts, timeout=5.0, result_type=dict,
                               rejections={})
@@ -91,7 +91,7 @@ async def test_temporal_down_is_503_for_updates_signals_and_reads(unreachable, s
         await signal_or_start(unreachable, starts.workflow_id, "ci_report", [{}], starts,
                               unavailable_detail="recorded; send it again", retry_after=10)
     with pytest.raises(ServiceUnavailable) as read:
-        with temporal_errors(unreachable, "Temporal at nowhere"):
+        async with temporal_errors(unreachable, "Temporal at nowhere"):
             await unreachable.get_workflow_handle(starts.workflow_id).describe()
     assert (update.value.code, update.value.headers) == ("service_unavailable", {"Retry-After": "5"})
     assert (signal.value.detail, signal.value.headers) == ("recorded; send it again", {"Retry-After": "10"})
@@ -100,4 +100,11 @@ async def test_temporal_down_is_503_for_updates_signals_and_reads(unreachable, s
 
 
 async def test_a_connected_client_is_not_taken_for_a_missing_server(temporal_client):
-    assert not never_connected(temporal_client)
+    assert not await temporal_unreachable(temporal_client)
+
+
+async def test_a_runtime_error_while_temporal_answers_is_no_503(temporal_client):
+    """Only an unreachable server makes a ``RuntimeError`` a 503: a bug stays a bug (a 500, logged)."""
+    with pytest.raises(RuntimeError, match="a bug"):
+        async with temporal_errors(temporal_client, "Temporal at here"):
+            raise RuntimeError("a bug")
