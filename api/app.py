@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from api.common.auth import authenticator_from_token
+from api.common.docs_pages import install_docs_pages
 from api.common.errors import install_error_handlers
 from api.common.gates import capstan_gates
 from api.common.middleware import RequestGuardMiddleware
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
         summary="Durable orchestration for code work: protocol runs, maintenance attempts and coding tasks.",
         openapi_tags=[dict(tag) for surface in API_SURFACES for tag in surface.tags],
         lifespan=lifespan,
+        docs_url=None,  # served offline instead (api/common/docs_pages.py)
+        redoc_url=None,
     )
     app.state.settings = settings
     token = settings.api.api_token.get_secret_value() if settings.api.api_token else None
@@ -64,7 +67,8 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
     install_error_handlers(app)
     default_openapi = app.openapi
 
-    gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES))
+    viewers = install_docs_pages(app)
+    gates = app.state.gates = capstan_gates(app, (surface.gates for surface in API_SURFACES), viewers)
     schemes = [BEARER_SCHEME, *(scheme for surface in API_SURFACES for scheme in surface.security_schemes)]
 
     def openapi() -> dict:

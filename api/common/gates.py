@@ -77,10 +77,11 @@ class GateTable:
         return best
 
 
-def capstan_gates(app: FastAPI, surface_gates: Iterable[Mapping[str, Gate]]) -> GateTable:
-    """The app's gate table: its OpenAPI document and viewers are public, each surface adds the gates
-    it declares (``ApiSurface.gates``), and every other path needs the bearer token."""
-    documents = [app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+def capstan_gates(app: FastAPI, surface_gates: Iterable[Mapping[str, Gate]], viewers: Iterable[str] = ()) -> GateTable:
+    """The app's gate table: its OpenAPI document and the ``viewers`` of it (with everything under them)
+    are public, each surface adds the gates it declares (``ApiSurface.gates``), and every other path needs
+    the bearer token."""
+    documents = [app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url, *viewers]
     prefixes: dict[str, Gate] = {path: Public() for path in documents if path}
     for gates in surface_gates:
         if clash := prefixes.keys() & gates.keys():

@@ -144,3 +144,28 @@ def test_a_new_route_is_documented_by_the_dependencies_it_uses():
     operation = app.openapi()["paths"]["/protocols/{protocol_run_id}/novelty"]["post"]
     assert {"400", "401", "404", "413", "503"} <= set(operation["responses"])
     assert operation["security"] == [{"bearerAuth": [], "projectToken": []}, {"bearerAuth": []}]
+
+
+async def test_the_document_viewers_load_nothing_from_another_host():
+    """``/docs`` and ``/redoc`` work offline: every script, style, font and icon they reference is the app's
+    own and answers (no CDN, no Google Fonts)."""
+    import re
+
+    import httpx
+
+    app = create_app(Settings(api=ApiSettings(api_token="t0ken")))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://capstan.test") as client:
+        for page in ("/docs", "/redoc"):
+            response = await client.get(page)  # open, like the document itself
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+            html = response.text
+            assert "://" not in html.replace("http://www.w3.org", ""), (page, re.findall(r"\S*://\S*", html))
+            assert "fonts.googleapis" not in html and "cdn." not in html
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert assets, page
+            for asset in assets:
+                assert asset.startswith("/"), (page, asset)
+                fetched = await client.get(asset)
+                assert fetched.status_code == 200 and fetched.content, (page, asset)
+        assert "'/openapi.json'" in (await client.get("/docs")).text
+        assert (await client.get("/docs/oauth2-redirect")).status_code == 200
