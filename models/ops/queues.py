@@ -48,6 +48,25 @@ class QueueStats(BaseModel):
     activity_tasks: TaskTypeStats
 
 
+class QueueSummary(BaseModel):
+    """A task queue as anyone may see it (``GET /.well-known/engine-status``): how many workers poll it and
+    its backlog, but not who they are (a poller's identity names its host and process id)."""
+
+    name: str = Field(description="Task queue name.")
+    workflow_pollers: int = Field(description="Workers polling for workflow tasks.")
+    activity_pollers: int = Field(description="Workers polling for activity tasks.")
+    backlog: int | None = Field(description="Approximate tasks waiting for a worker (workflow + activity).")
+    backlog_age_seconds: float | None = Field(description="Age of the oldest waiting task (either type), seconds.")
+    tasks_add_rate: float | None = Field(description="Tasks added per second (workflow + activity).")
+    tasks_dispatch_rate: float | None = Field(description="Tasks dispatched per second (workflow + activity).")
+    workflow_tasks: TaskTypeStats
+    activity_tasks: TaskTypeStats
+
+    @classmethod
+    def of(cls, stats: QueueStats) -> QueueSummary:
+        return cls.model_construct(**{name: getattr(stats, name) for name in cls.model_fields})
+
+
 class JobStatus(StrEnum):
     """The documented job states, derived from the Temporal execution (see docs/api/queues.md)."""
 

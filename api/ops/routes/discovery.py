@@ -1,5 +1,6 @@
 """Health and discovery of the platform API v1: its health with the workers that poll, the workflow
-engine's status, and the OpenAPI document of ``/api/v1``. No auth; no secret in any answer."""
+engine's status, and the OpenAPI document of ``/api/v1``. No auth; no secret in any answer, and no
+worker's host or process id (those are in ``GET /queues``, behind the bearer token)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.ops.routes.health import Health, check_component, database_probe, health_of, temporal_probe, workers_polling
 from api.ops.services.queues import capstan_task_queues, describe_queue, temporal_errors
-from models.ops.queues import QueueStats
+from models.ops.queues import QueueSummary
 
 router = APIRouter(tags=["health"])
 
@@ -34,12 +35,13 @@ class EngineStatus(BaseModel):
     engine: str
     namespace: str
     serverVersion: str | None
-    taskQueues: list[QueueStats]
+    taskQueues: list[QueueSummary]
 
 
 @router.get("/.well-known/engine-status", response_model=EngineStatus,
             responses={503: {"description": "Temporal is unreachable"}},
-            summary="The workflow engine: Temporal namespace, server version, task queues with pollers and backlog")
+            summary="The workflow engine: Temporal namespace, server version, task queues with how many workers "
+                    "poll them and their backlog")
 async def engine_status(request: Request) -> EngineStatus:
     state = request.app.state
     client, settings = state.temporal, state.settings
@@ -47,7 +49,7 @@ async def engine_status(request: Request) -> EngineStatus:
         info = await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=5))
         queues = await asyncio.gather(*(describe_queue(client, name) for name in capstan_task_queues(settings)))
     return EngineStatus(engine="temporal", namespace=client.namespace, serverVersion=info.server_version or None,
-                        taskQueues=list(queues))
+                        taskQueues=[QueueSummary.of(queue) for queue in queues])
 
 
 def _operations(paths: dict[str, Any]) -> Iterator[dict[str, Any]]:

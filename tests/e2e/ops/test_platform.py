@@ -91,3 +91,29 @@ async def test_openapi_documents_client_errors_as_400_in_the_error_shape(api):
     # FastAPI's validation 422 is Capstan's 400; a 422 is only the platform API's reused Idempotency-Key.
     assert all("idempotency_key_reused" in op["responses"]["422"]["description"]
                for path, ops in spec["paths"].items() for op in ops.values() if "422" in op.get("responses", {}))
+
+
+async def test_engine_status_without_credentials_names_no_worker_host_or_pid(settings, api_factory, worker):
+    """The engine status is open (discovery), so it counts the workers polling each queue but names none of
+    them: a poller's identity is ``capstan-worker@<host>:<pid>``. ``GET /queues`` (bearer token) names them."""
+    secured = Settings(**{**vars(settings), "api": ApiSettings(api_token="t0ken")})
+    async with api_factory(secured) as api:
+        async def queues() -> list[dict]:
+            answer = await api.get("/queues", headers={"Authorization": "Bearer t0ken"})
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        polled = await eventually(queues, lambda found: all(q["workflow_pollers"] and q["activity_pollers"]
+                                                            for q in found))
+        identities = {poller["identity"] for queue in polled for poller in queue["pollers"]}
+        assert identities and all(identity.startswith("capstan-worker@") for identity in identities)
+        status = await api.get("/.well-known/engine-status")
+    assert status.status_code == 200, status.text
+    body = status.json()
+    texts = [body["engine"], body["namespace"], body["serverVersion"] or "",
+             *(text for queue in body["taskQueues"] for text in queue.values() if isinstance(text, str))]
+    assert "capstan-worker@" not in status.text
+    for identity in identities:
+        host, pid = identity.removeprefix("capstan-worker@").rsplit(":", 1)
+        assert not [text for text in texts if host in text or pid in text], (identity, texts)
+    assert all(q["workflow_pollers"] and q["activity_pollers"] for q in body["taskQueues"])
