@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench bench-scale bench-maintenance bench-tasks bench-platform-v1 lint clean
+.PHONY: dev test install bench bench-scale bench-maintenance bench-tasks bench-platform-v1 bench-reads lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-tasks: $(STAMP)
 
 bench-platform-v1: $(STAMP)
 	$(BIN)/python bench/platform_v1.py $(ARGS)
+
+bench-reads: $(STAMP)
+	$(BIN)/python bench/reads.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
