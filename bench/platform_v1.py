@@ -15,7 +15,7 @@ others), and what ``Idempotency-Key`` costs a create.
 2. creates  ``POST /api/v1/tickets`` with a fresh ``Idempotency-Key`` each (--creates, one client then
             --clients), and the same requests again (replays). The API refuses a mutation without a key
             (400), so "the same creates without it" is estimated: the key's own statements (the API's
-            ``Keys.reserve`` and ``store_response``) are timed alone against the same database, and
+            ``Keys.reserve`` and ``Reservation.store``) are timed alone against the same database, and
             subtracted. Target: keyed creates ≥ 0.8 × creates without the key.
 
 It starts its own stack (``python -m capstan dev`` on free loopback ports, a temporary data dir, a generated

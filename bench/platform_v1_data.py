@@ -217,7 +217,7 @@ async def list_sql(workspace_id: str, sort_by: str | None, sort_order: str | Non
     from sqlalchemy.dialects.postgresql import psycopg
 
     from api.common.auth import Principal
-    from api.platform_v1.access import Caller
+    from api.platform_v1.caller import Caller
     from api.platform_v1.services.resources import ListQuery, ResourceStore, sort_fields
     from bench.measure import CapturingSession
     from models.platform_v1.catalog import BY_NAME

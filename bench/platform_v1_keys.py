@@ -5,10 +5,10 @@ so "the same creates without the key" cannot be sent. They are estimated instead
 run alone, with the API's own code, from this process against the stack's database, and subtracted
 from the keyed creates measured through the API.
 
-The key's work in a create is (``api/platform_v1/idempotency.py``): ``Keys.reserve`` — a session of its
-own (a pooled connection, SQLAlchemy's pre-ping), ``BEGIN``, the ``DELETE`` of an expired row, the
-``INSERT … ON CONFLICT DO NOTHING RETURNING``, ``COMMIT`` — then ``store_response``: one ``UPDATE``
-inside the create's own transaction, whose commit the create pays anyway. So each timed operation is
+The key's work in a create is (``api/platform_v1/services/idempotency_keys.py``): ``Keys.reserve`` — a
+pooled connection of its own (SQLAlchemy's pre-ping) and one autocommitted ``INSERT … ON CONFLICT DO UPDATE …
+WHERE expires_at <= now RETURNING`` — then ``Reservation.store``: one ``UPDATE`` inside the create's own
+transaction, whose commit the create pays anyway. So each timed operation is
 ``reserve`` plus that ``UPDATE`` run in an open transaction (its ``BEGIN`` and ``COMMIT`` untimed). For
 CPU, the same loop without ``reserve`` and ``UPDATE`` (the open transaction, a ``SELECT 1``, the commit)
 is run as well and subtracted, so only the key's statements count.
@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from bench.measure import percentiles
@@ -60,11 +59,11 @@ async def timed_loop(op: Callable[[], Awaitable[float]], clients: int, count: in
 
 
 async def measure_key_statements(conninfo: str, loaded: Loaded, args: Any, sampler: CpuSampler) -> dict[str, Any]:
-    from fastapi.responses import JSONResponse
+    from pydantic_core import to_json
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from api.platform_v1.idempotency import RESERVATION_STATE, Keys, fingerprint, store_response
+    from api.platform_v1.services.idempotency_keys import Keys, RequestPrint, Reservation, StoredAnswer
     from capstan.db import async_url, create_engine, create_session_factory
     from capstan.settings import DatabaseSettings
 
@@ -76,7 +75,8 @@ async def measure_key_statements(conninfo: str, loaded: Loaded, args: Any, sampl
     answer = {"id": f"tkt_{uuid.uuid4().hex}", "workspaceId": loaded.big, **json.loads(creates.body()), "version": 1,
               "createdAt": "2026-12-05T00:00:00.000000Z", "updatedAt": "2026-12-05T00:00:00.000000Z",
               "createdBy": ACTOR, "updatedBy": ACTOR}
-    response = JSONResponse(answer, status_code=201, headers={"ETag": '"1"', "Location": f"{TICKETS}/{answer['id']}"})
+    stored = StoredAnswer(201, to_json(answer), {"etag": '"1"', "location": f"{TICKETS}/{answer['id']}",
+                                                 "content-type": "application/json"})
 
     engines = {"api": engine, "async_commit": async_commit}
     factories = {name: create_session_factory(bound) for name, bound in engines.items()}
@@ -87,13 +87,13 @@ async def measure_key_statements(conninfo: str, loaded: Loaded, args: Any, sampl
         body = creates.body()
         started = time.perf_counter()
         held = await keys.reserve(loaded.big, "bench-keys", ROUTE, uuid.uuid4().hex,
-                                  fingerprint("POST", TICKETS, body))
+                                  RequestPrint("POST", TICKETS, body))
         reserved = time.perf_counter()
-        request = SimpleNamespace(state=SimpleNamespace(**{RESERVATION_STATE: held}))
+        assert isinstance(held, Reservation), "a fresh key is reserved, never replayed"
         async with sessions() as db, db.begin():
             await db.exec(text("SELECT 1"))  # the create's transaction, which already holds its connection
             stored_from = time.perf_counter()
-            await store_response(db, request, response)  # type: ignore[arg-type]
+            await held.store(db, stored)
             done = time.perf_counter()
         return (reserved - started + done - stored_from) * 1000  # its commit is the create's own
 

@@ -1,12 +1,14 @@
 """Who may call which ``/api/v1`` route: one table, enforced by one dependency.
 
 ``ROUTE_ACCESS`` maps every route (method, path template) to the roles allowed and whether it acts in
-a workspace (``x-workspace-id``). ``platform_route`` registers a route only with its entry: the entry's
-check runs first (403 without one of its roles; then, for a tenant route, 400 without
-``x-workspace-id`` and 404 for a workspace that does not exist or that the caller may not act in,
-never a hint which; on a mutating route before its ``Idempotency-Key`` is looked at, so a refused
-caller never reserves or replays a key), and its roles are written into the route's OpenAPI description.
-``docs/api/platform-v1-roles.md`` is rendered from the same table (``roles_markdown``).
+a workspace (``x-workspace-id``). Every route of the surface is a ``PlatformRoute``, which exists only with
+its entry (``api.platform_v1.routing.platform_route`` registers them and writes the entry's roles into the
+route's OpenAPI description). ``current_caller`` (``CallerDep``, the typed caller a route and its services
+get) checks the entry before anything else of the route: 403 without one of its roles; then, for a tenant
+route, 400 without ``x-workspace-id`` and 404 for a workspace that does not exist or that the caller may not
+act in, never a hint which. A mutating route's ``Idempotency-Key`` depends on the caller, so a refused caller
+never reserves or replays a key. ``docs/api/platform-v1-roles.md`` is rendered from the same table
+(``roles_markdown``).
 
 The roles, from their descriptions: ``viewer`` reads operational data; ``ops_engineer`` reads and
 writes it; ``billing`` owns the financial resources (contracts, quotes, invoices, payments) and reads
@@ -21,24 +23,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 
 from api.common.auth import PRINCIPAL_SCOPE_KEY, Principal
 from api.common.deps import SessionDep
 from api.common.errors import BadRequest, Forbidden, NotFound
-from api.platform_v1.query_parameters import refuse_unknown_query_parameters
+from api.platform_v1.caller import Caller
 from capstan.logs import request_id_var
 from models.platform_v1.catalog import RESOURCES
 from models.platform_v1.roles import Role
 from models.platform_v1.tables import WorkspaceRow
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 V1 = "/api/v1"
 WORKSPACE_HEADER = "x-workspace-id"
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 R = Role
 OPERATIONAL_READ = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.AUTOMATION_OPERATOR, R.DATA_ADMIN, R.VIEWER})
@@ -90,121 +90,51 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
 }
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who calls, in which workspace (tenant routes), under which correlation id."""
-
-    principal: Principal
-    workspace_id: str | None
-    correlation_id: str
-
-    @property
-    def actor(self) -> str:
-        return self.principal.subject
-
-    @property
-    def tenant(self) -> str:
-        """The workspace id of a tenant route (the access check guarantees one)."""
-        assert self.workspace_id is not None, "a tenant route without its workspace"
-        return self.workspace_id
-
-
-CALLER_STATE = "platform_caller"
-
-
 def workspace_header(request: Request) -> str | None:
     value = request.headers.get(WORKSPACE_HEADER)
     return value.strip() if value is not None else None
 
 
-def _checker(access: Access) -> Callable[..., Any]:
-    async def check_access(request: Request, db: SessionDep) -> None:
-        principal: Principal = request.scope[PRINCIPAL_SCOPE_KEY]
-        if not access.roles & principal.roles:
-            raise Forbidden("your roles do not allow this route; it needs one of: "
-                            + ", ".join(sorted(access.roles)), code="forbidden_role")
-        workspace_id = None
-        if access.tenant:
-            workspace_id = workspace_header(request)
-            if not workspace_id:
-                raise BadRequest(f"{WORKSPACE_HEADER} is required on this route", code="workspace_required")
-            exists = principal.may_act_in(workspace_id) and await db.get(WorkspaceRow, workspace_id) is not None
-            # Hand the connection back before the route goes on: a mutating route reserves its key on
-            # another one first, and a request must never hold two (a full pool would wait on itself).
-            await db.rollback()
-            if not exists:
-                raise NotFound("workspace not found", code="workspace_not_found")
-        setattr(request.state, CALLER_STATE, Caller(principal, workspace_id, request_id_var.get()))
+class PlatformRoute(APIRoute):
+    """A route of ``/api/v1``, with its entry of ``ROUTE_ACCESS`` (a ``KeyError`` names a route without one)."""
 
-    return check_access
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        [method] = {method.upper() for method in options.get("methods") or ()}
+        self.access: Access = ROUTE_ACCESS[(method, path)]
+        super().__init__(path, endpoint, **options)
 
 
-async def _caller(request: Request) -> Caller:
-    return getattr(request.state, CALLER_STATE)
+async def current_caller(request: Request, db: SessionDep) -> Caller:
+    """The caller of a ``PlatformRoute``, once its entry allows it: 403 without one of the route's roles; then,
+    on a tenant route, 400 without ``x-workspace-id`` and 404 for a workspace that does not exist or that the
+    caller may not act in (the same answer)."""
+    route: PlatformRoute = request.scope["route"]
+    access = route.access
+    principal: Principal = request.scope[PRINCIPAL_SCOPE_KEY]
+    if not access.roles & principal.roles:
+        raise Forbidden("your roles do not allow this route; it needs one of: "
+                        + ", ".join(sorted(access.roles)), code="forbidden_role")
+    workspace_id = None
+    if access.tenant:
+        workspace_id = workspace_header(request)
+        if not workspace_id:
+            raise BadRequest(f"{WORKSPACE_HEADER} is required on this route", code="workspace_required")
+        exists = principal.may_act_in(workspace_id) and await db.get(WorkspaceRow, workspace_id) is not None
+        # Hand the connection back before the route goes on: a mutating route reserves its key on
+        # another one first, and a request must never hold two (a full pool would wait on itself).
+        await db.rollback()
+        if not exists:
+            raise NotFound("workspace not found", code="workspace_not_found")
+    return Caller(principal, workspace_id, request_id_var.get())
 
 
-#: The caller of a route registered with ``platform_route`` (its access already checked).
-CallerDep = Annotated[Caller, Depends(_caller)]
+#: The caller of a ``PlatformRoute``, its access checked (FastAPI runs the check once per request).
+CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 def roles_text(access: Access) -> str:
     scope = f"in the workspace of `{WORKSPACE_HEADER}`" if access.tenant else "outside any workspace"
     return f"**Roles:** {', '.join(f'`{role}`' for role in sorted(access.roles))} ({scope})."
-
-
-def _header_parameters(method: str, access: Access) -> list[dict[str, Any]]:
-    """The headers a route reads, for its OpenAPI operation (the gate and the checks read them, not FastAPI)."""
-    headers = []
-    if access.tenant:
-        headers.append({"name": WORKSPACE_HEADER, "in": "header", "required": True,
-                        "schema": {"type": "string", "maxLength": 64},
-                        "description": "The workspace the request acts in (one of the token's `workspaces`)."})
-    if method in MUTATING:
-        headers.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "description": "A unique value per operation, sent again unchanged when the operation is "
-                                       "retried: the first response is replayed."})
-    headers.append({"name": "x-correlation-id", "in": "header", "required": False,
-                    "schema": {"type": "string", "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
-                    "description": "Ties the request to its logs, records and workflows; generated when absent."})
-    return headers
-
-
-def _access_responses(method: str, access: Access) -> dict[int | str, dict[str, Any]]:
-    """The answers the access check and the idempotency key give on a route, for its OpenAPI operation."""
-    responses: dict[int | str, dict[str, Any]] = {
-        403: {"description": "`forbidden_role`: the token has none of the route's roles"}}
-    if access.tenant:
-        responses[400] = {"description": "`workspace_required` (no `x-workspace-id`), or a bad parameter or body"}
-        responses[404] = {"description": "`workspace_not_found`: no such workspace, or not one the token may act "
-                                         "in; or no such record in this workspace"}
-    if method in MUTATING:
-        responses[409] = {"description": "`idempotency_key_in_flight`: the first request with this key has not "
-                                         "answered yet (see `Retry-After`)"}
-        responses[422] = {"description": "`idempotency_key_reused`: the key was used for another request"}
-    return responses
-
-
-def platform_route(router: APIRouter, method: str, path: str, *, description: str = "",
-                   **options: Any) -> Callable[[F], F]:
-    """Register ``method path`` with its access table entry (a ``KeyError`` names a route without one)."""
-    access = ROUTE_ACCESS[(method, path)]
-
-    def register(endpoint: F) -> F:
-        from api.platform_v1.idempotency import IdempotentRoute
-
-        extra = {"route_class_override": IdempotentRoute} if method in MUTATING else {}
-        openapi_extra = dict(options.pop("openapi_extra", None) or {})
-        openapi_extra["parameters"] = [*_header_parameters(method, access), *openapi_extra.get("parameters", [])]
-        responses = {**_access_responses(method, access), **(options.pop("responses", None) or {})}
-        checks = [Depends(_checker(access)), Depends(refuse_unknown_query_parameters)]
-        router.add_api_route(path, endpoint, methods=[method], dependencies=checks,
-                             description="\n\n".join(part for part in (description, roles_text(access)) if part),
-                             operation_id=options.pop("operation_id", None) or f"{endpoint.__name__}",
-                             openapi_extra=openapi_extra, responses=responses, **extra, **options)
-        return endpoint
-
-    return register
 
 
 def roles_markdown() -> str:

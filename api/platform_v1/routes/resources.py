@@ -9,17 +9,21 @@ import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import RootModel
 
 from api.common.deps import SessionDep
 from api.common.errors import BadRequest
 from api.common.openapi import json_body
-from api.common.pagination import Limit, Offset, Sort
-from api.platform_v1.access import V1, CallerDep, platform_route
+from api.common.pagination import Limit, ListPage, Offset, Sort
+from api.platform_v1.access import V1, CallerDep
+from api.platform_v1.answers import json_answer
+from api.platform_v1.idempotency import KeyDep
+from api.platform_v1.routing import platform_route
 from api.platform_v1.services.resources import AUDIT_SORTS, ListQuery, ResourceStore, etag, sort_fields, view
 from models.platform_v1.catalog import REFERENCED_BY, RESOURCES
+from models.platform_v1.contracts import AuditEntryPublic, public_model
 from models.platform_v1.resource_spec import ResourceSpec
+from models.platform_v1.tables import ResourceRow
 
 router = APIRouter(tags=["resources"])
 
@@ -34,6 +38,12 @@ Q_MAX_LENGTH = 200
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     412: {"description": "`precondition_failed`: `If-Match` is not the current ETag"}}
 ONE_RESPONSES: dict[int | str, dict[str, Any]] = {410: {"description": "`gone`: the record was deleted"}}
+
+
+def record_answer(row: ResourceRow, *, status_code: int = 200, location: str | None = None) -> Response:
+    """One record in its wire shape, with its ``ETag`` (and ``Location``, for a create)."""
+    headers = {"ETag": etag(row), **({"Location": location} if location else {})}
+    return json_answer(view(row), status_code=status_code, headers=headers)
 
 
 def enum_values(spec: ResourceSpec, field: str) -> list[str] | None:
@@ -76,44 +86,50 @@ def register(spec: ResourceSpec) -> None:
     many, one = f"{V1}/{spec.name}", f"{V1}/{spec.name}/{{resource_id}}"
     noun, sorting = spec.singular, sort_fields(spec)
     sort_dependency = sorting.dependency()
+    public = public_model(spec)
 
     @platform_route(router, "GET", many, summary=f"List {spec.name}", operation_id=f"list_{spec.prefix}",
                     description=f"Newest first unless `sortBy` says otherwise; `q` matches words of the {noun}'s "
                                 "fields (any order, `\"a phrase\"`, `-word` to exclude).",
-                    openapi_extra=_list_parameters(spec))
+                    openapi_extra=_list_parameters(spec), response_model=ListPage[public])  # type: ignore[valid-type]
     async def list_resources(request: Request, caller: CallerDep, db: SessionDep, limit: Limit = 50,
                              offset: Offset = 0, sort: Sort = Depends(sort_dependency),
                              q: Annotated[str | None, Query(max_length=Q_MAX_LENGTH, description=(
                                  "Words to find in the record's fields."))] = None) -> Response:
         query = ListQuery(limit=limit, offset=offset, sort=sort, q=q.strip() if q and q.strip() else None,
                           filters=_filters(spec, request))
-        return JSONResponse(await ResourceStore(db, caller).page(spec, query))
+        return json_answer(await ResourceStore(db, caller).page(spec, query))
 
     @platform_route(router, "POST", many, summary=f"Create a {noun}", status_code=201,
-                    operation_id=f"create_{spec.prefix}",
+                    operation_id=f"create_{spec.prefix}", response_model=public,
                     openapi_extra=json_body(spec.schema))
-    async def create_resource(request: Request, caller: CallerDep, db: SessionDep, body: AnyBody) -> Response:
-        return await ResourceStore(db, caller).create(request, spec, body)
+    async def create_resource(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep,
+                              body: AnyBody) -> Response:
+        row = await ResourceStore(db, caller).create(spec, body)
+        location = f"{request.url.path.rstrip('/')}/{row.id}"
+        return await key.commit(db, record_answer(row, status_code=201, location=location))
 
     @platform_route(router, "GET", one, summary=f"One {noun}", operation_id=f"get_{spec.prefix}",
-                    responses=ONE_RESPONSES)
+                    responses=ONE_RESPONSES, response_model=public)
     async def get_resource(resource_id: str, caller: CallerDep, db: SessionDep) -> Response:
-        row = await ResourceStore(db, caller).one(spec, resource_id)
-        return JSONResponse(view(row), headers={"ETag": etag(row)})
+        return record_answer(await ResourceStore(db, caller).one(spec, resource_id))
 
     @platform_route(router, "PUT", one, summary=f"Replace a {noun}", operation_id=f"replace_{spec.prefix}",
-                    responses={**WRITE_RESPONSES, **ONE_RESPONSES}, openapi_extra=json_body(spec.schema))
-    async def replace_resource(resource_id: str, request: Request, caller: CallerDep, db: SessionDep,
-                               body: AnyBody, if_match: IfMatch = None) -> Response:
-        return await ResourceStore(db, caller).replace(request, spec, resource_id, body, if_match)
+                    responses={**WRITE_RESPONSES, **ONE_RESPONSES}, response_model=public,
+                    openapi_extra=json_body(spec.schema))
+    async def replace_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
+                               if_match: IfMatch = None) -> Response:
+        row = await ResourceStore(db, caller).replace(spec, resource_id, body, if_match)
+        return await key.commit(db, record_answer(row))
 
     @platform_route(router, "PATCH", one, summary=f"Change fields of a {noun} (JSON merge patch)",
                     operation_id=f"patch_{spec.prefix}", responses={**WRITE_RESPONSES, **ONE_RESPONSES},
                     description="The body is a JSON merge patch (RFC 7386): fields given replace, `null` removes.",
-                    openapi_extra=json_body(MergePatch))
-    async def patch_resource(resource_id: str, request: Request, caller: CallerDep, db: SessionDep,
-                             body: AnyBody, if_match: IfMatch = None) -> Response:
-        return await ResourceStore(db, caller).patch(request, spec, resource_id, body, if_match)
+                    response_model=public, openapi_extra=json_body(MergePatch))
+    async def patch_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
+                             if_match: IfMatch = None) -> Response:
+        row = await ResourceStore(db, caller).patch(spec, resource_id, body, if_match)
+        return await key.commit(db, record_answer(row))
 
     referenced_by = ", ".join(f"`{field}` of {source.name}" for source, field in REFERENCED_BY[spec.name])
     delete_responses = {**WRITE_RESPONSES, **ONE_RESPONSES}
@@ -121,20 +137,21 @@ def register(spec: ResourceSpec) -> None:
         delete_responses[409] = {"description": "`referenced`: live records still name this one; or "
                                                 "`idempotency_key_in_flight` (see `Retry-After`)"}
 
-    @platform_route(router, "DELETE", one, summary=f"Delete a {noun}", status_code=204,
+    @platform_route(router, "DELETE", one, summary=f"Delete a {noun}", status_code=204, response_class=Response,
                     operation_id=f"delete_{spec.prefix}", responses=delete_responses,
                     description="Soft delete: the record leaves every list; reading or deleting it again is 410."
                                 + (f" Refused (409 `referenced`) while live records name it ({referenced_by})."
                                    if referenced_by else ""))
-    async def delete_resource(resource_id: str, request: Request, caller: CallerDep, db: SessionDep,
+    async def delete_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep,
                               if_match: IfMatch = None) -> Response:
-        return await ResourceStore(db, caller).delete(request, spec, resource_id, if_match)
+        await ResourceStore(db, caller).delete(spec, resource_id, if_match)
+        return await key.commit(db, Response(status_code=204))
 
     @platform_route(router, "GET", f"{one}/audit", summary=f"Every change of a {noun}, newest first",
-                    operation_id=f"audit_{spec.prefix}")
+                    operation_id=f"audit_{spec.prefix}", response_model=ListPage[AuditEntryPublic])
     async def resource_audit(resource_id: str, caller: CallerDep, db: SessionDep, limit: Limit = 50,
                              offset: Offset = 0, sort: Sort = Depends(AUDIT_SORTS.dependency())) -> Response:
-        return JSONResponse(await ResourceStore(db, caller).audit(spec, resource_id, limit, offset, sort))
+        return json_answer(await ResourceStore(db, caller).audit(spec, resource_id, limit, offset, sort))
 
 
 for _spec in RESOURCES:

@@ -6,8 +6,9 @@ can read or change another workspace's rows. A resource of another workspace is 
 that never existed (404); a deleted one of this workspace is 410.
 
 Writes: the body is validated against the resource's schema (400 naming each field), references are
-checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against the version (412), and
-the change, its audit record and (``idempotency.store_response``) the response are one transaction.
+checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against the version (412). A write
+flushes the change and its audit record and returns the row; it does not commit: its caller does (a route
+commits with its answer stored under its ``Idempotency-Key``, so change, audit and answer are one transaction).
 
 References hold the way a foreign key would: a write that names a record takes a ``FOR KEY SHARE`` lock
 on it, a delete takes ``FOR UPDATE`` on its record and then refuses (409 ``referenced``) while live
@@ -22,10 +23,8 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Integer, cast, func, literal_column, union_all
 from sqlalchemy.dialects.postgresql import insert
@@ -34,9 +33,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.common.errors import ApiError, BadRequest, Conflict, NotFound
-from api.common.pagination import Sort, SortFields, SortOrder, list_page
-from api.platform_v1.access import Caller
-from api.platform_v1.idempotency import store_response
+from api.common.pagination import ListPage, Sort, SortFields, SortOrder, list_page
+from api.platform_v1.caller import Caller
 from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME, REFERENCED_BY
 from models.platform_v1.changes import changed_fields, merge_patch
@@ -49,7 +47,6 @@ from models.platform_v1.tables import (
     sort_expression,
 )
 
-R = TypeVar("R", bound=Response)
 ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow.updated_at}
 #: The audit trail of one record: newest first by default; ``at`` ties (one transaction) go by sequence.
 AUDIT_SORTS = SortFields(columns={"at": AuditRow.at, "version": AuditRow.version}, default_by="at",
@@ -74,12 +71,15 @@ def etag(row: ResourceRow) -> str:
     return f'"{row.version}"'
 
 
-def view(row: ResourceRow) -> dict[str, Any]:
+#: A record in its wire shape (``models.platform_v1.contracts.public_model`` documents it).
+ResourceView = dict[str, Any]
+
+
+def view(row: ResourceRow) -> ResourceView:
     """A resource in its wire shape: its body, with its id, workspace, version and times."""
     return {"id": row.id, "workspaceId": row.workspace_id, **row.data, "version": row.version,
             "createdAt": iso_z(row.created_at), "updatedAt": iso_z(row.updated_at),
             "createdBy": row.created_by, "updatedBy": row.updated_by}
-
 
 
 def sort_fields(spec: ResourceSpec) -> SortFields:
@@ -187,7 +187,7 @@ class ResourceStore:
     async def one(self, spec: ResourceSpec, resource_id: str) -> ResourceRow:
         return await self._row(spec, resource_id)
 
-    async def page(self, spec: ResourceSpec, query: ListQuery) -> dict[str, Any]:
+    async def page(self, spec: ResourceSpec, query: ListQuery) -> ListPage[ResourceView]:
         """One page of a list. The page's ids are picked first (an index walk of the workspace's rows, however
         deep the offset), then only those rows are read, without their search vector."""
         conditions = [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == spec.name,
@@ -205,7 +205,7 @@ class ResourceStore:
             query.sort, tiebreak=tiebreak))).all()
         filters = {**query.filters, "q": query.q}
         return list_page([view(row) for row in rows], limit=query.limit, offset=query.offset, total=total,
-                         sort=query.sort, filters=filters).model_dump(mode="json")
+                         sort=query.sort, filters=filters)
 
     async def check_references(self, spec: ResourceSpec, data: dict[str, Any]) -> None:
         for field, target in spec.references.items():
@@ -264,12 +264,7 @@ class ResourceStore:
         if not if_match_holds(if_match, etag(row)):
             raise PreconditionFailed(f"If-Match {if_match} is not the current version {etag(row)}: read it again")
 
-    async def _commit(self, request: Request, response: R) -> R:
-        await store_response(self.db, request, response)
-        await self.db.commit()
-        return response
-
-    async def create(self, request: Request, spec: ResourceSpec, body: Any) -> JSONResponse:
+    async def create(self, spec: ResourceSpec, body: Any) -> ResourceRow:
         data = validated_body(spec, body)
         await self.check_references(spec, data)
         now = utcnow()
@@ -280,25 +275,20 @@ class ResourceStore:
         await self.db.flush()
         self._audit(row, "create", changed_fields({}, data))
         await self._count(spec, +1)
-        response = JSONResponse(view(row), status_code=201, headers={
-            "ETag": etag(row), "Location": f"{request.url.path.rstrip('/')}/{row.id}"})
-        return await self._commit(request, response)
+        return row
 
-    async def replace(self, request: Request, spec: ResourceSpec, resource_id: str, body: Any,
-                      if_match: str | None) -> JSONResponse:
+    async def replace(self, spec: ResourceSpec, resource_id: str, body: Any, if_match: str | None) -> ResourceRow:
         """PUT: the whole body."""
-        return await self._update(request, spec, resource_id, if_match, "update", lambda current: body)
+        return await self._update(spec, resource_id, if_match, "update", lambda current: body)
 
-    async def patch(self, request: Request, spec: ResourceSpec, resource_id: str, patch: Any,
-                    if_match: str | None) -> JSONResponse:
+    async def patch(self, spec: ResourceSpec, resource_id: str, patch: Any, if_match: str | None) -> ResourceRow:
         """PATCH: a JSON merge patch of the current body; the result must be a valid body."""
         if not isinstance(patch, dict):
             raise BadRequest("a merge patch is a JSON object", code="validation_error")
-        return await self._update(request, spec, resource_id, if_match, "patch",
-                                  lambda current: merge_patch(current, patch))
+        return await self._update(spec, resource_id, if_match, "patch", lambda current: merge_patch(current, patch))
 
-    async def _update(self, request: Request, spec: ResourceSpec, resource_id: str, if_match: str | None,
-                      action: str, new_body: Callable[[dict[str, Any]], Any]) -> JSONResponse:
+    async def _update(self, spec: ResourceSpec, resource_id: str, if_match: str | None, action: str,
+                      new_body: Callable[[dict[str, Any]], Any]) -> ResourceRow:
         row = await self._row(spec, resource_id, for_update=True)
         self._check_version(row, if_match)
         data = validated_body(spec, new_body(row.data))
@@ -310,9 +300,10 @@ class ResourceStore:
             self.db.add(row)
             await self.db.flush()
             self._audit(row, action, changes)
-        return await self._commit(request, JSONResponse(view(row), headers={"ETag": etag(row)}))
+        return row
 
-    async def delete(self, request: Request, spec: ResourceSpec, resource_id: str, if_match: str | None) -> Response:
+    async def delete(self, spec: ResourceSpec, resource_id: str, if_match: str | None) -> ResourceRow:
+        """Soft delete: the record leaves every list (409 while live records name it)."""
         row = await self._row(spec, resource_id, for_update=True)
         self._check_version(row, if_match)
         await self.refuse_if_referenced(spec, resource_id)
@@ -322,10 +313,11 @@ class ResourceStore:
         await self.db.flush()
         self._audit(row, "delete", {})
         await self._count(spec, -1)
-        return await self._commit(request, Response(status_code=204))
+        return row
 
     async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int,
-                    sort: Sort) -> dict[str, Any]:
+                    sort: Sort) -> ListPage[dict[str, Any]]:
+        """The changes of one record (deleted ones too), as ``AuditEntryPublic`` has them."""
         exists = (await self.db.exec(self._scoped(spec).where(ResourceRow.id == resource_id))).first()
         if exists is None:
             raise NotFound(f"no {spec.singular} {resource_id} in this workspace", code="not_found")
@@ -337,4 +329,4 @@ class ResourceStore:
         rows = (await self.db.exec(ordered.limit(limit).offset(offset))).all()
         data = [{"action": row.action, "actor": row.actor, "at": iso_z(row.at), "version": row.version,
                  "changes": row.changes, "correlationId": row.correlation_id} for row in rows]
-        return list_page(data, limit=limit, offset=offset, total=total, sort=sort).model_dump(mode="json")
+        return list_page(data, limit=limit, offset=offset, total=total, sort=sort)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.platform_v1.idempotency import fingerprint
+from api.platform_v1.services.idempotency_keys import fingerprint
 from capstan.devstack.ports import free_port
 from capstan.settings import Settings
 from models.platform_v1.settings import PlatformSettings

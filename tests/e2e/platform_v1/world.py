@@ -14,8 +14,9 @@ from typing import Any
 
 from api.app import create_app
 from api.common.openapi import api_routes
-from api.platform_v1.access import MUTATING, ROUTE_ACCESS, Access
+from api.platform_v1.access import ROUTE_ACCESS, Access
 from api.platform_v1.access import V1 as V1_PREFIX
+from api.platform_v1.routing import MUTATING
 from capstan.settings import Settings
 from models.platform_v1.catalog import BY_NAME, RESOURCES
 from tests.e2e.platform_v1.records import EDITS, OPTIONAL, TEMPLATES
