@@ -1,14 +1,20 @@
 """The table of ``Idempotency-Key``s (``platform_idempotency_keys``): reserve a key, store the answer it got,
 release it. No HTTP here: ``api.platform_v1.idempotency`` reads the header, replays and stores answers.
 
-A key is stored under (scope, principal, route, key) with the fingerprint of its request (the method, the
-path and the body); the same key with the same request replays the stored answer, with another request it
-is 422 ``idempotency_key_reused``.
+A key is stored under (scope, principal, route, key) with the fingerprint of its request; the same key
+with the same request replays the stored answer, with another request it is 422 ``idempotency_key_reused``.
+
+The fingerprint hashes the method, the path and the body's **canonical JSON** (keys sorted, no whitespace,
+non-ASCII escaped), so the same body sent with its keys in another order or other spacing is the same
+request. A body that is not JSON is fingerprinted as its bytes. Keys reserved before fingerprints were
+canonical hold the hash of the body's bytes: ``RequestPrint.matches`` accepts that form too, so their
+identical retries still replay until they expire (``CAPSTAN_IDEMPOTENCY_TTL_HOURS``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,9 +49,20 @@ def _digest(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def canonical_json(body: bytes) -> bytes:
+    """``body`` as canonical JSON (keys sorted, no whitespace, ASCII); a body that is not JSON as it is."""
+    if not body:
+        return body
+    try:
+        value = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8: the request is refused anyway, its bytes tell it apart
+        return body
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    """The fingerprint a key is stored with."""
-    return _digest(method, path, body)
+    """The fingerprint a key is stored with: the method, the path and the body's canonical JSON."""
+    return _digest(method, path, canonical_json(body))
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,9 @@ class RequestPrint:
         return fingerprint(self.method, self.path, self.body)
 
     def matches(self, stored: str) -> bool:
-        return stored == self.current
+        """Whether a stored fingerprint is this request's: canonical, or (a key reserved before fingerprints
+        were canonical) the hash of the same bytes."""
+        return stored == self.current or stored == _digest(self.method, self.path, self.body)
 
 
 @dataclass(frozen=True)

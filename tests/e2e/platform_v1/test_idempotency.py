@@ -8,6 +8,7 @@ write, after its key is reserved, until the test lets go."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -66,6 +67,16 @@ async def reserve_without_answer(db_engine: AsyncEngine, workspace: str, key: st
             "INSERT INTO platform_idempotency_keys (scope, principal, route, key, fingerprint, created_at, expires_at) "
             "VALUES (:scope, 'tester', 'POST /api/v1/clients', :key, :print, now(), now() + interval '1 day')"),
             {"scope": workspace, "key": key, "print": fingerprint("POST", "/api/v1/clients", body)})
+
+
+def bytes_fingerprint(method: str, path: str, body: bytes) -> str:
+    """A key's fingerprint as it was stored before fingerprints were canonical: sha256 of the length-prefixed
+    method, path and body bytes."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def with_platform(settings: Settings, **platform: Any) -> Settings:
@@ -200,6 +211,50 @@ async def test_the_same_key_with_another_body_or_path_is_422(api, workspaces):
     other = await ops.patch(f"/clients/{second['id']}", json={"notes": "x"}, headers=keyed(patch_key))
     assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
     assert "notes" not in (await ops.get(f"/clients/{second['id']}")).json()
+
+
+async def test_the_same_body_in_another_key_order_or_spacing_replays(api, workspaces):
+    """The fingerprint compares the body's canonical JSON: a client that re-serialises its retry (another key
+    order, other whitespace, an escaped letter) gets the stored answer, not a 422; another body still 422."""
+    a, _ = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    key = new_key()
+    headers = {**keyed(key), "content-type": "application/json"}
+    first = await ops.post("/clients", content=b'{"name": "Globex", "tags": ["vip", "msp"], "industry": "Chemicals"}',
+                           headers=headers)
+    assert first.status_code == 201, first.text
+    for same in (b'{"industry":"Chemicals","tags":["vip","msp"],"name":"Globex"}',
+                 b'{\n  "tags" : [ "vip", "msp" ],\n  "name" : "Globex",\n  "industry" : "Chemicals"\n}\n',
+                 b'{"name": "\\u0047lobex", "industry": "Chemicals", "tags": ["vip", "msp"]}'):
+        again = await ops.post("/clients", content=same, headers=headers)
+        assert again.status_code == 201, f"{same!r}: {again.text}"
+        assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json(), same
+    for other in (b'{"name": "Globex", "tags": ["msp", "vip"], "industry": "Chemicals"}',
+                  b'{"name": "Globex", "tags": ["vip", "msp"]}'):
+        reused = await ops.post("/clients", content=other, headers=headers)
+        assert reused.status_code == 422 and reused.json()["error"] == "idempotency_key_reused", other
+    assert await total(ops) == 1
+
+
+async def test_a_key_stored_before_fingerprints_were_canonical_replays_its_identical_retry(api, workspaces,
+                                                                                        db_engine):
+    """A key stored with the fingerprint of the body's bytes (as every key was before) keeps its meaning: the
+    identical retry replays, another body is 422."""
+    a, _ = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    key, body = new_key(), b'{"tags": ["vip"], "name": "Globex"}'
+    headers = {**keyed(key), "content-type": "application/json"}
+    first = await ops.post("/clients", content=body, headers=headers)
+    assert first.status_code == 201, first.text
+    async with db_engine.begin() as conn:
+        await conn.execute(text("UPDATE platform_idempotency_keys SET fingerprint = :print WHERE key = :key"),
+                           {"key": key, "print": bytes_fingerprint("POST", "/api/v1/clients", body)})
+    again = await ops.post("/clients", content=body, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true", again.text
+    assert again.json() == first.json()
+    other = await ops.post("/clients", content=b'{"name": "Initech"}', headers=headers)
+    assert other.status_code == 422, other.text
+    assert await total(ops) == 1
 
 
 async def test_the_response_is_stored_in_the_transaction_of_the_write(api, workspaces, db_engine):
