@@ -3,7 +3,8 @@
 Keys: ``HS256`` with ``CAPSTAN_JWT_SECRET``; ``RS256``/``ES256`` with ``CAPSTAN_JWT_PUBLIC_KEY`` (PEM) or the
 keys of ``CAPSTAN_JWT_JWKS_URL`` (cached, fetched again for an unknown ``kid``). A token's ``alg`` picks the
 key, and a key only verifies its own algorithm family, so an RSA public key can never be used as an HMAC
-secret. ``exp`` and ``sub`` are required; ``exp``, ``nbf`` and ``iat`` allow ``CAPSTAN_JWT_LEEWAY``;
+secret. ``exp`` and ``sub`` are required; ``exp``, ``nbf`` and ``iat`` are JSON numbers (RFC 7519's NumericDate:
+PyJWT alone would take ``"99999999999"`` or ``true``) and allow ``CAPSTAN_JWT_LEEWAY``;
 ``iss`` and ``aud`` are checked when configured. Claims: ``sub``, ``roles`` (the ten roles of
 ``models.platform_v1.roles``; others ignored), ``workspaces`` (the ids it may act in; ``msp_admin`` and
 ``platform_admin`` may act in any).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -47,6 +49,8 @@ JWKS_TIMEOUT_SECONDS = 10.0
 #: What an ``error_description`` may hold (RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E), at most this long.
 _DESCRIPTION_UNSAFE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
 _DESCRIPTION_MAX = 160
+#: The claims RFC 7519 makes NumericDates: JSON numbers of seconds.
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 
 LOCAL = Principal(subject="local", scheme="auth-disabled", roles=frozenset(Role), any_workspace=True)
 
@@ -170,7 +174,21 @@ class JwtVerifier:
             raise _refusal("the token was issued for someone else (iss or aud)") from None
         except (jwt.PyJWTError, ValueError, TypeError):
             raise _refusal("the token's signature or claims are invalid") from None
+        refuse_non_numeric_dates(claims)
         return principal_of(claims)
+
+
+def _is_numeric_date(value: object) -> bool:
+    """A JSON number (``bool`` is an ``int`` to Python, not to JSON), finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def refuse_non_numeric_dates(claims: dict[str, Any]) -> None:
+    """401 for an ``exp``, ``nbf`` or ``iat`` that is not a JSON number: PyJWT compares ``int(value)``, so a
+    string of digits or a boolean would pass its checks."""
+    for claim in NUMERIC_DATE_CLAIMS:
+        if claim in claims and not _is_numeric_date(claims[claim]):
+            raise _refusal(f"the token's {claim} claim must be a number (a NumericDate)")
 
 
 def principal_of(claims: dict[str, Any]) -> Principal:

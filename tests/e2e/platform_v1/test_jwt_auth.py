@@ -131,6 +131,34 @@ async def test_nbf_and_iat_in_the_future_are_refused_beyond_the_leeway(api_facto
         assert_refused(from_the_future, "iat two minutes ahead")
 
 
+@pytest.mark.parametrize("claim, value", [
+    ("exp", "99999999999"), ("exp", "{future}"), ("exp", None), ("exp", {"at": "{future}"}), ("exp", ["{future}"]),
+    ("nbf", "0"), ("nbf", False), ("nbf", None), ("iat", "{now}"), ("iat", True), ("iat", {"at": 0}),
+], ids=lambda value: repr(value)[:20])
+async def test_a_time_claim_that_is_not_a_json_number_is_refused(api, claim, value):
+    """RFC 7519: exp, nbf and iat are NumericDates, JSON numbers. PyJWT compares int(value), so the string
+    "99999999999" was a token that never expires, and true an iat of 1970."""
+    now = int(time.time())
+
+    def filled(item: Any) -> Any:
+        if isinstance(item, str):
+            return item.format(now=now, future=now + 600)
+        if isinstance(item, dict):
+            return {key: filled(inner) for key, inner in item.items()}
+        return [filled(inner) for inner in item] if isinstance(item, list) else item
+
+    claims = {**admin_claims(), claim: filled(value)}
+    response = await api.get(ROUTE, headers=bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256")))
+    assert_refused(response, f"{claim}={claims[claim]!r}")
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+async def test_time_claims_with_a_fraction_are_numbers(api):
+    now = time.time()
+    claims = admin_claims(iat=now - 1.5, nbf=now - 0.25, exp=now + 600.75)
+    assert (await api.get(ROUTE, headers=bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256")))).status_code == 200
+
+
 async def test_a_token_without_exp_is_refused(api):
     claims = {"sub": "alice", "roles": ["platform_admin"], "iat": int(time.time())}
     response = await api.get(ROUTE, headers=bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256")))
