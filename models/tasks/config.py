@@ -1,9 +1,12 @@
-"""A user's task config: its shape and defaults, the secrets split out of it, and what of it is shown.
+"""A user's task config: its shape and defaults, the secrets split out of it, and how a body is read.
 
 Secrets (``flyToken``, ``credentials.*``, ``providerCredentials.*.*``) are stored apart, sealed, as
 ``task_user_secrets`` named ``flyToken`` or ``<provider>.<ENV_KEY>``; ``credentials.anthropic`` is the
-same secret as ``anthropic.ANTHROPIC_API_KEY`` (openai, amp alike). They are never shown: a GET has them
-empty, with ``secretStatus`` saying which are set and when they changed.
+same secret as ``anthropic.ANTHROPIC_API_KEY`` (openai, amp alike). They are never shown: what the config
+routes answer (``models.tasks.config_views``) has them empty, with ``secretStatus`` saying which are set.
+
+The section models serve both ways: a ``PUT`` body is read with them strictly (``"3"`` is not a number), and
+the answer shows the stored config through them, leniently (it was checked when it was stored).
 """
 
 from __future__ import annotations
@@ -11,13 +14,11 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.tasks.agents import BUILTIN_AGENTS, PROVIDER_NAMES, REQUIREMENT_SECRETS, AgentSpec, blocked_reason
-from models.tasks.views import iso
+from models.tasks.agents import REQUIREMENT_SECRETS
 
 FLY_TOKEN = "flyToken"
 SECRET_FIELDS = ("flyToken", "credentials", "providerCredentials")
@@ -25,6 +26,8 @@ PROVIDER_ID = re.compile(r"^[a-z0-9-]+$")
 ENV_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 PROVIDER_SECRET = re.compile(r"^([a-z0-9-]+)\.([A-Z][A-Z0-9_]*)$")
 DEFAULT_ENABLED_AGENTS = ["opencode", "claude-code"]
+ExecutionMode = Literal["cloud", "priority"]
+SetupMode = Literal["org", "deploy"]
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "version": "1.0.0",
@@ -44,47 +47,53 @@ DEFAULT_CONFIG: dict[str, Any] = {
 _SECTIONS = ("agents", "settings", "onboarding")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
+def _unset(value: object) -> bool:
+    return value is None
 
 
-class AgentSettings(_Strict):
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AgentSettings(_Section):
     enabled: bool = True
-    priority: int | None = None
-    customPrompt: str | None = None
+    #: Absent (not null) in an answer when the user gave none.
+    priority: int | None = Field(None, exclude_if=_unset)
+    customPrompt: str | None = Field(None, exclude_if=_unset)
 
 
-class RunSettings(_Strict):
+class RunSettings(_Section):
     maxRetries: int = Field(3, ge=0)
     taskTimeout: int = Field(90, ge=1)
     pollInterval: int = Field(10, ge=1)
 
 
-class SelectedRepo(_Strict):
+class SelectedRepo(_Section):
+    # In the order Postgres' jsonb keeps an object's keys (shorter first), the order the stored config is read in.
     id: int
-    fullName: str
-    owner: str
     name: str
+    owner: str
     private: bool = False
+    fullName: str
 
 
-class OnboardingConfig(_Strict):
+class OnboardingConfig(_Section):
     completed: bool = False
     selectedRepos: list[SelectedRepo] = []
     enabledAgents: list[str] = DEFAULT_ENABLED_AGENTS
 
 
-class CredentialsBody(_Strict):
+class CredentialsBody(_Section):
     anthropic: str | None = None
     openai: str | None = None
     amp: str | None = None
 
 
-class ConfigBody(_Strict):
+class ConfigBody(_Section):
     """``PUT /api/config``: the whole config; empty or missing secrets keep what is stored."""
 
     version: str = "1.0.0"
-    executionMode: Literal["cloud", "priority"] = "cloud"
+    executionMode: ExecutionMode = "cloud"
     flyToken: str | None = None
     flyAppName: str = ""
     agents: dict[str, AgentSettings] = {}
@@ -98,7 +107,7 @@ def _validated(model: type[BaseModel], body: Any) -> Any:
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     try:
-        return model.model_validate(body)
+        return model.model_validate(body, strict=True)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
@@ -215,51 +224,6 @@ def fly_put(body: Any) -> dict[str, Any]:
             "validate": body.get("validate", False), "setupMode": mode}
 
 
-def secret_status(secrets: Mapping[str, datetime], fly_app_name: str | None) -> dict[str, Any]:
-    """Which secrets are set and when each changed; never their values."""
-    providers: dict[str, dict[str, str]] = {}
-    for name in sorted(secrets):
-        if match := PROVIDER_SECRET.match(name):
-            providers.setdefault(match.group(1), {})[match.group(2)] = "configured"
-
-    def said(present: bool) -> str:
-        return "configured" if present else "not_configured"
-
-    return {
-        "providerCredentials": providers,
-        "legacy": {provider: said(name in secrets) for provider, name in REQUIREMENT_SECRETS.items()},
-        "flyToken": said(FLY_TOKEN in secrets),
-        "flyAppName": said(bool(fly_app_name and fly_app_name.strip())),
-        "changedAt": {name: iso(secrets[name]) for name in sorted(secrets)},
-    }
-
-
-def _configured_names(status: Mapping[str, Any]) -> set[str]:
-    names = {f"{provider}.{key}" for provider, keys in status.get("providerCredentials", {}).items() for key in keys}
-    return names | ({FLY_TOKEN} if status.get("flyToken") == "configured" else set())
-
-
-def config_warnings(config: Mapping[str, Any], status: Mapping[str, Any],
-                    catalog: Mapping[str, AgentSpec] = BUILTIN_AGENTS) -> list[str]:
-    """What keeps an enabled agent from running (its missing credentials)."""
-    names = _configured_names(status)
-    warnings = []
-    for agent, entry in config["agents"].items():
-        if isinstance(entry, dict) and entry.get("enabled") is True and agent in catalog:
-            reason = blocked_reason(agent, catalog, config, names)
-            if reason:
-                warnings.append(f"{agent}: {reason.removeprefix('Task blocked: ')}")
-    return warnings
-
-
-def public_config(config: Mapping[str, Any] | None, status: Mapping[str, Any],
-                  catalog: Mapping[str, AgentSpec] = BUILTIN_AGENTS) -> dict[str, Any]:
-    """``GET /api/config``: the config with every secret field empty, plus ``secretStatus`` and ``warnings``."""
-    shown = effective_config(config)
-    shown.update(flyToken="", credentials={}, providerCredentials={})
-    return {**shown, "secretStatus": dict(status), "warnings": config_warnings(shown, status, catalog)}
-
-
 def is_repo_selected(config: Mapping[str, Any], full_name: str, repo_id: int | None) -> bool:
     """Whether the user lets tasks run on a repository: everything until onboarding is completed, then only
     ``onboarding.selectedRepos`` (by ``owner/name``, case-insensitive, or by id)."""
@@ -280,34 +244,3 @@ def normalise_fly_app_name(name: str) -> str:
     """Lowercase, ``[^a-z0-9-]`` → ``-``, dashes collapsed and trimmed, at most 63 characters."""
     dashed = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", name.strip().lower())).strip("-")
     return dashed[:63].rstrip("-")
-
-
-def _provider(id: str, env: list[str], domain: str, doc: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": id, "name": PROVIDER_NAMES.get(id, id), "env": env, "domain": domain}
-    return {**entry, "doc": doc} if doc else entry
-
-
-FEATURED_PROVIDER_IDS = ["anthropic", "openai", "google", "openrouter", "amp", "xai", "groq", "deepseek", "zai",
-                         "moonshotai"]
-PROVIDERS: list[dict[str, Any]] = [
-    _provider("anthropic", ["ANTHROPIC_API_KEY"], "anthropic.com", "https://docs.anthropic.com"),
-    _provider("openai", ["OPENAI_API_KEY"], "openai.com", "https://platform.openai.com/docs"),
-    _provider("google", ["GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"], "ai.google.dev",
-              "https://ai.google.dev/gemini-api/docs"),
-    _provider("openrouter", ["OPENROUTER_API_KEY"], "openrouter.ai", "https://openrouter.ai/docs"),
-    _provider("amp", ["AMP_API_KEY"], "ampcode.com", "https://ampcode.com/manual"),
-    _provider("xai", ["XAI_API_KEY"], "x.ai", "https://docs.x.ai"),
-    _provider("groq", ["GROQ_API_KEY"], "groq.com", "https://console.groq.com/docs"),
-    _provider("deepseek", ["DEEPSEEK_API_KEY"], "deepseek.com", "https://api-docs.deepseek.com"),
-    _provider("zai", ["ZHIPU_API_KEY"], "z.ai", "https://docs.z.ai"),
-    _provider("moonshotai", ["MOONSHOT_API_KEY"], "moonshot.ai", "https://platform.moonshot.ai/docs"),
-    _provider("mistral", ["MISTRAL_API_KEY"], "mistral.ai", "https://docs.mistral.ai"),
-    _provider("cerebras", ["CEREBRAS_API_KEY"], "cerebras.ai", "https://inference-docs.cerebras.ai"),
-]
-
-
-def providers_answer() -> dict[str, Any]:
-    """``GET /api/config/providers``."""
-    by_id = {provider["id"]: provider for provider in PROVIDERS}
-    return {"featured": [copy.deepcopy(by_id[id]) for id in FEATURED_PROVIDER_IDS],
-            "all": copy.deepcopy(PROVIDERS), "featuredIds": list(FEATURED_PROVIDER_IDS)}

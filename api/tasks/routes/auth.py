@@ -25,6 +25,7 @@ from api.tasks.services.github_data import (
     forget_repositories,
     github_answers,
     github_client,
+    installation_diagnostics,
     primary_email,
     user_repositories,
 )
@@ -43,6 +44,7 @@ from capstan.secrets import SecretsUnreadable, tasks_session_secret
 from capstan.settings import Settings
 from integrations.github.client import GitHubError, OAuthTokenMissing, exchange_oauth_code
 from models.common.settings import secret_value
+from models.tasks.github_views import GitHubRepository, InstallationDiagnostics
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-auth"])
@@ -88,8 +90,8 @@ def _authorize(request: Request, settings: Settings, force: bool) -> RedirectRes
     return response
 
 
-@router.get("/api/auth/github", status_code=302, responses=REDIRECTS, response_class=RedirectResponse,
-            summary="Start the GitHub sign-in (or check the App installation of a signed-in user)")
+@router.get("/api/auth/github", status_code=302, response_class=RedirectResponse, response_model=None,
+            responses=REDIRECTS, summary="Start the GitHub sign-in (or check the App installation of a signed-in user)")
 async def start_sign_in(request: Request, signed_in: MaybeSessionUser, db: SessionDep, settings: SettingsDep,
                         force: Annotated[str | None, Query(description="1: sign in again, asking consent")] = None
                         ) -> RedirectResponse:
@@ -117,7 +119,8 @@ async def start_sign_in(request: Request, signed_in: MaybeSessionUser, db: Sessi
     return _not_installed(settings)
 
 
-@router.get("/api/auth/github/callback", status_code=302, responses=REDIRECTS, response_class=RedirectResponse,
+@router.get("/api/auth/github/callback", status_code=302, response_class=RedirectResponse, response_model=None,
+            responses=REDIRECTS,
             summary="GitHub's redirect after consent: exchange the code, store the user, set the session")
 async def finish_sign_in(request: Request, db: SessionDep, settings: SettingsDep,
                          code: Annotated[str | None, Query(max_length=512)] = None,
@@ -184,7 +187,7 @@ async def _finish_sign_in(request: Request, db: SessionDep, settings: Settings, 
 
 
 async def _installations_at_sign_in(settings: Settings, github: Any, user_id: int
-                                    ) -> tuple[InstallationCheck, list[dict[str, Any]]]:
+                                    ) -> tuple[InstallationCheck, list[GitHubRepository]]:
     try:
         check = await check_installations(github, tries=2, wait_seconds=0.25)
         if check.status != "installed":
@@ -194,7 +197,8 @@ async def _installations_at_sign_in(settings: Settings, github: Any, user_id: in
         return InstallationCheck("indeterminate", reason=err.message), []
 
 
-@router.get("/api/auth/github/installed", status_code=302, responses=REDIRECTS, response_class=RedirectResponse,
+@router.get("/api/auth/github/installed", status_code=302, response_class=RedirectResponse, response_model=None,
+            responses=REDIRECTS,
             summary="Where GitHub sends the user after installing the App: check the installation again")
 async def after_install(request: Request, signed_in: MaybeSessionUser, db: SessionDep,
                         settings: SettingsDep) -> RedirectResponse:
@@ -223,27 +227,16 @@ async def after_install(request: Request, signed_in: MaybeSessionUser, db: Sessi
     return _redirect("/settings?installed=1") if installed else _not_installed(settings)
 
 
-@router.get("/api/auth/diagnostics", summary="Whether the App is installed and webhook deliveries can arrive")
-async def diagnostics(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
+@router.get("/api/auth/diagnostics", response_model=InstallationDiagnostics,
+            summary="Whether the App is installed and webhook deliveries can arrive")
+async def diagnostics(request: Request, signed_in: SessionUser, db: SessionDep,
+                      settings: SettingsDep) -> InstallationDiagnostics:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        check = await check_installations(github, tries=2, wait_seconds=0.25)
-    webhook_secret = bool(secret_value(settings.tasks.webhook_secret))
-    if check.status == "indeterminate":
-        delivery, action, reason = "indeterminate", "check_runtime", check.reason
-    elif check.status == "not_installed":
-        delivery, action = "needs_install", "install_app"
-        reason = "The GitHub App is not installed on any account you can see; install it to receive comments."
-    elif not webhook_secret:
-        delivery, action = "indeterminate", "check_runtime"
-        reason = "CAPSTAN_TASKS_WEBHOOK_SECRET is not set: webhook deliveries are refused (503)."
-    else:
-        delivery, action, reason = "configured", "ok", None
-    return {"ok": action == "ok", "installationStatus": check.status, "installationCount": check.total,
-            "webhookDeliveryStatus": delivery, "action": action, "reason": reason}
+        return await installation_diagnostics(settings, github)
 
 
-@router.post("/api/auth/logout", status_code=302, responses=REDIRECTS, response_class=RedirectResponse,
-             summary="End the session (the cookie stops working everywhere)")
+@router.post("/api/auth/logout", status_code=302, response_class=RedirectResponse, response_model=None,
+             responses=REDIRECTS, summary="End the session (the cookie stops working everywhere)")
 async def logout(request: Request, db: SessionDep, settings: SettingsDep) -> RedirectResponse:
     if (session_id := signed_session_id(request)) is not None:
         await end_session(db, session_id)

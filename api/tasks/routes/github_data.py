@@ -10,19 +10,18 @@ from fastapi import APIRouter, Request
 
 from api.common.deps import SessionDep, SettingsDep
 from api.common.errors import BadRequest
-from api.tasks.services.github_data import (
-    check_installations,
-    github_answers,
-    github_client,
-    installation_view,
-    org_view,
-    primary_email,
-    user_repositories,
-    user_view,
-)
+from api.tasks.services import github_data as data
+from api.tasks.services.github_data import github_answers, github_client
 from api.tasks.session import SessionUser
 from capstan.logs import request_id_var
-from integrations.github.client import GitHubError
+from models.tasks.github_views import (
+    GitHubInstallationList,
+    GitHubIssue,
+    GitHubOrganizationList,
+    GitHubProfile,
+    GitHubRepositoryList,
+    GitHubSummary,
+)
 
 router = APIRouter(tags=["tasks-github"])
 ISSUE_NUMBER = re.compile(r"[0-9]{1,10}")
@@ -37,71 +36,54 @@ GITHUB_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/api/github/summary", responses=GITHUB_RESPONSES,
+@router.get("/api/github/summary", response_model=GitHubSummary, responses=GITHUB_RESPONSES,
             summary="The user, their organizations, repositories and App installations")
-async def github_summary(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
-    warnings: list[str] = []
+async def github_summary(request: Request, signed_in: SessionUser, db: SessionDep,
+                       settings: SettingsDep) -> GitHubSummary:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        profile = await github.get_user()
-        email = await primary_email(github, profile, warnings)
-        organizations: list[dict[str, Any]] = []
-        try:
-            organizations = [org_view(org) for org in await github.get_user_orgs() or [] if isinstance(org, dict)]
-        except GitHubError as err:
-            if err.status == 401:
-                raise
-            warnings.append(f"Could not list your organizations: {err.message}")
-        listing = await user_repositories(settings, github, signed_in.user.id)
-    return {"user": user_view(profile, email), "organizations": organizations,
-            "repositories": listing.repositories, "installations": listing.installations,
-            "warnings": warnings + listing.warnings}
+        return await data.github_summary(settings, github, signed_in.user.id)
 
 
-@router.get("/api/github/repositories", responses=GITHUB_RESPONSES,
+@router.get("/api/github/repositories", response_model=GitHubRepositoryList, responses=GITHUB_RESPONSES,
             summary="Repositories of every App installation the user can see (cached 60 s)")
 async def github_repositories(request: Request, signed_in: SessionUser, db: SessionDep,
-                              settings: SettingsDep) -> dict:
+                            settings: SettingsDep) -> GitHubRepositoryList:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        listing = await user_repositories(settings, github, signed_in.user.id)
-    return {"repositories": listing.repositories, "hasInstallation": listing.has_installation,
-            "warnings": listing.warnings}
+        listing = await data.user_repositories(settings, github, signed_in.user.id)
+    return GitHubRepositoryList(repositories=listing.repositories, hasInstallation=listing.has_installation,
+                                warnings=listing.warnings)
 
 
-@router.get("/api/github/installations", responses=GITHUB_RESPONSES,
+@router.get("/api/github/installations", response_model=GitHubInstallationList, responses=GITHUB_RESPONSES,
             summary="The App installations the user can see")
 async def github_installations(request: Request, signed_in: SessionUser, db: SessionDep,
-                               settings: SettingsDep) -> dict:
+                             settings: SettingsDep) -> GitHubInstallationList:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        check = await check_installations(github)
-    return {"status": check.status, "reason": check.reason, "requestId": request_id_var.get(),
-            "total": check.total, "installations": [installation_view(raw) for raw in check.installations]}
+        return await data.installation_list(github, request_id_var.get())
 
 
-@router.get("/api/github/orgs", responses=GITHUB_RESPONSES, summary="The user's organizations")
-async def github_orgs(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
+@router.get("/api/github/orgs", response_model=GitHubOrganizationList, responses=GITHUB_RESPONSES,
+            summary="The user's organizations")
+async def github_orgs(request: Request, signed_in: SessionUser, db: SessionDep,
+                             settings: SettingsDep) -> GitHubOrganizationList:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        organizations = await github.get_user_orgs()
-    return {"organizations": [org_view(org) for org in organizations or [] if isinstance(org, dict)]}
+        return await data.organization_list(github)
 
 
-@router.get("/api/github/profile", responses=GITHUB_RESPONSES, summary="The user's GitHub profile and email")
-async def github_profile(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
+@router.get("/api/github/profile", response_model=GitHubProfile, responses=GITHUB_RESPONSES,
+            summary="The user's GitHub profile and email")
+async def github_profile(request: Request, signed_in: SessionUser, db: SessionDep,
+                       settings: SettingsDep) -> GitHubProfile:
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        profile = await github.get_user()
-        email = await primary_email(github, profile)
-    user = user_view(profile, email)
-    user.pop("email")
-    return {"user": user, "email": email}
+        return await data.github_profile(github)
 
 
-@router.get("/api/github/issues/{owner}/{repo}/{number}", responses={
+@router.get("/api/github/issues/{owner}/{repo}/{number}", response_model=GitHubIssue, responses={
     **GITHUB_RESPONSES, 404: {"description": "`not_found`: GitHub knows no such issue (or the user cannot see it)"}},
     summary="One issue of a repository")
 async def github_issue(owner: str, repo: str, number: str, request: Request, signed_in: SessionUser,
-                       db: SessionDep, settings: SettingsDep) -> dict:
+                     db: SessionDep, settings: SettingsDep) -> GitHubIssue:
     if not ISSUE_NUMBER.fullmatch(number) or not 0 < int(number) < 2**31:
         raise BadRequest("invalid request: the issue number must be a positive integer", code="invalid request")
     async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        issue = await github.get_issue(owner, repo, int(number))
-    return {"number": issue.get("number"), "title": issue.get("title"), "body": issue.get("body") or "",
-            "state": issue.get("state"), "labels": issue.get("labels") or [], "html_url": issue.get("html_url")}
+        return await data.github_issue(github, owner, repo, int(number))

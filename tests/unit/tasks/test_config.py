@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
+from models.tasks.agents import REQUIREMENT_SECRETS
 from models.tasks.config import (
     DEFAULT_CONFIG,
     credentials_writes,
@@ -14,10 +16,18 @@ from models.tasks.config import (
     is_repo_selected,
     normalise_fly_app_name,
     provider_writes,
+    split_config_put,
+)
+from models.tasks.config_views import (
+    AnthropicValidation,
+    FlySetupPublic,
+    FlyValidation,
+    LegacyCredentialStatus,
+    SecretStatus,
+    TasksConfigPublic,
     providers_answer,
     public_config,
     secret_status,
-    split_config_put,
 )
 
 CHANGED = datetime(2026, 5, 13, 10, 0, tzinfo=UTC)
@@ -75,7 +85,7 @@ def test_a_put_splits_the_secrets_out_and_stores_the_rest():
 
 def test_the_config_a_get_shows_can_be_put_back_without_touching_any_secret():
     shown = public_config(None, secret_status({"flyToken": CHANGED}, None))
-    stored, writes = split_config_put(shown)
+    stored, writes = split_config_put(shown.model_dump(mode="json"))
     assert writes == {}
     assert effective_config(stored) == DEFAULT_CONFIG
 
@@ -126,7 +136,7 @@ def test_provider_writes_check_names_and_empty_deletes():
 def test_the_secret_status_says_what_is_set_and_when_never_the_value():
     status = secret_status({"anthropic.ANTHROPIC_API_KEY": CHANGED, "openrouter.OPENROUTER_API_KEY": CHANGED,
                             "flyToken": CHANGED}, "my-app")
-    assert status == {
+    assert status.model_dump() == {
         "providerCredentials": {"anthropic": {"ANTHROPIC_API_KEY": "configured"},
                                 "openrouter": {"OPENROUTER_API_KEY": "configured"}},
         "legacy": {"anthropic": "configured", "amp": "not_configured", "openai": "not_configured"},
@@ -134,19 +144,19 @@ def test_the_secret_status_says_what_is_set_and_when_never_the_value():
         "changedAt": {"anthropic.ANTHROPIC_API_KEY": "2026-05-13T10:00:00.000Z", "flyToken": "2026-05-13T10:00:00.000Z",
                       "openrouter.OPENROUTER_API_KEY": "2026-05-13T10:00:00.000Z"}}
     empty = secret_status({}, "")
-    assert (empty["flyToken"], empty["flyAppName"], empty["providerCredentials"]) == ("not_configured",
-                                                                                    "not_configured", {})
+    assert (empty.flyToken, empty.flyAppName, empty.providerCredentials.root) == ("not_configured",
+                                                                                "not_configured", {})
 
 
 def test_a_get_shows_no_secret_and_warns_about_enabled_agents_without_credentials():
     stored, _ = split_config_put(full_body())
     shown = public_config(stored, secret_status({"flyToken": CHANGED}, "my-app"))
-    assert (shown["flyToken"], shown["credentials"], shown["providerCredentials"]) == ("", {}, {})
-    assert shown["secretStatus"]["flyToken"] == "configured"
-    assert shown["warnings"] == ["opencode: missing Anthropic credentials.",
+    assert (shown.flyToken, shown.credentials, shown.providerCredentials) == ("", {}, {})
+    assert shown.secretStatus.flyToken == "configured"
+    assert shown.warnings == ["opencode: missing Anthropic credentials.",
                                  "claude-code: missing Anthropic credentials.", "amp: missing Amp credentials."]
     ready = public_config(None, secret_status({"anthropic.ANTHROPIC_API_KEY": CHANGED}, None))
-    assert ready["warnings"] == []
+    assert ready.warnings == []
 
 
 def test_a_repository_is_selected_until_onboarding_completes_then_only_the_chosen_ones():
@@ -176,7 +186,7 @@ def test_the_fly_put_body():
 
 
 def test_the_providers_answer():
-    answer = providers_answer()
+    answer = providers_answer().model_dump()
     assert answer["featuredIds"] == ["anthropic", "openai", "google", "openrouter", "amp", "xai", "groq", "deepseek",
                                      "zai", "moonshotai"]
     assert [provider["id"] for provider in answer["featured"]] == answer["featuredIds"]
@@ -186,8 +196,8 @@ def test_the_providers_answer():
     assert by_id["zai"]["env"] == ["ZHIPU_API_KEY"] and by_id["moonshotai"]["env"] == ["MOONSHOT_API_KEY"]
     assert by_id["anthropic"] == {"id": "anthropic", "name": "Anthropic", "env": ["ANTHROPIC_API_KEY"],
                                   "domain": "anthropic.com", "doc": "https://docs.anthropic.com"}
-    answer["all"][0]["env"].append("MUTATED")
-    assert providers_answer()["all"][0]["env"] == ["ANTHROPIC_API_KEY"]
+    providers_answer().all[0].env.append("MUTATED")
+    assert providers_answer().all[0].env == ["ANTHROPIC_API_KEY"]
 
 
 @pytest.mark.parametrize("value", ["sk-ant\u00e9", "two words", "tab\tinside", "x" * 4097])
@@ -198,3 +208,27 @@ def test_keys_and_tokens_are_printable_ascii_without_spaces(value):
         with pytest.raises(ValueError, match="printable ASCII") as raised:
             parse(body)
         assert value not in str(raised.value)
+
+
+def test_the_typed_answers_cannot_carry_a_secret():
+    """``flyToken`` is typed as the empty string: a code path that put the token in an answer fails loudly."""
+    shown = public_config(None, secret_status({"flyToken": CHANGED}, "my-app")).model_dump()
+    with pytest.raises(ValidationError, match="flyToken"):
+        TasksConfigPublic.model_validate({**shown, "flyToken": "fo1_token"})
+    with pytest.raises(ValidationError, match="flyToken"):
+        FlySetupPublic(flyToken="fo1_token", flyAppName="a", setupMode="org", validation=FlyValidation(
+            ok=True, status="ready", message="", appCreated=False, mode="org"))
+    assert set(SecretStatus.model_fields) == {"providerCredentials", "legacy", "flyToken", "flyAppName", "changedAt"}
+    assert list(LegacyCredentialStatus.model_fields) == list(REQUIREMENT_SECRETS)
+
+
+def test_optional_fields_are_absent_from_an_answer_never_null():
+    unknown = FlyValidation(ok=False, status="missing_token", message="No Fly token is stored.", appCreated=False,
+                            mode="org")
+    assert unknown.model_dump_json() == ('{"ok":false,"status":"missing_token","message":"No Fly token is stored.",'
+                                         '"appCreated":false,"mode":"org"}')
+    assert '"flyAppName":""' in unknown.model_copy(update={"flyAppName": ""}).model_dump_json()
+    assert AnthropicValidation(ok=True, status="ready").model_dump_json() == '{"ok":true,"status":"ready"}'
+    stored, _ = split_config_put({"agents": {"amp": {"enabled": True}}})
+    agents = public_config(stored, secret_status({}, None)).model_dump(mode="json")["agents"]
+    assert agents["amp"] == {"enabled": True} and agents["opencode"] == {"enabled": True, "priority": 1}
