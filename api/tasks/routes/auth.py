@@ -51,6 +51,8 @@ router = APIRouter(tags=["tasks-auth"])
 
 SCOPES = "read:user user:email read:org repo"
 REDIRECTS: dict[int | str, dict[str, Any]] = {302: {"description": "Where the browser goes next"}}
+#: The longest ``code`` or ``state`` the callback reads; a longer one is a forged callback (``oauth_state``).
+OAUTH_PARAM_MAX = 512
 
 
 def _redirect(location: str) -> RedirectResponse:
@@ -123,8 +125,11 @@ async def start_sign_in(request: Request, signed_in: MaybeSessionUser, db: Sessi
             responses=REDIRECTS,
             summary="GitHub's redirect after consent: exchange the code, store the user, set the session")
 async def finish_sign_in(request: Request, db: SessionDep, settings: SettingsDep,
-                         code: Annotated[str | None, Query(max_length=512)] = None,
-                         state: Annotated[str | None, Query(max_length=512)] = None) -> RedirectResponse:
+                         code: Annotated[str | None, Query(description=f"At most {OAUTH_PARAM_MAX} characters; a "
+                                                           "longer one is `/auth?error=oauth_state`.")] = None,
+                         state: Annotated[str | None, Query(description=f"At most {OAUTH_PARAM_MAX} characters; a "
+                                                            "longer one is `/auth?error=oauth_state`.")] = None
+                         ) -> RedirectResponse:
     try:
         response = await _finish_sign_in(request, db, settings, code, state)
     except Exception:  # the contract: whatever else fails is one clear redirect, logged here
@@ -137,7 +142,8 @@ async def finish_sign_in(request: Request, db: SessionDep, settings: SettingsDep
 async def _finish_sign_in(request: Request, db: SessionDep, settings: Settings, code: str | None,
                           state: str | None) -> RedirectResponse:
     expected = request.cookies.get(STATE_COOKIE)
-    if not code or not state or not expected or not secrets_equal(state, expected):
+    if not code or not state or not expected or max(len(code), len(state)) > OAUTH_PARAM_MAX \
+            or not secrets_equal(state, expected):
         return _auth_error("oauth_state")
     app = settings.github_app
     client_secret = secret_value(app.client_secret)

@@ -143,6 +143,28 @@ async def test_the_callback_refuses_a_state_that_is_missing_or_not_the_cookies(l
     assert "capstan_session" not in live_api.cookies
 
 
+async def test_the_callback_answers_an_oversized_code_or_state_with_the_state_error_page(live_api, fake_github,
+                                                                                       live_port):
+    """A forged callback with a code or state over 512 characters lands on the sign-in page like any other
+    bad state (it was a bare 400 the browser showed as an error body)."""
+    fake_github.add_user("alice")
+    _, state = await start(live_api)
+    code = fake_github.issue_code("alice", callback_url(live_port))
+
+    for params in ({"code": "c" * 513, "state": state}, {"code": code, "state": state + "s" * 513},
+                   {"code": "c" * 20_000, "state": "s" * 20_000}):
+        refused = await live_api.get("/api/auth/github/callback", params=params)
+        assert refused.status_code == 302, refused.text
+        assert refused.headers["location"] == "/auth?error=oauth_state"
+        assert "capstan_session" not in set_cookies(refused)
+        assert_state_cleared(refused)
+
+    assert fake_github.requests_to("/login/oauth/access_token") == []
+    genuine = await live_api.get("/api/auth/github/callback", params={"code": code, "state": state},
+                                 headers={"Cookie": f"capstan_oauth_state={state}"})  # each refusal cleared it
+    assert genuine.status_code == 302 and "capstan_session" in set_cookies(genuine)
+
+
 async def test_a_code_github_does_not_know_ends_at_the_token_error(live_api, fake_github):
     fake_github.add_user("alice")
     _, state = await start(live_api)
