@@ -96,3 +96,43 @@ async def test_secrets_given_to_the_config_routes_never_come_back_and_are_stored
         assert sealed.startswith(PREFIX), name
         assert not [secret for secret in SECRETS if secret in sealed], name
     assert not [secret for secret in SECRETS if any(secret in stored for stored in configs)]
+
+
+#: Every answer with a body of the config, sign-in, GitHub data and ops routes (the sign-in redirects have none).
+TYPED_ROUTES = [("GET", "/api/config"), ("PUT", "/api/config"), ("PUT", "/api/config/credentials"),
+                ("GET", "/api/config/provider-credentials"), ("PUT", "/api/config/provider-credentials"),
+                ("PUT", "/api/config/fly"), ("GET", "/api/config/providers"),
+                ("POST", "/api/config/validate/anthropic"), ("GET", "/api/config/validate/anthropic"),
+                ("POST", "/api/config/validate/fly"), ("GET", "/api/config/validate/fly"),
+                ("GET", "/api/auth/diagnostics"), ("GET", "/api/github/summary"), ("GET", "/api/github/repositories"),
+                ("GET", "/api/github/installations"), ("GET", "/api/github/orgs"), ("GET", "/api/github/profile"),
+                ("GET", "/api/github/issues/acme/widgets/11"), ("GET", "/api/startup/check"),
+                ("GET", "/api/rate-limit")]
+EMPTY_BODIES = {"/api/config": {}, "/api/config/credentials": {}, "/api/config/provider-credentials": {},
+                "/api/config/fly": {}}
+
+
+async def test_no_typed_answer_carries_a_stored_secret_or_the_users_github_token(
+        fakes_settings, live_api, fake_github, fake_fly, fake_anthropic, tmp_path):
+    await github_world(live_api, fake_github, tmp_path)
+    github_token = fake_github.requests_to("/user")[0].headers["authorization"].removeprefix("Bearer ")
+    assert github_token.startswith("gho_alice_")
+    fake_anthropic.add_key(ANTHROPIC_KEY)
+    fake_fly.add_token(FLY_TOKEN, org_slug="personal")
+    stored = await live_api.put("/api/config", json={
+        "flyToken": FLY_TOKEN, "flyAppName": "widgets-runs", "credentials": {"anthropic": ANTHROPIC_KEY},
+        "providerCredentials": {"my-proxy": {"PROXY_TOKEN": PROXY_KEY}}})
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["secretStatus"]["flyToken"] == "configured"
+    spec = (await live_api.get("/openapi.json")).json()
+
+    for method, path in TYPED_ROUTES:
+        answer = await live_api.request(method, path, json=EMPTY_BODIES.get(path) if method == "PUT" else None)
+        assert answer.status_code == 200, (method, path, answer.text)
+        seen = answer.text + "\n" + "\n".join(f"{name}: {value}" for name, value in answer.headers.multi_items())
+        assert [secret for secret in [*SECRETS, github_token] if secret in seen] == [], (method, path)
+        template = path.replace("acme/widgets/11", "{owner}/{repo}/{number}")
+        declared = spec["paths"][template][method.lower()]["responses"]["200"]["content"]["application/json"]
+        assert "$ref" in declared["schema"], (method, path)  # a typed answer: its model is documented
+    for field in ("flyToken", "credentials", "providerCredentials"):
+        assert stored.json()[field] in ("", {}), field
