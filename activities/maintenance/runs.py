@@ -36,6 +36,7 @@ class RunActivities:
                 raise ApplicationError(f"workspace run {write.run_id!r} is not stored", type=RUN_NOT_FOUND,
                                        non_retryable=True)
             now = datetime.now(UTC)
+            row.workflow_run_id = activity.info().workflow_run_id
             row.status = write.status
             if write.status == RunProcessStatus.RUNNING:
                 row.started_at = row.started_at or now

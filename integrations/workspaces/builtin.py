@@ -90,9 +90,12 @@ class BuiltinWorkspace:
         raw: dict[str, Any] = {
             "id": row.id, "eventId": row.event_id, "flowName": row.flow_name, "stepName": row.flow_name,
             "status": row.status, "backend": BACKEND_NAME, "executor": EXECUTOR, "workflowId": workflow_id,
-            "webUrl": workflow_ui_url(self.ui_url, self.namespace, workflow_id), "attemptCount": row.attempt_count,
-            "createdAt": iso_ms(row.created_at),
         }
+        if row.workflow_run_id:  # a queued run's workflow has not written yet: no execution to link
+            raw["workflowRunId"] = row.workflow_run_id
+            raw["webUrl"] = workflow_ui_url(self.ui_url, self.namespace, workflow_id, row.workflow_run_id)
+        raw["attemptCount"] = row.attempt_count
+        raw["createdAt"] = iso_ms(row.created_at)
         if row.result is not None:
             raw["result"] = row.result
         for key, value in (("error", row.error), ("startedAt", row.started_at), ("completedAt", row.completed_at)):

@@ -127,6 +127,8 @@ class WorkspaceRunRow(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text))
     attempt_count: int = Field(default=0, nullable=False)
+    #: The run id of the workflow execution that last wrote the row: the Web UI link names that execution.
+    workflow_run_id: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = created_at_field()
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -4,6 +4,7 @@ pushes a candidate ref, and the attempt ends ``changed`` without anyone calling 
 
 from __future__ import annotations
 
+from capstan.temporal import workflow_ui_url
 from tests.e2e.maintenance.support import (
     PATCH_SUBJECTS,
     finished_dispatch,
@@ -59,7 +60,11 @@ async def test_new_upstream_tag_ends_changed_with_the_patches_on_a_candidate_ref
 
     [run] = (await api.get("/workspace-runs", params={"eventId": EVENT_ID})).json()["runs"]
     assert run["flowName"] == "patch-stack-rebase" and run["status"] == "changed"
-    assert run["processStatus"] == "completed" and run["webUrl"].startswith(settings.temporal.ui_url)
+    assert run["processStatus"] == "completed"
+    # The link names the execution that did the work (workflow id and run id), not just the workflow id.
+    execution = await temporal_client.get_workflow_handle(run["raw"]["workflowId"]).describe()
+    assert run["webUrl"] == workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace,
+                                            run["raw"]["workflowId"], execution.run_id)
     assert (await api.get(f"/workspace-runs/{seg(run['id'])}")).json()["run"]["id"] == run["id"]
     sources = (await api.get("/feed-sources")).json()["sources"]
     assert sources[0]["id"] == "upstream-tags" and sources[0]["lastError"] is None
