@@ -65,10 +65,12 @@ AttemptStatusDep = Annotated[str | None, Depends(_attempt_status)]
 DispatchStatusDep = Annotated[str | None, Depends(_dispatch_status)]
 
 #: What the maintenance actions answer besides success (``api.common.openapi`` adds 400/401/404/413).
-ACTION_RESPONSES = {
-    502: {"description": "The workspace backend failed: retry/replay answer `{event, record}` with the failed "
-                         "record; sync answers `workspace_backend_unavailable`"},
-    503: {"description": "No worker finished the action within CAPSTAN_UPDATE_TIMEOUT (`no_worker`)"},
-}
+NO_WORKER = {503: {"description": "No worker finished the action within CAPSTAN_UPDATE_TIMEOUT (`no_worker`); it "
+                                  "may still finish later"}}
+#: A sync asks the workspace backend.
+SYNC_RESPONSES = {502: {"description": "The workspace backend failed (`workspace_backend_unavailable`); nothing "
+                                       "was appended"}, **NO_WORKER}
+#: A poll's feed errors are its answer (202 with `error`); only Temporal trouble is an error.
+POLL_RESPONSES = NO_WORKER
 #: The workspace routes ask the backend.
 BACKEND_RESPONSES = {502: {"description": "The workspace backend failed (`workspace_backend_unavailable`)"}}

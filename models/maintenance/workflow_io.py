@@ -6,6 +6,7 @@ never a secret; activities load the rest from Postgres and the settings.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,10 @@ class ActivityName(StrEnum):
     SYNC_ATTEMPT = "sync_maintenance_attempt"
     SYNC_ATTEMPTS_OF_RUN = "sync_attempts_of_run"
 
+
+#: The longest a feed poll's workflow may run, whoever started it: a poll that cannot finish (no worker, a
+#: Postgres that does not answer) ends, and the next one runs.
+FEED_POLL_EXECUTION_TIMEOUT = timedelta(minutes=10)
 
 #: The automation the built-in backend ships.
 PATCH_STACK_REBASE = "patch-stack-rebase"

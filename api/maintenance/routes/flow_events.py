@@ -2,54 +2,64 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import MethodNotAllowed
-from api.maintenance.params import (
-    ACTION_RESPONSES,
-    LimitDep,
-)
+from api.maintenance.params import NO_WORKER, LimitDep
 from api.maintenance.services import actions, records
+from capstan.settings import Settings
+from models.maintenance.public import FlowEventDispatchAnswer, FlowEventList, FlowEventWithDispatches
 from models.maintenance.status import DispatchOperation, DispatchStatus
 
 router = APIRouter(tags=["flow-events"])
 
 OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+#: A retry or replay whose dispatch failed answers 502 with the same body as a 202.
+DISPATCH_RESPONSES = {502: {"description": "The workspace backend failed: the same body as a 202, with the `failed` "
+                                          "record", "model": FlowEventDispatchAnswer}, **NO_WORKER}
 
 
-@router.get("/flow-events", summary="Flow events, newest first")
-async def list_flow_events(session: SessionDep, limit: LimitDep, type: str | None = None) -> dict:  # noqa: A002
-    return {"events": await records.list_flow_events(session, type=type, limit=limit)}
+@router.get("/flow-events", response_model=FlowEventList, response_model_exclude_unset=True,
+            summary="Flow events, newest first")
+async def list_flow_events(session: SessionDep, limit: LimitDep, type: str | None = None  # noqa: A002
+                           ) -> FlowEventList:
+    return FlowEventList(events=await records.list_flow_events(session, type=type, limit=limit))
 
 
-async def _dispatch(session, client, settings, event_id: str, operation: str) -> JSONResponse:
+async def _dispatch(session: AsyncSession, client: Client, settings: Settings, response: Response, event_id: str,
+                    operation: str) -> FlowEventDispatchAnswer:
     event = await records.flow_event_or_404(session, event_id)
-    outcome = await actions.dispatch_again(client, settings, event_id, operation)
-    failed = outcome.record.get("status") == DispatchStatus.FAILED
-    return JSONResponse({"event": event, "record": outcome.record}, status_code=502 if failed else 202)
+    answer = await actions.dispatch_again(client, settings, event, operation)
+    if answer.record.status == DispatchStatus.FAILED:
+        response.status_code = 502
+    return answer
 
 
-@router.post("/flow-events/{event_id:path}/retry", status_code=202, responses=ACTION_RESPONSES,
+@router.post("/flow-events/{event_id:path}/retry", status_code=202, responses=DISPATCH_RESPONSES,
+             response_model=FlowEventDispatchAnswer, response_model_exclude_unset=True,
              summary="Dispatch a stored event again (502 with the failed record when the backend fails)")
-async def retry_flow_event(event_id: str, session: SessionDep, client: TemporalDep,
-                           settings: SettingsDep) -> JSONResponse:
-    return await _dispatch(session, client, settings, event_id, DispatchOperation.DISPATCH)
+async def retry_flow_event(event_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep,
+                           response: Response) -> FlowEventDispatchAnswer:
+    return await _dispatch(session, client, settings, response, event_id, DispatchOperation.DISPATCH)
 
 
-@router.post("/flow-events/{event_id:path}/replay", status_code=202, responses=ACTION_RESPONSES,
+@router.post("/flow-events/{event_id:path}/replay", status_code=202, responses=DISPATCH_RESPONSES,
+             response_model=FlowEventDispatchAnswer, response_model_exclude_unset=True,
              summary="Ask the backend to replay a stored event (new runs even though it knows the id)")
-async def replay_flow_event(event_id: str, session: SessionDep, client: TemporalDep,
-                            settings: SettingsDep) -> JSONResponse:
-    return await _dispatch(session, client, settings, event_id, DispatchOperation.REPLAY)
+async def replay_flow_event(event_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep,
+                            response: Response) -> FlowEventDispatchAnswer:
+    return await _dispatch(session, client, settings, response, event_id, DispatchOperation.REPLAY)
 
 
-@router.get("/flow-events/{event_id:path}", summary="A flow event and its dispatch records, newest first")
-async def read_flow_event(event_id: str, session: SessionDep, limit: LimitDep) -> dict:
+@router.get("/flow-events/{event_id:path}", response_model=FlowEventWithDispatches,
+            response_model_exclude_unset=True, summary="A flow event and its dispatch records, newest first")
+async def read_flow_event(event_id: str, session: SessionDep, limit: LimitDep) -> FlowEventWithDispatches:
     event = await records.flow_event_or_404(session, event_id)
-    return {"event": event, "dispatches": await records.list_dispatches(session, event_id=event_id, status=None,
-                                                                        limit=limit)}
+    return FlowEventWithDispatches(event=event, dispatches=await records.list_dispatches(
+        session, event_id=event_id, status=None, limit=limit))
 
 
 @router.api_route("/flow-events/{event_id:path}", methods=OTHER_METHODS, include_in_schema=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +18,14 @@ from capstan.settings import Settings
 from integrations.workspaces.builtin import BuiltinWorkspace
 from integrations.workspaces.choice import BackendSettingsError, choose_backend, http_backend
 from integrations.workspaces.http import WorkspaceBackendError
+from models.maintenance.public import (
+    WorkspaceEventEnvelope,
+    WorkspaceEventList,
+    WorkspaceEventPublic,
+    WorkspaceRunEnvelope,
+    WorkspaceRunList,
+    WorkspaceRunPublic,
+)
 from models.maintenance.status import RUN_STATUS_FILTERS
 from models.maintenance.views import event_view, run_view, runs_of
 
@@ -31,6 +38,14 @@ def backend_errors() -> Iterator[None]:
         raise BadGateway(getattr(error, "message", str(error)), code="workspace_backend_unavailable") from None
 
 
+def _run(raw: dict) -> WorkspaceRunPublic:
+    return WorkspaceRunPublic.model_validate(run_view(raw))
+
+
+def _event(raw: dict) -> WorkspaceEventPublic:
+    return WorkspaceEventPublic.model_validate(event_view(raw))
+
+
 class WorkspaceInspector:
     def __init__(self, settings: Settings, session: AsyncSession) -> None:
         self.settings = settings
@@ -39,23 +54,24 @@ class WorkspaceInspector:
             self.choice = choose_backend(settings.patch, None)
         self.builtin = BuiltinWorkspace.of(settings.temporal)
 
-    async def list_runs(self, event_id: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
+    async def list_runs(self, event_id: str | None, status: str | None, limit: int | None) -> WorkspaceRunList:
         if self.choice.builtin:
             status = parse_status(status, RUN_STATUS_FILTERS, "workspace run")
             raws = await self.builtin.list_runs(self.session, event_id=event_id, status=status, limit=limit)
-            body: dict[str, Any] = {"runs": [run_view(raw) for raw in raws]}
+            listed = WorkspaceRunList(runs=[_run(raw) for raw in raws])
             if event_id is not None:
-                body["eventId"] = event_id
-            return body
+                listed.event_id = event_id
+            return listed
         with backend_errors():
             answer = await http_backend(self.choice, self.settings.patch).list_runs(
                 event_id=event_id, status=status or None, limit=limit)
-        body = {"runs": [run_view(raw) for raw in runs_of(answer)]}
+        listed = WorkspaceRunList(runs=[_run(raw) for raw in runs_of(answer)])
         if isinstance(answer.get("eventId"), str):
-            body["eventId"] = answer["eventId"]
-        return {**body, "raw": answer}
+            listed.event_id = answer["eventId"]
+        listed.raw = answer
+        return listed
 
-    async def read_run(self, run_id: str) -> dict[str, Any]:
+    async def read_run(self, run_id: str) -> WorkspaceRunEnvelope:
         if self.choice.builtin:
             raw = await self.builtin.read_run(self.session, run_id)
         else:
@@ -63,18 +79,18 @@ class WorkspaceInspector:
                 raw = await http_backend(self.choice, self.settings.patch).read_run(run_id)
         if raw is None:
             raise NotFound(f"workspace run {run_id!r} not found", code="workspace_run_not_found")
-        return {"run": run_view(raw)}  # a backend's read answer is ``{run}``; the view takes either
+        return WorkspaceRunEnvelope(run=_run(raw))  # a backend's read answer is ``{run}``; the view takes either
 
-    async def list_events(self, type: str | None, limit: int | None) -> dict[str, Any]:  # noqa: A002
+    async def list_events(self, type: str | None, limit: int | None) -> WorkspaceEventList:  # noqa: A002
         if self.choice.builtin:
             raws = await self.builtin.list_events(self.session, type=type or None, limit=limit)
-            return {"events": [event_view(raw) for raw in raws]}
+            return WorkspaceEventList(events=[_event(raw) for raw in raws])
         with backend_errors():
             answer = await http_backend(self.choice, self.settings.patch).list_events(type=type or None, limit=limit)
-        events = [event_view(raw) for raw in answer.get("events") or [] if isinstance(raw, dict)]
-        return {"events": events, "raw": answer}
+        events = [_event(raw) for raw in answer.get("events") or [] if isinstance(raw, dict)]
+        return WorkspaceEventList(events=events, raw=answer)
 
-    async def read_event(self, event_id: str) -> dict[str, Any]:
+    async def read_event(self, event_id: str) -> WorkspaceEventEnvelope:
         if self.choice.builtin:
             answer = await self.builtin.read_event(self.session, event_id)
         else:
@@ -82,4 +98,4 @@ class WorkspaceInspector:
                 answer = await http_backend(self.choice, self.settings.patch).read_event(event_id)
         if answer is None:
             raise NotFound(f"workspace event {event_id!r} not found", code="workspace_event_not_found")
-        return {"event": event_view(answer)}  # ``{event, runs}``: the view takes the sibling runs
+        return WorkspaceEventEnvelope(event=_event(answer))  # ``{event, runs}``: the view takes the sibling runs

@@ -132,3 +132,10 @@ async def test_each_source_is_a_schedule_that_keeps_polling_through_feed_errors(
     finally:
         with contextlib.suppress(RPCError):
             await temporal_client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_the_sources_list_never_shows_credentials_in_a_feed_url(api, sources_path, fake_feeds):
+    url = fake_feeds.serve(FEED_PATH, github_releases_atom("acme", "widget", ["v1.0.0"]))
+    write_sources(sources_path, github_source(url.replace("http://", "http://reader:s3cret@")))
+    [source] = (await api.get("/feed-sources")).json()["sources"]
+    assert source["url"] == url.replace("http://", "http://***@")
