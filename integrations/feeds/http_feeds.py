@@ -11,11 +11,10 @@ from urllib.parse import quote
 import feedparser
 import httpx
 
-from integrations.feeds.errors import FeedReadError, without_credentials
+from integrations.feeds.errors import FeedReadError
+from integrations.feeds.fetch import fetch_feed
 from models.maintenance.feed_config import FeedSourceConfig
 from models.maintenance.feed_entries import FeedEntry, parse_feed_time, utc_from_struct
-
-ACCEPT = "application/json, application/atom+xml, application/rss+xml, application/xml, text/xml;q=0.9"
 
 UNTITLED_ATOM_ENTRY = "Untitled feed entry"
 UNTITLED_RSS_ITEM = "Untitled feed item"
@@ -24,26 +23,12 @@ UNTITLED_RSS_ITEM = "Untitled feed item"
 _NPM_NON_VERSION_TIMES = ("created", "modified")
 
 
-async def read_http_feed(source: FeedSourceConfig, *, http: httpx.AsyncClient, now: str) -> list[FeedEntry]:
-    response = await _fetch(source, http)
+async def read_http_feed(source: FeedSourceConfig, *, http: httpx.AsyncClient, now: str,
+                         max_bytes: int) -> list[FeedEntry]:
+    document = await fetch_feed(source, http, max_bytes)
     if source.provider == "npm":
-        return npm_entries(source, response.content, now)
-    headers = {"content-type": response.headers.get("content-type", "")}
-    return await asyncio.to_thread(feed_entries, source, response.content, now, headers)
-
-
-async def _fetch(source: FeedSourceConfig, http: httpx.AsyncClient) -> httpx.Response:
-    """GET the feed; the client passed in bounds the time it may take."""
-    try:
-        response = await http.get(source.url, headers={"accept": ACCEPT}, follow_redirects=True)
-    except httpx.TimeoutException as exc:
-        raise FeedReadError(f"Feed {source.id} did not answer in time ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
-        reason = without_credentials(str(exc)) or type(exc).__name__
-        raise FeedReadError(f"Feed {source.id} could not be fetched: {reason}") from None
-    if not response.is_success:
-        raise FeedReadError(f"Feed {source.id} returned {response.status_code}", http_status=response.status_code)
-    return response
+        return npm_entries(source, document.body, now)
+    return await asyncio.to_thread(feed_entries, source, document.body, now, {"content-type": document.content_type})
 
 
 def feed_entries(source: FeedSourceConfig, body: bytes, now: str,
@@ -101,7 +86,7 @@ def npm_entries(source: FeedSourceConfig, body: bytes, now: str) -> list[FeedEnt
     """One entry per published version of an npm registry document, newest first."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FeedReadError(f"Feed {source.id} is not a JSON npm registry document: {exc}") from None
     times = document.get("time") if isinstance(document, dict) else None
     if not isinstance(times, dict):
@@ -116,7 +101,7 @@ def npm_entries(source: FeedSourceConfig, body: bytes, now: str) -> list[FeedEnt
 
 
 def _npm_version_url(name: str, version: str) -> str:
-    def encode(text: str) -> str:  # JavaScript's encodeURIComponent
-        return quote(text, safe="!~*'()")
+    def encode(text: str) -> str:  # JavaScript's encodeURIComponent (a lone surrogate is the entry's id to refuse)
+        return quote(text, safe="!~*'()", errors="surrogatepass")
 
     return f"https://www.npmjs.com/package/{encode(name)}/v/{encode(version)}"

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from integrations.stores.db_errors import refusal_reason
 from models.maintenance.tables import AttemptRow, DispatchRow, FlowEventRow
 
 
@@ -59,3 +62,17 @@ async def dispatch_written(session: AsyncSession, dispatch_key: str) -> tuple[di
 async def flow_event(session: AsyncSession, event_id: str) -> dict[str, Any] | None:
     row = (await session.exec(select(FlowEventRow).where(FlowEventRow.id == event_id))).first()
     return row.body if row else None
+
+
+def unstorable_reason(error: BaseException) -> str | None:
+    """Why Postgres refused a record's data for good (``refusal_reason``), counting also a value too large
+    for an index (``program_limit_exceeded``), which no retry changes either; None when another try may
+    succeed."""
+    reason = refusal_reason(error)
+    if reason is not None:
+        return reason
+    cause = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    if isinstance(cause, psycopg.errors.ProgramLimitExceeded):
+        diag = cause.diag
+        return (diag.message_primary if diag is not None else None) or type(cause).__name__
+    return None

@@ -10,26 +10,55 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 from urllib.parse import unquote
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from models.maintenance.feed_config import FeedSourceConfig, creates_flow_events
 from models.maintenance.timestamps import iso_ms, parse_iso
 
+#: An entry id becomes part of a flow event id, and that of workflow ids (Temporal takes 1000 bytes) and of
+#: indexed columns: bounded well below both.
+MAX_ENTRY_ID_BYTES = 512
+#: Any other text of an entry (title, url, author, ref …).
+MAX_ENTRY_TEXT_BYTES = 8192
+
+
+def storable(limit_bytes: int) -> AfterValidator:
+    """Text Postgres stores as it is (no NUL, valid UTF-8: no lone surrogate) within ``limit_bytes``."""
+
+    def check(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("holds a NUL character")
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone surrogate (not valid UTF-8)") from None
+        if size > limit_bytes:
+            raise ValueError(f"is longer than {limit_bytes} bytes")
+        return value
+
+    return AfterValidator(check)
+
+
+EntryId = Annotated[str, storable(MAX_ENTRY_ID_BYTES)]
+EntryText = Annotated[str, storable(MAX_ENTRY_TEXT_BYTES)]
+
 
 class FeedEntry(BaseModel):
-    """One entry as read. ``ref``/``sha``/``tag`` are set only by the git provider (from ``ls-remote``)."""
+    """One entry as read, checked on the way in: an entry Postgres could not store (or that would not fit a
+    workflow id) fails here, as a data error of the feed, before anything is written.
+    ``ref``/``sha``/``tag`` are set only by the git provider (from ``ls-remote``)."""
 
-    id: str
-    title: str
-    url: str | None = None
-    author: str | None = None
-    published_at: str
-    ref: str | None = None
-    sha: str | None = None
-    tag: str | None = None
+    id: EntryId
+    title: EntryText
+    url: EntryText | None = None
+    author: EntryText | None = None
+    published_at: EntryText
+    ref: EntryText | None = None
+    sha: EntryText | None = None
+    tag: EntryText | None = None
 
 
 class FeedCursor(TypedDict):

@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 
 from models.common.settings import SettingsBase, env_aliases
 
+#: ``CAPSTAN_FEED_MAX_BYTES``'s default: 8 MiB, room for the npm document of a package with a few thousand versions.
+DEFAULT_FEED_MAX_BYTES = 8 * 1024 * 1024
+
 
 class PatchSettings(SettingsBase):
     """The maintenance surface: update triggers from feeds, workspace dispatches, maintenance attempts."""
@@ -37,7 +40,12 @@ class PatchSettings(SettingsBase):
         description="Timeout of one call to the HTTP workspace backend.")
     feed_timeout_seconds: float = Field(
         20.0, validation_alias=env_aliases("FEED_TIMEOUT"), gt=0,
-        description="Timeout of one feed fetch (HTTP) or `git ls-remote`.")
+        description="Longest one feed read may take in all: the HTTP fetch (its redirects and whole body) or "
+                    "`git ls-remote`.")
+    feed_max_bytes: int = Field(
+        DEFAULT_FEED_MAX_BYTES, validation_alias=env_aliases("FEED_MAX_BYTES"), gt=0,
+        description="Largest feed document a poll reads (bytes, after decompression); a bigger one stops the read "
+                    "and the poll records an error naming this setting.")
     check_timeout_seconds: float = Field(
         1800.0, validation_alias=env_aliases("PATCH_CHECK_TIMEOUT"), gt=0,
         description="Longest a patch-stack-rebase `checkCommand` may run.")

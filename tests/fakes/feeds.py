@@ -10,6 +10,9 @@ Usage::
         feeds.fail_next(500)                       # the next request answers 500
         feeds.fail_next(200, "<html>not a feed</html>", content_type="text/html")   # garbage
         feeds.delay_next(3.0)                      # the next request answers late
+        feeds.redirect("/old.atom", other.url_for("/new.atom"))   # 302 to anywhere
+        stream = feeds.serve_stream("/huge.atom", chunk=b"x" * 65536, chunks=4096)  # produced lazily
+        stream.sent, stream.closed.wait(5)         # bytes handed to the client; the client went away
 
 Documents can be replaced at any time (a new release appears: ``serve`` the path again).
 Unknown paths answer 404.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +33,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.served import ServedInThread
@@ -55,6 +58,38 @@ class _Document:
 
 
 @dataclass
+class _Redirect:
+    location: str
+    status: int = 302
+
+
+@dataclass
+class BodyStream:
+    """A body produced lazily, ``chunks`` times ``chunk``, with no Content-Length (chunked): ``sent`` counts the
+    bytes handed to the client so far; ``closed`` is set once the server stopped producing (the end, or the
+    client went away)."""
+
+    chunk: bytes
+    chunks: int
+    content_type: str
+    sent: int = 0
+    closed: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def total(self) -> int:
+        return len(self.chunk) * self.chunks
+
+    async def produce(self) -> AsyncIterator[bytes]:
+        try:
+            for _ in range(self.chunks):
+                yield self.chunk
+                self.sent += len(self.chunk)
+                await asyncio.sleep(0)
+        finally:
+            self.closed.set()
+
+
+@dataclass
 class _ScriptedAnswer:
     document: _Document | None   # None: answer normally (after the delay)
     delay: float = 0.0
@@ -62,7 +97,7 @@ class _ScriptedAnswer:
 
 @dataclass
 class _State:
-    documents: dict[str, _Document] = field(default_factory=dict)
+    documents: dict[str, _Document | _Redirect | BodyStream] = field(default_factory=dict)
     requests: list[FeedRequest] = field(default_factory=list)
     script: list[_ScriptedAnswer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,6 +131,21 @@ class FakeFeedServer(ServedInThread):
             self._state.documents[unquote(path)] = _Document(_encoded(body), content_type, status)
         return self.url_for(path)
 
+    def redirect(self, path: str, location: str, *, status: int = 302) -> str:
+        """Answer requests for ``path`` with a redirect to ``location`` (any URL); returns ``path``'s full URL."""
+        path = "/" + path.lstrip("/")
+        with self._state.lock:
+            self._state.documents[unquote(path)] = _Redirect(location, status)
+        return self.url_for(path)
+
+    def serve_stream(self, path: str, *, chunk: bytes, chunks: int, content_type: str = JSON) -> BodyStream:
+        """Serve a lazily produced body at ``path`` (for the next request of it: a stream is produced once)."""
+        path = "/" + path.lstrip("/")
+        stream = BodyStream(chunk, chunks, content_type)
+        with self._state.lock:
+            self._state.documents[unquote(path)] = stream
+        return stream
+
     def url_for(self, path: str) -> str:
         return self.url + "/" + path.lstrip("/")
 
@@ -128,6 +178,10 @@ class FakeFeedServer(ServedInThread):
             document = scripted.document
         if document is None:
             return Response("not found", status_code=404, media_type="text/plain")
+        if isinstance(document, _Redirect):
+            return RedirectResponse(document.location, status_code=document.status)
+        if isinstance(document, BodyStream):
+            return StreamingResponse(document.produce(), headers={"content-type": document.content_type})
         return Response(document.body, status_code=document.status, headers={"content-type": document.content_type})
 
 
