@@ -51,6 +51,8 @@ ALWAYS_SORTABLE = {"createdAt": ResourceRow.created_at, "updatedAt": ResourceRow
 #: The audit trail of one record: newest first by default; ``at`` ties (one transaction) go by sequence.
 AUDIT_SORTS = SortFields(columns={"at": AuditRow.at, "version": AuditRow.version}, default_by="at",
                          default_order=SortOrder.DESC)
+#: How many ids of the records of one kind that still name a record a refused delete shows.
+REFERENCING_IDS_SHOWN = 10
 #: A run of characters between two words (ASCII letters and digits).
 _BETWEEN_WORDS = re.compile(r"[^A-Za-z0-9]{2,}")
 
@@ -221,18 +223,27 @@ class ResourceStore:
                                      {"field": f"body.{field}", "message": "names no record of this workspace",
                                       "type": "invalid_reference"}]})
 
+    def _naming(self, source: ResourceSpec, field: str, resource_id: str) -> list[Any]:
+        """The conditions of the live records of ``source`` whose ``field`` names ``resource_id``."""
+        return [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == source.name,
+                col(ResourceRow.deleted_at).is_(None), _field_value(field) == resource_id]
+
     async def refuse_if_referenced(self, spec: ResourceSpec, resource_id: str) -> None:
-        """409 while live records of this workspace name ``resource_id`` (one index probe per reference)."""
+        """409 while live records of this workspace name ``resource_id`` (one index probe per reference);
+        the refusal counts them and names up to ``REFERENCING_IDS_SHOWN`` of each kind."""
         probes = [select(literal_column(f"'{source.name}'").label("kind"), literal_column(f"'{field}'").label("field"),
                          cast(func.count(), Integer).label("live"))
-                  .select_from(ResourceRow)
-                  .where(ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == source.name,
-                         col(ResourceRow.deleted_at).is_(None), _field_value(field) == resource_id)
+                  .select_from(ResourceRow).where(*self._naming(source, field, resource_id))
                   for source, field in REFERENCED_BY[spec.name]]
         if not probes:
             return
         rows = (await self.db.exec(union_all(*probes))).all()
-        referencing = [{"resource": kind, "field": field, "count": live} for kind, field, live in rows if live]
+        referencing = []
+        for kind, field, live in rows:
+            if live:
+                ids = (await self.db.exec(select(ResourceRow.id).where(*self._naming(BY_NAME[kind], field, resource_id))
+                                          .limit(REFERENCING_IDS_SHOWN))).all()
+                referencing.append({"resource": kind, "field": field, "count": live, "ids": sorted(ids)})
         if referencing:
             named = ", ".join(f"{ref['count']} {_noun(ref['resource'], ref['count'])} ({ref['field']})"
                               for ref in referencing)

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from api.platform_v1.services.resources import REFERENCING_IDS_SHOWN
 from models.platform_v1.catalog import REFERENCED_BY, RESOURCES
 from models.platform_v1.resource_spec import ResourceSpec
 from tests.e2e.platform_v1.locks import await_blocked, locked
@@ -43,7 +44,8 @@ async def test_a_referenced_record_is_409_to_delete_until_nothing_live_names_it(
     one = f"/{target}/{named['id']}"
 
     refused = assert_error(await admin.delete(one), 409, "referenced")
-    assert refused["references"] == [{"resource": source.name, "field": field, "count": 1}]
+    assert refused["references"] == [{"resource": source.name, "field": field, "count": 1,
+                                      "ids": [referencing["id"]]}]
     assert f"by 1 {source.singular} ({field})" in refused["detail"], refused["detail"]
     assert (await admin.get(one)).json() == named, "the refused delete changed nothing"
     assert [e["action"] for e in (await admin.get(f"{one}/audit")).json()["data"]] == ["create"]
@@ -53,16 +55,28 @@ async def test_a_referenced_record_is_409_to_delete_until_nothing_live_names_it(
     assert (await admin.delete(one)).status_code == 204, "a deleted record references nothing"
 
 
-async def test_the_refusal_counts_every_kind_of_live_reference(admin):
+async def test_the_refusal_counts_every_kind_of_live_reference_and_names_them(admin):
     records = Records(admin)
     client = await records.create("clients")
-    for _ in range(2):
-        await records.create("tickets", clientId=client["id"])
-    await records.create("contacts", clientId=client["id"])
+    tickets = [(await records.create("tickets", clientId=client["id"]))["id"] for _ in range(2)]
+    contact = (await records.create("contacts", clientId=client["id"]))["id"]
     refused = assert_error(await admin.delete(f"/clients/{client['id']}"), 409, "referenced")
-    assert sorted((r["resource"], r["count"]) for r in refused["references"]) == [("contacts", 1), ("tickets", 2)]
+    assert sorted((r["resource"], r["count"], r["ids"]) for r in refused["references"]) == [
+        ("contacts", 1, [contact]), ("tickets", 2, sorted(tickets))]
     for counted in ("2 tickets (clientId)", "1 contact (clientId)"):
         assert counted in refused["detail"], refused["detail"]
+
+
+async def test_the_refusal_names_at_most_ten_records_of_a_kind_and_counts_them_all(admin):
+    records = Records(admin)
+    client = await records.create("clients")
+    made = {(await records.create("contacts", clientId=client["id"]))["id"] for _ in range(REFERENCING_IDS_SHOWN + 2)}
+    await admin.delete(f"/contacts/{sorted(made)[0]}")
+    live = made - {sorted(made)[0]}
+    [contacts] = assert_error(await admin.delete(f"/clients/{client['id']}"), 409, "referenced")["references"]
+    assert contacts["count"] == len(live) == REFERENCING_IDS_SHOWN + 1
+    assert len(contacts["ids"]) == REFERENCING_IDS_SHOWN and set(contacts["ids"]) <= live
+    assert contacts["ids"] == sorted(contacts["ids"])
 
 
 async def test_a_reference_in_another_workspace_does_not_hold_a_record(api, workspaces, admin):
