@@ -23,6 +23,7 @@ from api.platform_v1.services.configuration import (
     secret_page,
     set_secret,
     settings_etag,
+    workspace_scope,
     write_settings,
 )
 from models.platform_v1.contracts import (
@@ -113,6 +114,9 @@ async def post_workspace_secret(key: SecretKey, body: SecretBody, request: Reque
     return await idempotency.commit(db, secret_answer(written))
 
 
+CredentialKey = Annotated[str | None, Query(min_length=1, max_length=128, description="Only this secret.")]
+
+
 @platform_route(router, "GET", f"{V1}/audit-credentials",
                 summary="Who set or rotated which secret, and when (never a value), newest first",
                 response_model=ListPage[CredentialEventPublic])
@@ -122,11 +126,21 @@ async def get_audit_credentials(caller: CallerDep, db: SessionDep, limit: Limit 
                                     alias="workspaceId", min_length=1, max_length=64,
                                     description="Only this workspace's secrets.")] = None,
                                 platform: Annotated[bool, Query(description="Only the platform's secrets.")] = False,
-                                key: Annotated[str | None, Query(min_length=1, max_length=128,
-                                                                 description="Only this secret.")] = None) -> Response:
+                                key: CredentialKey = None) -> Response:
     if platform and workspace_id is not None:
         conflict = {"field": "query.workspaceId", "message": "not with platform=true", "type": "value_error"}
         raise BadRequest("platform=true and workspaceId ask for two different sets of secrets: send one",
                          code="validation_error", extra={"fields": [conflict]})
-    return json_answer(await credential_events(db, limit, offset, sort, workspace_id=workspace_id, platform=platform,
-                                               key=key))
+    scope = PLATFORM if platform else workspace_scope(workspace_id) if workspace_id is not None else None
+    echoed = {"workspaceId": workspace_id, "platform": True if platform else None, "key": key}
+    return json_answer(await credential_events(db, limit, offset, sort, scope=scope, key=key, echoed=echoed))
+
+
+@platform_route(router, "GET", f"{V1}/workspace/audit-credentials",
+                summary="Who set or rotated which of the workspace's secrets, and when (never a value), newest first",
+                response_model=ListPage[CredentialEventPublic])
+async def get_workspace_audit_credentials(caller: CallerDep, db: SessionDep, limit: Limit = 50, offset: Offset = 0,
+                                          sort: Sort = Depends(CREDENTIAL_EVENT_SORTS.dependency()),
+                                          key: CredentialKey = None) -> Response:
+    return json_answer(await credential_events(db, limit, offset, sort, scope=scope_of(caller, platform=False),
+                                               key=key, echoed={"key": key}))

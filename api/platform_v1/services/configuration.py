@@ -10,6 +10,7 @@ Writes flush and return what they wrote; their caller commits (a route, with its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Integer, cast, func
@@ -47,7 +48,11 @@ def _in_order(sort: Sort, column: Any) -> Any:
 
 
 def scope_of(caller: Caller, platform: bool) -> str:
-    return PLATFORM if platform else f"{WORKSPACE_PREFIX}{caller.tenant}"
+    return PLATFORM if platform else workspace_scope(caller.tenant)
+
+
+def workspace_scope(workspace_id: str) -> str:
+    return f"{WORKSPACE_PREFIX}{workspace_id}"
 
 
 def _scope_view(scope: str) -> tuple[ScopeName, str | None]:
@@ -137,19 +142,17 @@ async def set_secret(db: AsyncSession, caller: Caller, box: SecretBox, scope: st
     return SecretWritten.model_construct(**_secret_fields(row), action=action)
 
 
-async def credential_events(db: AsyncSession, limit: int, offset: int, sort: Sort, *, workspace_id: str | None,
-                            platform: bool, key: str | None) -> ListPage[CredentialEventPublic]:
-    """Set and rotation events, all or of the platform's secrets, one workspace's, one key's."""
+async def credential_events(db: AsyncSession, limit: int, offset: int, sort: Sort, *, scope: str | None,
+                            key: str | None, echoed: Mapping[str, Any]) -> ListPage[CredentialEventPublic]:
+    """Set and rotation events of one scope's secrets (``None``: every scope's), or of one key; ``echoed`` are
+    the filters the request set, for the envelope."""
     listed = select(SecretEventRow)
-    if platform:
-        listed = listed.where(SecretEventRow.scope == PLATFORM)
-    if workspace_id is not None:
-        listed = listed.where(SecretEventRow.scope == f"{WORKSPACE_PREFIX}{workspace_id}")
+    if scope is not None:
+        listed = listed.where(SecretEventRow.scope == scope)
     if key is not None:
         listed = listed.where(SecretEventRow.key == key)
     total = (await db.exec(select(cast(func.count(), Integer)).select_from(listed.subquery()))).one()
     ordered = CREDENTIAL_EVENT_SORTS.apply(listed, sort, tiebreak=_in_order(sort, SecretEventRow.seq))
     rows = (await db.exec(ordered.limit(limit).offset(offset))).all()
-    filters = {"workspaceId": workspace_id, "platform": True if platform else None, "key": key}
     return list_page([_event_view(row) for row in rows], limit=limit, offset=offset, total=total, sort=sort,
-                     filters=filters)
+                     filters=echoed)

@@ -249,6 +249,18 @@ async def test_audit_credentials_says_who_set_or_rotated_which_secret_and_when(a
     assert_error(await pat.get("/audit-credentials", params={"platform": "maybe"}), 400, "validation_error")
     assert_error(await pat.get("/audit-credentials", params={"platform": "true", "workspaceId": a}), 400)
     assert_error(await ivy.get("/audit-credentials"), 403)
+
+    # integration_admin, who manages its workspace's secrets, reads who set them: its workspace's only.
+    own = seen(await ivy.get("/workspace/audit-credentials"))
+    assert own.status_code == 200, own.text
+    assert [(e["key"], e["workspaceId"], e["action"], e["correlationId"]) for e in own.json()["data"]] == [
+        ("psa-token", a, "rotated", "corr-a2"), ("psa-token", a, "set", "corr-a1")]
+    assert own.json()["filters"] == {} and own.json()["page"]["total"] == 2
+    keyed = seen(await ivy.get("/workspace/audit-credentials", params={"key": "smtp-password"})).json()
+    assert keyed["data"] == [] and keyed["filters"] == {"key": "smtp-password"}
+    assert_error(await V1(api, "integration_admin", workspace=b, workspaces=[a], sub="ivy").get(
+        "/workspace/audit-credentials"), 404, "workspace_not_found")
+    assert_error(await V1(api, "ops_engineer", workspace=a).get("/workspace/audit-credentials"), 403)
     seen.assert_no_value()
 
 
