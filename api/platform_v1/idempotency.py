@@ -150,8 +150,10 @@ class IdempotentRoute(PlatformRoute):
             except _Replayed as replayed:
                 return replayed.response
             except BaseException:
-                if slot.reservation is not None:  # deleted only while it holds no answer: a write that
-                    await keys_of(request).release(slot.reservation)  # raised rolled its answer back
+                # A release deletes the reservation only while it holds no answer: a write that raised
+                # rolled back the answer it stored.
+                if slot.reservation is not None:
+                    await keys_of(request).release(slot.reservation)
                 raise
             finally:
                 _held.reset(token)
