@@ -1,29 +1,38 @@
-"""The run's steps on GitHub: react to the comment, mint a token, read AGENTS.md, label and comment
-each transition, find or open the pull request.
+"""The run's steps on GitHub: read a dashboard request's repository and issue (or open the issue),
+react to the comment, mint a token, read AGENTS.md, label and comment each transition, find or open
+the pull request; and a status set by hand.
 
 Whose token: a task started by a comment uses an installation token of the GitHub App (minted
-here, never passed through the workflow); a task created from the dashboard uses the requesting
-user's OAuth token, opened from Postgres.
+here, never passed through the workflow); a task created from the dashboard uses the OAuth token
+of the user who asked for the run (each execution records its requester: a retry by another user
+acts as that user), opened from Postgres. What a user asks for on the dashboard (create, retry, a
+status by hand) reads and writes GitHub with that user's OAuth token; GitHub's refusal comes back
+to the API as a ``github_refused`` ApplicationError it answers as it answers its own GitHub calls.
 """
 
 from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.tasks.records import execution_and_task
+from activities.tasks.records import task_running
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
 from integrations.github.client import GitHubClient, GitHubError, InstallationTokens
+from integrations.stores.task_runs import active_execution, execution_and_task
 from models.common.base import utcnow
+from models.common.records import RECORD_REJECTED_ERROR
 from models.tasks.comments import comment_body
 from models.tasks.labels import next_labels
+from models.tasks.requests import ManualStatusChange, TaskRequest
+from models.tasks.status import Priority, progress_of
 from models.tasks.tables import CodingTaskRow, GitHubUserRow, TaskExecutionRow
-from models.tasks.views import comment_marker, log_line
-from models.tasks.workflow_io import ActivityName, PullRequest, PullRequestInput, Transition
+from models.tasks.views import comment_marker, iso, log_line
+from models.tasks.workflow_io import ActivityName, PullRequest, PullRequestInput, Refusal, Transition
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +57,43 @@ class TaskGitHub:
                                                  timeout=settings.tasks.provider_timeout_seconds)
                               if app.app_id and app.private_key_pem() else None)
 
-    async def token_for(self, task: CodingTaskRow) -> str:
+    async def token_for(self, task: CodingTaskRow, execution: TaskExecutionRow) -> str:
+        """An installation token for a webhook task; else the OAuth token of who asked for this run."""
         if task.installation_id:
             if self.installations is None:
                 raise NoGitHubAccess("the GitHub App is not configured (CAPSTAN_GITHUB_APP_ID and "
                                      "CAPSTAN_GITHUB_APP_PRIVATE_KEY)")
             return await self.installations.token(task.installation_id)
+        return await self.user_token(requester_of(task, execution))
+
+    async def user_token(self, user_id: int | None) -> str:
         async with self.sessions() as session:
-            user = await session.get(GitHubUserRow, task.requester_user_id) if task.requester_user_id else None
+            user = await session.get(GitHubUserRow, user_id) if user_id else None
         if user is None or not user.oauth_token:
             raise NoGitHubAccess("the requesting user has no stored GitHub sign-in")
         return self.secret_box.open_value(user.oauth_token)
 
-    async def client_for(self, task: CodingTaskRow) -> GitHubClient:
-        return GitHubClient(self.settings.forge.github_api_url, await self.token_for(task),
+    def client(self, token: str) -> GitHubClient:
+        return GitHubClient(self.settings.forge.github_api_url, token,
                             timeout=self.settings.tasks.provider_timeout_seconds)
+
+    async def client_for(self, task: CodingTaskRow, execution: TaskExecutionRow) -> GitHubClient:
+        return self.client(await self.token_for(task, execution))
+
+
+def requester_of(task: CodingTaskRow, execution: TaskExecutionRow) -> int | None:
+    """Whose credentials a run uses: its own requester's. (Executions recorded before runs kept their
+    requester carry the task's, copied by migration 0009.)"""
+    return execution.requester_user_id if execution.requester_user_id is not None else task.requester_user_id
+
+
+def refused_by_github(error: GitHubError | NoGitHubAccess, doing: str) -> ApplicationError:
+    """A user's request GitHub refused, for the API to answer as its own GitHub calls (a dead sign-in is
+    GitHub's 401). Not retried: the user is waiting, and a retry is theirs to make."""
+    if isinstance(error, NoGitHubAccess):
+        error = GitHubError(401, str(error), doing=doing)
+    return ApplicationError(f"{doing}: {error.message}", error.essentials(), type=Refusal.GITHUB_REFUSED,
+                            non_retryable=not (error.status is None or error.status >= 500))
 
 
 def _failure(error: Exception, doing: str) -> ApplicationError:
@@ -88,13 +119,71 @@ class GitHubSteps:
             raise ApplicationError(f"execution {execution_id} is not recorded", non_retryable=True)
         return found
 
+    @activity.defn(name=ActivityName.READ_TASK_REQUEST)
+    async def read_task_request_from_github(self, request: TaskRequest) -> TaskRequest:
+        """A dashboard request completed from GitHub with its requester's token: the repository's clone
+        URL and default branch and, for a create, the issue (opened from ``new_issue`` when there is none)."""
+        owner, name = request.repo_owner, request.repo_name
+        try:
+            async with self.github.client(await self.github.user_token(request.requester_user_id)) as client:
+                repo = await client.get_repo(owner, name)
+                issue = None
+                if request.github_read == "issue" and request.issue_number is not None:
+                    issue = await client.get_issue(owner, name, request.issue_number)
+                elif request.github_read == "issue" and request.new_issue is not None:
+                    issue = await client.create_issue(owner, name, request.new_issue.title, request.new_issue.body)
+        except (GitHubError, NoGitHubAccess) as error:
+            raise refused_by_github(error, "reading the task's repository and issue") from None
+        changes: dict = {"clone_url": str(repo.get("clone_url") or request.clone_url),
+                         "default_branch": str(repo.get("default_branch") or request.default_branch),
+                         "new_issue": None, "github_read": None}
+        if issue is not None:
+            author = issue.get("user") if isinstance(issue.get("user"), dict) else {}
+            changes.update(issue_number=int(issue["number"]), issue_title=str(issue.get("title") or ""),
+                           issue_body=str(issue.get("body") or ""), issue_url=issue.get("html_url"),
+                           created_by=author.get("login") or request.created_by)
+        try:
+            return TaskRequest.model_validate({**request.model_dump(), **changes})
+        except ValidationError as error:  # an issue number no column holds: no retry changes it
+            raise ApplicationError(f"GitHub's issue does not fit a task: {error.errors()[0]['msg']}",
+                                   type=RECORD_REJECTED_ERROR, non_retryable=True) from None
+
+    @activity.defn(name=ActivityName.ANNOUNCE_MANUAL_STATUS)
+    async def announce_manual_task_status(self, change: ManualStatusChange) -> None:
+        """Relabel the issue and comment the summary with the requesting user's token, once sure no run
+        works on the task (the record that follows checks again)."""
+        async with self.sessions() as session:
+            task = await session.get(CodingTaskRow, change.task_id)
+            if task is None:
+                raise ApplicationError(f"task {change.task_id} not found", type=Refusal.TASK_NOT_FOUND,
+                                       non_retryable=True)
+            if await active_execution(session, task.id) is not None:
+                raise task_running(task.id)
+        agent = change.agent or task.agent
+        priority = change.priority or Priority.parse(task.priority)
+        marker = {"taskId": task.id, "executionId": task.execution_id, "agent": agent, "priority": priority.value,
+                  "status": change.status.value, "progress": progress_of(change.status),
+                  "createdAt": iso(task.created_at), "updatedAt": iso(utcnow()), "summary": change.summary,
+                  "prUrl": change.pr_url, "prNumber": change.pr_number}
+        owner, name, number = task.repo_owner, task.repo_name, task.issue_number
+        try:
+            async with self.github.client(await self.github.user_token(change.requester_user_id)) as client:
+                issue = await client.get_issue(owner, name, number)
+                current = [label["name"] if isinstance(label, dict) else str(label)
+                           for label in issue.get("labels") or []]
+                await client.set_labels(owner, name, number,
+                                        next_labels(current, self.handle, change.status, agent, priority.value))
+                await client.create_comment(owner, name, number, comment_body(self.handle, change.summary, marker))
+        except (GitHubError, NoGitHubAccess) as error:
+            raise refused_by_github(error, "setting the status on the issue") from None
+
     @activity.defn(name=ActivityName.REACT_TO_COMMENT)
     async def react_to_task_comment(self, execution_id: str) -> None:
         execution, task = await self._load(execution_id)
         if execution.comment_id is None:
             return
         try:
-            async with await self.github.client_for(task) as client:
+            async with await self.github.client_for(task, execution) as client:
                 await client.add_comment_reaction(task.repo_owner, task.repo_name, execution.comment_id, "eyes")
         except (GitHubError, NoGitHubAccess) as error:
             raise _failure(error, "reacting to the comment") from None
@@ -102,18 +191,18 @@ class GitHubSteps:
     @activity.defn(name=ActivityName.MINT_GITHUB_TOKEN)
     async def mint_task_github_token(self, execution_id: str) -> str:
         """Proves the run can act on GitHub; answers whose token it is, never the token."""
-        _, task = await self._load(execution_id)
+        execution, task = await self._load(execution_id)
         try:
-            await self.github.token_for(task)
+            await self.github.token_for(task, execution)
         except (GitHubError, NoGitHubAccess) as error:
             raise _failure(error, "getting a GitHub token") from None
         return "installation" if task.installation_id else "user"
 
     @activity.defn(name=ActivityName.READ_AGENTS_MD)
     async def read_agents_md(self, execution_id: str) -> str | None:
-        _, task = await self._load(execution_id)
+        execution, task = await self._load(execution_id)
         try:
-            async with await self.github.client_for(task) as client:
+            async with await self.github.client_for(task, execution) as client:
                 return await client.get_file_text(task.repo_owner, task.repo_name, "AGENTS.md")
         except (GitHubError, NoGitHubAccess) as error:
             raise _failure(error, "reading AGENTS.md") from None
@@ -123,7 +212,7 @@ class GitHubSteps:
         """Labels and the status comment of one transition; a refusal is logged on the task."""
         execution, task = await self._load(transition.execution_id)
         try:
-            async with await self.github.client_for(task) as client:
+            async with await self.github.client_for(task, execution) as client:
                 issue = await client.get_issue(task.repo_owner, task.repo_name, task.issue_number)
                 current = [label["name"] if isinstance(label, dict) else str(label)
                            for label in issue.get("labels", [])]
@@ -151,7 +240,7 @@ class GitHubSteps:
         """The branch's PR if one exists, else a new one against the first base GitHub accepts."""
         execution, task = await self._load(request.execution_id)
         try:
-            async with await self.github.client_for(task) as client:
+            async with await self.github.client_for(task, execution) as client:
                 return await self._find_or_open(client, request, execution, task)
         except (GitHubError, NoGitHubAccess) as error:
             raise _failure(error, "opening the pull request") from None

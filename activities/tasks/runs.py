@@ -3,7 +3,9 @@
 ``fly`` (a Fly Machine of the requesting user's app).
 
 Secrets (the GitHub token, the callback token, the user's provider keys, the Fly token) are
-opened here, handed to the runner, and never returned to the workflow.
+opened here, handed to the runner, and never returned to the workflow. The user is the one who
+asked for this run (its execution's requester): a retry runs on the retrying user's keys and Fly
+setup, never on those of whoever asked first.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common.heartbeat import activity_heartbeat
-from activities.tasks.github_steps import NoGitHubAccess, TaskGitHub
-from activities.tasks.records import execution_and_task
+from activities.tasks.github_steps import NoGitHubAccess, TaskGitHub, requester_of
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox, tasks_callback_secret
 from capstan.settings import Settings
@@ -27,6 +28,7 @@ from integrations.runners.fly import FlyError, FlyMachines
 from integrations.runners.local import LocalRunner
 from integrations.runners.spec import RunnerSecrets, runner_env
 from integrations.sandbox import Sandbox
+from integrations.stores.task_runs import execution_and_task
 from integrations.stores.task_users import opened_secrets, provider_env, secret_changes, stored_config
 from models.tasks.agents import agent_catalog, blocked_reason, fly_blocked_reason
 from models.tasks.status import RunnerKind
@@ -67,8 +69,9 @@ class TaskRunners:
             if found is None:
                 raise ApplicationError(f"execution {request.execution_id} is not recorded", non_retryable=True)
             execution, task = found
-            config = await stored_config(session, task.requester_user_id)
-            names = set(await secret_changes(session, task.requester_user_id))
+            requester = requester_of(task, execution)
+            config = await stored_config(session, requester)
+            names = set(await secret_changes(session, requester))
         catalog = agent_catalog(tasks.agents)
         blocked = blocked_reason(execution.agent, catalog, config, names)
         if blocked is None and execution.runner == RunnerKind.FLY:
@@ -89,11 +92,12 @@ class TaskRunners:
             found = await execution_and_task(session, launch.execution_id)
             if found is None:
                 raise ApplicationError(f"execution {launch.execution_id} is not recorded", non_retryable=True)
-            _, task = found
-            secrets = await opened_secrets(session, self.secret_box, task.requester_user_id)
-            config = await stored_config(session, task.requester_user_id)
+            execution, task = found
+            requester = requester_of(task, execution)
+            secrets = await opened_secrets(session, self.secret_box, requester)
+            config = await stored_config(session, requester)
         try:
-            token = await self.github.token_for(task)
+            token = await self.github.token_for(task, execution)
         except (GitHubError, NoGitHubAccess) as error:
             raise ApplicationError(f"getting a GitHub token: {error}", non_retryable=True) from None
         return RunnerSecrets(github_token=token,
@@ -144,12 +148,13 @@ class TaskRunners:
             raise ApplicationError(f"Fly did not destroy machine {remote.ref}: {error}") from None
 
     async def _fly_setup(self, execution_id: str) -> tuple[str | None, str | None]:
-        """The requesting user's Fly token and app, as they are now."""
+        """The Fly token and app of who asked for the run, as they are now."""
         async with self.sessions() as session:
             found = await execution_and_task(session, execution_id)
             if found is None:
                 return None, None
-            _, task = found
-            secrets = await opened_secrets(session, self.secret_box, task.requester_user_id)
-            config = await stored_config(session, task.requester_user_id)
+            execution, task = found
+            requester = requester_of(task, execution)
+            secrets = await opened_secrets(session, self.secret_box, requester)
+            config = await stored_config(session, requester)
         return secrets.get("flyToken"), str(config.get("flyAppName") or "") or None

@@ -118,6 +118,24 @@ class GitHubError(Exception):
         """Worth trying again later: unreachable, 5xx or rate limited."""
         return self.status is None or self.status >= 500 or self.rate_limited
 
+    #: The headers the classification above reads: all an error needs to cross a process boundary.
+    CLASSIFYING_HEADERS = ("retry-after", "x-ratelimit-reset", "x-ratelimit-remaining", "x-oauth-scopes",
+                           "x-accepted-oauth-scopes")
+
+    def essentials(self) -> dict[str, Any]:
+        """What classifies this error, as JSON (no token: messages are scrubbed, these headers carry none);
+        ``from_essentials`` makes the same error again (a workflow's refusal read back by the API)."""
+        return {"status": self.status, "message": self.message, "doing": self.doing,
+                "headers": {name: self.headers[name] for name in self.CLASSIFYING_HEADERS if name in self.headers}}
+
+    @classmethod
+    def from_essentials(cls, essentials: dict[str, Any]) -> GitHubError:
+        status = essentials.get("status")
+        headers = essentials.get("headers")
+        return cls(status if isinstance(status, int) else None, str(essentials.get("message") or ""),
+                   headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else None,
+                   doing=str(essentials.get("doing") or ""))
+
 
 class OAuthTokenMissing(GitHubError):
     """The OAuth token exchange was answered, but without an ``access_token`` (bad or used code, bad client)."""

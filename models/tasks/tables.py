@@ -46,7 +46,7 @@ class CodingTaskRow(SQLModel, table=True):
     #: The issue's author (``createdBy``) and who asked for the latest run (``requestedBy``).
     created_by: str | None = _text()
     requested_by: str | None = _text()
-    #: GitHub user id whose config and credentials the runs use.
+    #: GitHub user id of who asked for the latest run (each execution keeps its own requester).
     requester_user_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     #: ``webhook`` (installation token) or ``dashboard`` (the requester's OAuth token).
     source: str = Field(sa_column=Column(Text, nullable=False))
@@ -75,6 +75,9 @@ class TaskExecutionRow(SQLModel, table=True):
         Index("ix_coding_task_executions_task_id", "task_id", "queued_at"),
         Index("uq_coding_task_executions_active", "task_id", unique=True,
               postgresql_where=text("status IN ('queued', 'running')")),
+        # One comment starts at most one run, however often (and under whatever delivery id) it arrives.
+        Index("uq_coding_task_executions_comment", "comment_id", unique=True,
+              postgresql_where=text("comment_id IS NOT NULL")),
     )
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
@@ -87,6 +90,10 @@ class TaskExecutionRow(SQLModel, table=True):
     base_branch: str = Field(sa_column=Column(Text, nullable=False))
     #: The comment that asked for it (webhook runs react to it).
     comment_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    #: Who asked for this run (the commenter, or who created or retried it on the dashboard): its
+    #: agent keys, Fly setup and, for a dashboard task, GitHub OAuth token are this user's.
+    requested_by: str | None = _text()
+    requester_user_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     runner: str = Field(sa_column=Column(Text, nullable=False))
     runner_ref: str | None = _text()
     failure_stage: str | None = _text()
@@ -95,7 +102,7 @@ class TaskExecutionRow(SQLModel, table=True):
     commit_hash: str | None = _text()
     pr_url: str | None = _text()
     pr_number: int | None = Field(default=None, sa_column=Column(Integer))
-    #: Set by the first callback accepted for it: later ones are ``already_finished``.
+    #: When the run's workflow accepted its result (the `complete` Update); later ones are `already_finished`.
     result_received_at: datetime | None = _ts()
     callback_attempts: int | None = Field(default=None, sa_column=Column(Integer))
     callback_max_attempts: int | None = Field(default=None, sa_column=Column(Integer))

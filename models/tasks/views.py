@@ -2,6 +2,8 @@
 
 A task shows its latest execution: the fields the task row mirrors from it (status, agent, priority, branch,
 times, summary) come from the task row, so a list shows what it filtered on; the others from the execution.
+The objects are the models of ``models.tasks.public``, built with ``model_construct``: the rows are
+trusted, so nothing is validated twice on the way out.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from models.tasks.status import FailureStage, Priority, TaskStatus, progress_of
+from models.tasks.public import ExecutionPublic, TaskPublic, TaskStatusPublic
+from models.tasks.status import FailureStage, Priority, RunnerKind, TaskStatus, progress_of
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow
 
 _FAILED = {TaskStatus.FAILED, TaskStatus.TIMED_OUT}
@@ -37,10 +40,14 @@ def _priority(word: str) -> Priority:
         return Priority.NORMAL
 
 
-def _error(status: str, stage: str | None, message: str | None) -> dict[str, Any] | None:
+def _stage(stage: str | None) -> FailureStage | None:
+    return FailureStage(stage) if stage else None
+
+
+def _error(status: TaskStatus, stage: str | None, message: str | None) -> dict[str, Any] | None:
     if status not in _FAILED:
         return None
-    return {"stage": stage or FailureStage.AGENT.value, "message": message}
+    return {"stage": FailureStage(stage or FailureStage.AGENT), "message": message}
 
 
 def _latest(executions: list[TaskExecutionRow]) -> list[TaskExecutionRow]:
@@ -68,7 +75,7 @@ def _mirrored(task_value: Any, run: TaskExecutionRow | None, field: str) -> Any:
 def _run_fields(task: CodingTaskRow, run: TaskExecutionRow | None) -> dict[str, Any]:
     """The latest run's fields: what the task row mirrors (and lists filter on) from there, the rest from
     the execution."""
-    status = task.status
+    status = TaskStatus(task.status)
     priority = _priority(task.priority)
     stage = run.failure_stage if run else None
     error_message = run.error_message if run else None
@@ -76,17 +83,17 @@ def _run_fields(task: CodingTaskRow, run: TaskExecutionRow | None) -> dict[str, 
     updated = max(moment for moment in (task.updated_at, run.updated_at if run else None) if moment is not None)
     return {
         "status": status,
-        "progress": progress_of(TaskStatus(status)),
+        "progress": progress_of(status),
         "agent": task.agent,
         "priority": priority.number,
-        "priorityName": priority.value,
+        "priorityName": priority,
         "executionId": _mirrored(task.execution_id, run, "id"),
         "branch": _mirrored(task.branch, run, "branch"),
         "commitHash": run.commit_hash if run else None,
         "prUrl": run.pr_url if run else None,
         "prNumber": run.pr_number if run else None,
         "summary": summary,
-        "failureStage": stage,
+        "failureStage": _stage(stage),
         "errorMessage": error_message,
         "error": _error(status, stage, error_message or summary),
         "queuedAt": iso(_mirrored(task.queued_at, run, "queued_at")),
@@ -96,9 +103,9 @@ def _run_fields(task: CodingTaskRow, run: TaskExecutionRow | None) -> dict[str, 
     }
 
 
-def task_object(task: CodingTaskRow, execution: TaskExecutionRow | None) -> dict[str, Any]:
+def task_object(task: CodingTaskRow, execution: TaskExecutionRow | None) -> TaskPublic:
     run = _run_fields(task, execution)
-    return {
+    return TaskPublic.model_construct(**{
         "id": task.id,
         **{key: run[key] for key in ("status", "progress", "agent", "priority", "priorityName")},
         "repoOwner": task.repo_owner,
@@ -117,18 +124,19 @@ def task_object(task: CodingTaskRow, execution: TaskExecutionRow | None) -> dict
         "callbackMaxAttempts": execution.callback_max_attempts if execution else None,
         "callbackLastHttpCode": execution.callback_last_http_code if execution else None,
         "logs": [dict(entry) for entry in task.logs or []] + (callback_warnings(execution) if execution else []),
-    }
+    })
 
 
-def execution_object(execution: TaskExecutionRow) -> dict[str, Any]:
-    return {
+def execution_object(execution: TaskExecutionRow) -> ExecutionPublic:
+    return ExecutionPublic.model_construct(**{
         "executionId": execution.id,
-        "status": execution.status,
+        "status": TaskStatus(execution.status),
         "branch": execution.branch,
         "baseBranch": execution.base_branch,
-        "runner": execution.runner,
+        "runner": RunnerKind(execution.runner),
         "runnerRef": execution.runner_ref,
-        "failureStage": execution.failure_stage,
+        "requestedBy": execution.requested_by,
+        "failureStage": _stage(execution.failure_stage),
         "errorMessage": execution.error_message,
         "commitHash": execution.commit_hash,
         "prUrl": execution.pr_url,
@@ -136,14 +144,15 @@ def execution_object(execution: TaskExecutionRow) -> dict[str, Any]:
         "queuedAt": iso(execution.queued_at),
         "startedAt": iso(execution.started_at),
         "completedAt": iso(execution.completed_at),
-    }
+    })
 
 
-def status_object(task: CodingTaskRow, executions: list[TaskExecutionRow]) -> dict[str, Any]:
+def status_object(task: CodingTaskRow, executions: list[TaskExecutionRow]) -> TaskStatusPublic:
     """``GET /api/tasks/:id/status``: the task's latest state and all its executions, newest first."""
     newest_first = _latest(executions)
     run = _run_fields(task, newest_first[0] if newest_first else None)
-    return {"id": task.id, **run, "executions": [execution_object(execution) for execution in newest_first]}
+    return TaskStatusPublic.model_construct(
+        id=task.id, **run, executions=[execution_object(execution) for execution in newest_first])
 
 
 def comment_marker(task: CodingTaskRow, execution: TaskExecutionRow, summary: str) -> dict[str, Any]:

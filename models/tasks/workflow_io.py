@@ -15,14 +15,54 @@ from models.tasks.status import FailureStage, RunnerKind, TaskStatus
 
 class WorkflowName(StrEnum):
     CODING_TASK = "CodingTask"
+    TASK_STATUS_CHANGE = "TaskStatusChange"
+
+
+class UpdateName(StrEnum):
+    #: The run's first Update (update-with-start): record the request as the execution.
+    ENQUEUE = "enqueue"
+    #: The runner's result (``POST /api/callbacks/complete``); only the first counts.
+    COMPLETE = "complete"
+    #: ``POST /api/tasks/{id}/stop``: end the runner, record ``stopped``.
+    STOP = "stop"
+    #: ``PUT /api/tasks/{id}/status`` (on ``TaskStatusChange``): a status set by hand.
+    SET_STATUS = "set_status"
 
 
 class SignalName(StrEnum):
+    #: The runner's result in runs recorded before it became the ``complete`` Update (replay only).
     COMPLETE = "complete"
 
 
+class Refusal(StrEnum):
+    """``ApplicationError.type`` of a refused Update: the API answers each its own way."""
+
+    #: A run of the task is queued or running (details: ``{taskId}``).
+    ALREADY_RUNNING = "already_running"
+    #: The comment (by delivery id or comment id) started a run before (details: ``{taskId}``).
+    DUPLICATE_REQUEST = "duplicate_request"
+    #: A retry of a task whose latest run succeeded (details: ``{status}``).
+    NOT_RETRYABLE = "not_retryable"
+    #: The run already has a result, or has ended (a second callback).
+    ALREADY_FINISHED = "already_finished"
+    #: A stop of a run that has ended, or is ending another way (details: ``{status}``).
+    NOT_RUNNING = "not_running"
+    #: The Update was sent twice to one workflow (each run is enqueued once).
+    ALREADY_ENQUEUED = "already_enqueued"
+    #: GitHub refused a call made for the request (details: ``{status, message, headers}``).
+    GITHUB_REFUSED = "github_refused"
+    #: The task of a manual status is unknown.
+    TASK_NOT_FOUND = "task_not_found"
+
+
 class ActivityName(StrEnum):
+    #: Runs started before the ``enqueue`` Update read their execution with it (replay, and such runs).
     LOAD_EXECUTION = "load_task_execution"
+    READ_TASK_REQUEST = "read_task_request_from_github"
+    RECORD_ENQUEUE = "record_task_enqueue"
+    RECORD_RESULT = "record_task_result"
+    ANNOUNCE_MANUAL_STATUS = "announce_manual_task_status"
+    RECORD_MANUAL_STATUS = "record_manual_task_status"
     REACT_TO_COMMENT = "react_to_task_comment"
     MINT_GITHUB_TOKEN = "mint_task_github_token"
     READ_AGENTS_MD = "read_agents_md"
@@ -40,33 +80,19 @@ def coding_task_workflow_id(queue: str, execution_id: str) -> str:
     return f"{queue}:task:{execution_id}"
 
 
+def task_status_change_workflow_id(queue: str, change_id: str) -> str:
+    return f"{queue}:task-status:{change_id}"
+
+
 class CodingTaskInput(BaseModel):
     execution_id: str
-    task_id: str
+    #: ``None`` for a dashboard task whose issue the run opens.
+    task_id: str | None = None
     runner: RunnerKind
     watchdog_seconds: float
     heartbeat_seconds: float = 10.0
     #: How long a runner that exited may take for its result to arrive.
     result_grace_seconds: float = 30.0
-
-
-class ExecutionContext(BaseModel):
-    """The run as recorded when it was accepted (no secret)."""
-
-    execution_id: str
-    task_id: str
-    repo_owner: str
-    repo_name: str
-    issue_number: int
-    issue_title: str
-    issue_body: str
-    clone_url: str
-    base_branch: str
-    branch: str
-    agent: str
-    priority: str
-    instructions: str
-    comment_id: int | None = None
 
 
 class RunnerLaunch(BaseModel):

@@ -1,90 +1,238 @@
-"""One run of a coding task, from the accepted comment to the pull request.
+"""One run of a coding task, from the accepted request to the pull request.
 
-Steps (each an activity, visible in the Web UI): load the execution, react 👀 to the comment,
-mint a GitHub token, read AGENTS.md, build the prompt, announce ``queued``, check the agent and
-runner are ready, start the runner, announce ``running``, then wait for the first of: the
-completion callback (signal ``complete``), the watchdog timer, the runner exiting without a result,
-or cancellation (stop). The runner is destroyed on every way out but success; the PR is found or
-opened on success; every transition is recorded, labelled and commented.
+The API starts the workflow with its first Update, ``enqueue`` (update-with-start): the request is read
+from GitHub when it must be (a dashboard task's repository and issue, with the requesting user's token),
+then recorded with its ``queued`` execution in one local write, where Postgres decides every race; the
+Update answers the recorded execution, or a refusal the API answers by its type (a run already
+active, a comment seen before, a retried task that succeeded). A refused run ends at once.
+
+Steps (each an activity, visible in the Web UI): react 👀 to the comment, mint a GitHub token, read
+AGENTS.md, build the prompt, announce ``queued``, check the agent and runner are ready, start the
+runner, announce ``running``, then wait for the first of: the runner's result (the ``complete``
+Update, from the callback), the watchdog timer, the runner exiting without a result, or a stop (the
+``stop`` Update, or the workflow's cancellation in the Web UI). The runner is destroyed on every way
+out but success; the PR is found or opened on success; every transition is recorded, labelled and
+commented.
 
 A local or docker runner is one long activity the workflow does not await until the end:
 cancelling it (watchdog, stop) kills the runner's process group or container before the
-workflow goes on (``WAIT_CANCELLATION_COMPLETED``), so "stopped" means the process is gone.
+workflow goes on (``WAIT_CANCELLATION_COMPLETED``), so "stopped" means the process is gone. Once a
+run decided how it ends, its last transition is recorded whatever arrives meanwhile: a stop then
+answers how it ended.
+
+Runs started before ``enqueue`` existed (no ``enqueue-update`` patch marker) read their execution,
+which the API had recorded, with ``load_task_execution``, and took their result as a Signal.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from models.common.records import RECORD_REJECTED_ERROR
     from models.tasks import comments
     from models.tasks.prompt import build_prompt
-    from models.tasks.status import FailureStage, RunnerKind, TaskStatus
+    from models.tasks.requests import EnqueuedRun, EnqueueRecord, EnqueueRun, ResultArrival, TaskRequest
+    from models.tasks.status import FailureStage, TaskStatus
     from models.tasks.workflow_io import (
         ActivityName,
         CodingTaskInput,
-        ExecutionContext,
         LaunchRequest,
         PullRequest,
         PullRequestInput,
         Readiness,
+        Refusal,
         RemoteRunner,
-        RunnerExit,
-        RunnerLaunch,
         RunnerResult,
         SignalName,
         Transition,
+        UpdateName,
         WorkflowName,
     )
     from workflows.common.failures import failure_reason, raise_if_cancelled
-    from workflows.common.records import execute_local_write
+    from workflows.common.records import (
+        LOCAL_WRITE_BUDGET,
+        RECORDS_RETRY,
+        execute_local_write,
+        execute_records_activity,
+    )
     from workflows.common.retry import bounded_retry
+    from workflows.tasks.runner_steps import GITHUB_RETRY, GITHUB_TIMEOUT, RunnerSteps
 
-GITHUB_TIMEOUT = timedelta(seconds=60)
-GITHUB_RETRY = bounded_retry(4)
-#: A runner process lost with its worker is started again (its branch belongs to the execution, so
-#: the second push replaces the first); an agent that fails reports it and is not retried.
-RUNNER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
-#: The API starts the run's workflow, then commits its execution: the first read waits for the commit
-#: (about 25 s in all); an execution that never appears (the commit failed) ends the workflow.
+#: A user waits on the dashboard's GitHub reads (create, retry): one more try on a GitHub failure, no more.
+REQUEST_READ_RETRY = bounded_retry(2)
+#: Runs from before the ``enqueue`` Update: the first read waited for the API's commit (about 25 s in all).
 RECORD_APPEARS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=2.0,
                                    maximum_interval=timedelta(seconds=5), maximum_attempts=8)
+#: Patch marker of runs started by their ``enqueue`` Update.
+ENQUEUE_UPDATE = "enqueue-update"
+#: The ``enqueue`` Update arrives with the start; a run whose Update was lost ends after this.
+ENQUEUE_WAIT = timedelta(minutes=10)
+#: What a run returns when its request was refused (or never arrived): no execution was recorded.
+NOT_ENQUEUED = "not_enqueued"
+#: Refusals the ``enqueue`` Update passes on to the API as they are.
+PASSED_ON = frozenset({Refusal.ALREADY_RUNNING, Refusal.DUPLICATE_REQUEST, Refusal.NOT_RETRYABLE,
+                       Refusal.GITHUB_REFUSED, RECORD_REJECTED_ERROR})
+
+
+def passed_on(error: ActivityError) -> ApplicationError:
+    """An activity's refusal as the Update's own (same type and details), or why the request failed."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type in PASSED_ON:
+        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
+    return ApplicationError(f"the run could not be queued: {failure_reason(error)}", type="enqueue_failed",
+                            non_retryable=True)
 
 
 @workflow.defn(name=WorkflowName.CODING_TASK)
-class CodingTaskWorkflow:
-    def __init__(self) -> None:
-        self._result: RunnerResult | None = None
-
-    @workflow.signal(name=SignalName.COMPLETE)
-    def complete(self, result: RunnerResult) -> None:
-        """The runner's result; only the first counts (a duplicate callback changes nothing)."""
-        if self._result is None:
-            self._result = result
-
-    @workflow.run
-    async def run(self, request: CodingTaskInput) -> str:
+class CodingTaskWorkflow(RunnerSteps):
+    @workflow.init
+    def __init__(self, request: CodingTaskInput) -> None:
         self._request = request
+        self._result: RunnerResult | None = None
+        self._recorded: EnqueuedRun | None = None
+        self._enqueue_begun = False
+        self._enqueue_refused = False
+        self._main: asyncio.Task | None = None
+        self._stop_requested = False
+        #: How the run ends, once decided; then ``_outcome`` once that is recorded.
+        self._final_status: TaskStatus | None = None
+        self._outcome: str | None = None
         self._runner_task: asyncio.Task | None = None
         self._remote_start: asyncio.Task | None = None
         self._remote: RemoteRunner | None = None
-        context: ExecutionContext = await workflow.execute_activity(
-            ActivityName.LOAD_EXECUTION, request.execution_id, start_to_close_timeout=GITHUB_TIMEOUT,
-            retry_policy=RECORD_APPEARS_RETRY, result_type=ExecutionContext)
-        try:
-            return await self._run(request, context)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._destroy_runner())
-            await asyncio.shield(self._transition(Transition(
-                execution_id=request.execution_id, status=TaskStatus.STOPPED, summary=comments.STOPPED_SUMMARY)))
-            return TaskStatus.STOPPED
+        self._launch_error: str | None = None
 
-    async def _run(self, request: CodingTaskInput, context: ExecutionContext) -> str:
+    # --- Updates and the legacy Signal ------------------------------------------------------------
+
+    @workflow.update(name=UpdateName.ENQUEUE)
+    async def enqueue(self, order: EnqueueRun) -> EnqueuedRun:
+        """Complete the request from GitHub if it must be, record it: the recorded execution, or a refusal."""
+        self._enqueue_begun = True
+        try:
+            request = order.request
+            if request.github_read is not None:
+                try:
+                    request = await workflow.execute_activity(
+                        ActivityName.READ_TASK_REQUEST, request, start_to_close_timeout=GITHUB_TIMEOUT,
+                        retry_policy=REQUEST_READ_RETRY, result_type=TaskRequest)
+                except ActivityError as error:
+                    raise passed_on(error) from None
+            self._recorded = await self._record_enqueue(EnqueueRecord(
+                execution_id=self._request.execution_id, runner=self._request.runner, request=request,
+                delivery_id=order.delivery_id, retry_of=order.retry_of))
+        except ApplicationError:
+            self._enqueue_refused = True
+            raise
+        return self._recorded
+
+    @enqueue.validator
+    def _check_enqueue(self, order: EnqueueRun) -> None:
+        if self._enqueue_begun:
+            raise ApplicationError("this run was queued already", type=Refusal.ALREADY_ENQUEUED)
+
+    @workflow.update(name=UpdateName.COMPLETE)
+    async def report(self, result: RunnerResult) -> None:
+        """The runner's result: taken at once, then its arrival recorded before the answer."""
+        self._result = result
+        await execute_local_write(ActivityName.RECORD_RESULT, ResultArrival(
+            execution_id=self._request.execution_id, callback_attempt=result.callback_attempt,
+            callback_max_attempts=result.callback_max_attempts,
+            callback_last_http_code=result.callback_last_http_code), bool)
+
+    @report.validator
+    def _check_report(self, result: RunnerResult) -> None:
+        if self._result is not None or self._final_status is not None:
+            raise ApplicationError("the run already has a result, or has ended", type=Refusal.ALREADY_FINISHED)
+
+    @workflow.signal(name=SignalName.COMPLETE)
+    def complete(self, result: RunnerResult) -> None:
+        """The runner's result in runs from before the ``complete`` Update; only the first counts."""
+        if self._result is None:
+            self._result = result
+
+    @workflow.update(name=UpdateName.STOP)
+    async def stop(self) -> str:
+        """End the run as a stop does (the runner first), and answer once its end is recorded: ``stopped``,
+        or how it ended when it was already ending another way."""
+        self._stop_requested = True
+        if self._main is not None:
+            self._main.cancel()
+        await workflow.wait_condition(lambda: self._outcome is not None)
+        return self._outcome or TaskStatus.STOPPED
+
+    @stop.validator
+    def _check_stop(self) -> None:
+        ending = self._final_status
+        if ending is not None and ending != TaskStatus.STOPPED:
+            raise ApplicationError(f"the run has ended: {ending}", {"status": ending}, type=Refusal.NOT_RUNNING)
+        if self._enqueue_refused:
+            raise ApplicationError("the run was never queued", {"status": None}, type=Refusal.NOT_RUNNING)
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: CodingTaskInput) -> str:
+        if workflow.patched(ENQUEUE_UPDATE):
+            try:
+                await workflow.wait_condition(lambda: self._recorded is not None or self._enqueue_refused,
+                                              timeout=ENQUEUE_WAIT)
+            except TimeoutError:
+                pass
+            if self._recorded is None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return NOT_ENQUEUED
+            recorded = self._recorded
+        else:
+            loaded: dict[str, Any] = await workflow.execute_activity(
+                ActivityName.LOAD_EXECUTION, request.execution_id, start_to_close_timeout=GITHUB_TIMEOUT,
+                retry_policy=RECORD_APPEARS_RETRY, result_type=dict)
+            recorded = self._recorded = EnqueuedRun.from_loaded(loaded)
+        if self._stop_requested:
+            status = await self._stopped()
+        else:
+            self._main = asyncio.ensure_future(self._run(request, recorded.request))
+            try:
+                status = await self._main
+            except asyncio.CancelledError:  # the stop Update, or the workflow cancelled (Web UI)
+                status = await self._stopped()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return status
+
+    async def _stopped(self) -> str:
+        """The stop: the runner ended first, then ``stopped`` recorded and announced. A run that had
+        decided to end another way ends that way."""
+        if self._final_status is not None and self._final_status != TaskStatus.STOPPED:
+            await workflow.wait_condition(lambda: self._outcome is not None)
+            return self._outcome or self._final_status
+        self._final_status = TaskStatus.STOPPED
+        await asyncio.shield(self._destroy_runner())
+        await asyncio.shield(self._record_final(Transition(
+            execution_id=self._request.execution_id, status=TaskStatus.STOPPED, summary=comments.STOPPED_SUMMARY)))
+        return TaskStatus.STOPPED
+
+    async def _record_enqueue(self, record: EnqueueRecord) -> EnqueuedRun:
+        """The enqueue write, local (one workflow task) unless Postgres is slow; refusals passed on."""
+        try:
+            try:
+                return await workflow.execute_local_activity(
+                    ActivityName.RECORD_ENQUEUE, record, start_to_close_timeout=LOCAL_WRITE_BUDGET,
+                    schedule_to_close_timeout=LOCAL_WRITE_BUDGET, retry_policy=RECORDS_RETRY, result_type=EnqueuedRun)
+            except ActivityError as error:
+                if not isinstance(error.cause, TemporalTimeoutError):
+                    raise
+            return await execute_records_activity(ActivityName.RECORD_ENQUEUE, record, EnqueuedRun)
+        except ActivityError as error:
+            raise passed_on(error) from None
+
+    async def _run(self, request: CodingTaskInput, context: TaskRequest) -> str:
         execution_id = request.execution_id
         try:
             if context.comment_id is not None:
@@ -95,12 +243,15 @@ class CodingTaskWorkflow:
             raise_if_cancelled(error)
             return await self._fail(FailureStage.DISPATCH, f"Task failed before start: {failure_reason(error)}",
                                     failure_reason(error))
-        prompt = build_prompt(agent=context.agent, issue_number=context.issue_number, issue_title=context.issue_title,
+        self._stopping()
+        prompt = build_prompt(agent=context.agent, issue_number=context.issue_number or 0,
+                              issue_title=context.issue_title,
                               issue_body=context.issue_body, agents_md=agents_md, instructions=context.instructions)
         await self._transition(Transition(execution_id=execution_id, status=TaskStatus.QUEUED,
                                           summary=comments.QUEUED_SUMMARY), announce_only=True)
         readiness: Readiness = await self._activity(
             ActivityName.CHECK_READINESS, LaunchRequest(execution_id=execution_id, prompt=prompt), Readiness)
+        self._stopping()
         if readiness.launch is None:
             blocked = readiness.blocked or "Task blocked."
             return await self._fail(FailureStage.DISPATCH, blocked, blocked)
@@ -112,6 +263,7 @@ class CodingTaskWorkflow:
             return await self._fail(FailureStage.DISPATCH, summary, self._launch_error or summary)
         await self._transition(Transition(execution_id=execution_id, status=TaskStatus.RUNNING, runner_ref=ref,
                                           summary=comments.running_summary(request.runner, ref)))
+        self._stopping()
 
         exit_info = await self._await_result(request)
         if self._result is None:
@@ -130,6 +282,7 @@ class CodingTaskWorkflow:
     async def _conclude(self, request: CodingTaskInput, result: RunnerResult) -> str:
         execution_id = request.execution_id
         await self._destroy_runner(finished=True)
+        self._stopping()
         if result.status != TaskStatus.SUCCESS:
             text = result.summary or result.error or "the agent reported a failure"
             return await self._finish(Transition(
@@ -151,90 +304,20 @@ class CodingTaskWorkflow:
                 pull.url, result.summary), commit_hash=result.commit_hash, pr_url=pull.url, pr_number=pull.number,
             result=result))
 
-    async def _start_runner(self, request: CodingTaskInput, launch: RunnerLaunch) -> str | None:
-        self._launch_error: str | None = None
-        if request.runner == RunnerKind.FLY:
-            # Shielded: a stop while the machine is being created waits for its id to destroy it.
-            self._remote_start = asyncio.ensure_future(workflow.execute_activity(
-                ActivityName.START_REMOTE_RUNNER, launch, start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=bounded_retry(2), result_type=RemoteRunner))
-            try:
-                self._remote = await asyncio.shield(self._remote_start)
-            except ActivityError as error:
-                raise_if_cancelled(error)
-                self._launch_error = failure_reason(error)
-                return None
-            return self._remote.ref
-        self._runner_task = asyncio.ensure_future(workflow.execute_activity(
-            ActivityName.RUN_RUNNER_PROCESS, launch,
-            start_to_close_timeout=timedelta(seconds=request.watchdog_seconds + 300),
-            heartbeat_timeout=timedelta(seconds=request.heartbeat_seconds), retry_policy=RUNNER_RETRY,
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, result_type=RunnerExit))
-        prefix = "capstan-" if request.runner == RunnerKind.DOCKER else ""
-        return f"{prefix}{request.execution_id}"
-
-    async def _await_result(self, request: CodingTaskInput) -> RunnerExit | None:
-        """The runner's exit when it ended without a result in time; ``None`` when the watchdog fired.
-        Returns at once when the result arrives."""
-        task = self._runner_task
-        try:
-            await workflow.wait_condition(lambda: self._result is not None or (task is not None and task.done()),
-                                          timeout=timedelta(seconds=request.watchdog_seconds))
-        except TimeoutError:
-            return None
-        if self._result is not None or task is None:
-            return None
-        try:
-            exit_info: RunnerExit = task.result()
-        except ActivityError as error:
-            exit_info = RunnerExit(exit_code=-1, reported=False, message=failure_reason(error))
-        self._runner_task = None
-        try:  # the result may still be on its way
-            await workflow.wait_condition(lambda: self._result is not None,
-                                          timeout=timedelta(seconds=request.result_grace_seconds))
-        except TimeoutError:
-            pass
-        return exit_info
-
-    async def _destroy_runner(self, finished: bool = False) -> None:
-        """Kill the runner process or container (cancel its activity and wait for it to end), or destroy
-        the remote machine. After a result, a local runner is left to exit on its own."""
-        task, self._runner_task = self._runner_task, None
-        if task is not None and not task.done():
-            if finished:
-                try:  # it exits right after its callback; bounded by the result grace
-                    await workflow.wait_condition(task.done, timeout=timedelta(
-                        seconds=self._request.result_grace_seconds))
-                except TimeoutError:
-                    task.cancel()
-            else:
-                task.cancel()
-            try:
-                await task
-            except (ActivityError, asyncio.CancelledError):
-                pass
-        start, self._remote_start = self._remote_start, None
-        if start is not None and self._remote is None:
-            try:
-                self._remote = await start
-            except ActivityError:
-                pass  # no machine was created
-        if self._remote is not None:
-            remote, self._remote = self._remote, None
-            try:
-                await workflow.execute_activity(ActivityName.DESTROY_RUNNER, remote,
-                                                start_to_close_timeout=GITHUB_TIMEOUT, retry_policy=GITHUB_RETRY,
-                                                result_type=type(None))
-            except ActivityError as error:
-                workflow.logger.warning("runner %s not destroyed: %s", remote.ref, failure_reason(error))
-
     async def _fail(self, stage: FailureStage, summary: str, error: str) -> str:
         return await self._finish(Transition(execution_id=self._request.execution_id, status=TaskStatus.FAILED,
                                              failure_stage=stage, summary=summary, error=error))
 
     async def _finish(self, transition: Transition) -> str:
-        await self._transition(transition)
+        """Record how the run ends; shielded, so a stop arriving meanwhile waits for it rather than cut it."""
+        if self._final_status is None:
+            self._final_status = transition.status
+        await asyncio.shield(self._record_final(transition))
         return transition.status
+
+    async def _record_final(self, transition: Transition) -> None:
+        await self._transition(transition)
+        self._outcome = transition.status
 
     async def _transition(self, transition: Transition, announce_only: bool = False) -> None:
         """Record the transition (a local write), then label and comment on the issue. A GitHub

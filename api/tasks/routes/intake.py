@@ -1,13 +1,14 @@
 """What starts and ends a run without a session: the GitHub webhook (signed with the webhook
-secret) and the runner's completion callback (signed per execution with the callback secret)."""
+secret) and the runner's completion callback (signed per execution with the callback secret).
+Both hand the run's workflow what they received (``api.tasks.services.runs``) and answer once it
+recorded it; their answers are ``WebhookAnswer`` and ``CallbackAnswer`` (absent fields left out)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Request, Response
 
 from api.common.auth import secrets_equal
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
@@ -19,13 +20,13 @@ from api.tasks.services.comment_intake import IssueCommentEvent, take_comment
 from capstan.secrets import tasks_callback_secret
 from capstan.strict_json import JsonRejected, read_json
 from integrations.runners.callback import callback_token
+from models.tasks.public import CallbackAnswer, WebhookAnswer
 
 #: The OpenAPI security scheme of the runners' callback token (declared in ``api/tasks/router.py``).
 TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["tasks-intake"])
-
 
 
 def _json_body(raw: bytes) -> Any:
@@ -36,50 +37,57 @@ def _json_body(raw: bytes) -> Any:
 
 
 @router.post(
-    "/api/webhooks/github", status_code=202, summary="Receive a GitHub issue comment",
+    "/api/webhooks/github", status_code=202, response_model=WebhookAnswer, response_model_exclude_none=True,
+    summary="Receive a GitHub issue comment",
     description="`X-Hub-Signature-256` (`sha256=` + HMAC-SHA256 of the raw body with "
                 "CAPSTAN_TASKS_WEBHOOK_SECRET) is verified before anything else: 401 `invalid_signature`. "
                 "Then, in order: "
                 "events other than `issue_comment` → 202 `ignored`/`event`; a comment without `@<handle>` → 202 "
                 "`ignored`/`no_mention`; `action` ≠ `created` → `action`; a bot → `bot`; one of Capstan's own status "
                 "comments (it ends with the `<!-- <handle>:` marker) → `own_comment`; a commenter not on the "
-                "allowlist → 200 `not_authorized`; a repeated `X-GitHub-Delivery` → 202 `accepted` with "
-                "`duplicate: true`; no installation → 200 `missing_installation`; a commenter who never signed in "
+                "allowlist → 200 `not_authorized`; a repeated `X-GitHub-Delivery`, or a comment that started a run "
+                "before under another delivery id → 202 `accepted` with `duplicate: true`; no installation → 200 "
+                "`missing_installation`; a commenter who never signed in "
                 "→ 200 `missing_user_oauth`; a repository not selected → 200 `repo_not_selected`; a run already "
-                "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`.",
-    responses={200: {"description": "Refused with a reason (`status`)"},
-               400: {"description": "The body is not a JSON object, or not an issue_comment payload"},
+                "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`, once the "
+                "run's workflow recorded the task and its queued execution. Integers are bounded by their "
+                "columns: an issue number by 2^31 - 1, GitHub's ids by 2^63 - 1 (else 400).",
+    responses={200: {"model": WebhookAnswer, "description": "Refused with a reason (`status`)"},
+               400: {"description": "The body is not a JSON object, or not an issue_comment payload (a field "
+                                    "missing, of the wrong type, or out of its column's range)"},
                401: {"description": "`invalid_signature`"},
                503: {"description": "`webhook_secret_not_configured`"}},
     openapi_extra=json_body(IssueCommentEvent))
-async def github_issue_comment(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                               x_github_event: Annotated[str | None, Header()] = None,
+async def github_issue_comment(request: Request, response: Response, db: SessionDep, temporal: TemporalDep,
+                               settings: SettingsDep, x_github_event: Annotated[str | None, Header()] = None,
                                x_github_delivery: Annotated[str | None, Header(max_length=200)] = None
-                               ) -> JSONResponse:
+                               ) -> WebhookAnswer:
     raw = await request.body()
     if x_github_event != "issue_comment":
-        return JSONResponse({"status": "ignored", "reason": "event"}, status_code=202)
-    code, body = await take_comment(db, temporal, settings, _json_body(raw), x_github_delivery)
-    log.info("issue comment delivery %s: %s", x_github_delivery, body.get("status"))
-    return JSONResponse(body, status_code=code)
+        return WebhookAnswer(status="ignored", reason="event")
+    response.status_code, answer = await take_comment(db, temporal, settings, _json_body(raw), x_github_delivery)
+    log.info("issue comment delivery %s: %s", x_github_delivery, answer.status)
+    return answer
 
 
 @router.post(
-    "/api/callbacks/complete", summary="A runner reports its result",
+    "/api/callbacks/complete", response_model=CallbackAnswer, response_model_exclude_none=True,
+    summary="A runner reports its result",
     description="The token is `X-Capstan-Callback-Token` (or `X-Porter-Callback-Token`, or the body's "
                 "`callback_token`): hex HMAC-SHA256 of the execution id with the callback secret, checked before "
                 "any lookup. Body: `execution_id` (or `task_id`), `status` (`complete`|`success`|`failed`), "
                 "`summary`, `error`, `branch_name`, `base_branch`, `commit_hash`, `pr_exists`, `callback_attempt`, "
                 "`callback_max_attempts`, `callback_last_http_code`. Unknown executions and executions that already "
-                "have a result answer 200 with `ignored`: a duplicate is a no-op. Returns once the run's workflow "
-                "has the result; read the PR from `GET /api/tasks/{id}/status`.",
+                "have a result answer 200 with `ignored`: a duplicate is a no-op (the run's `complete` Update "
+                "takes only the first result). Returns once the run's workflow has the result; read the PR "
+                "from `GET /api/tasks/{id}/status`.",
     responses={400: {"description": "Not a JSON object, no execution id, or a bad `status`"},
                401: {"description": "`invalid callback token`"}},
     openapi_extra=json_body(CallbackBody))
 @authenticated_by(TASKS_CALLBACK_TOKEN)
 async def runner_callback(request: Request, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                           x_capstan_callback_token: Annotated[str | None, Header()] = None,
-                          x_porter_callback_token: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                          x_porter_callback_token: Annotated[str | None, Header()] = None) -> CallbackAnswer:
     payload = _json_body(await request.body())
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_payload")

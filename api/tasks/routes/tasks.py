@@ -4,23 +4,25 @@ Task ids hold ``/`` and ``#`` (``acme/widgets#11``): in paths they are URL-encod
 (``/api/tasks/acme%2Fwidgets%2311/status``). Only tasks of repositories the user's App installations
 reach (and, once onboarding is completed, that the user selected) are visible; others are 404.
 Retry and stop answer the documented POST and the original's PUT.
+
+Routes parse and answer: what a run does (GitHub, its records, its status) is its workflow's, which
+the services reach through ``api.common.temporal_calls``; every answer is a model of
+``models.tasks.public``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Request, Response
 
 from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest, NotFound
 from api.common.openapi import json_body
 from api.common.routing import route_per_method
 from api.tasks.schemas import CreateTaskBody, ManualStatusBody
-from api.tasks.services.github_data import github_answers, github_client
+from api.tasks.services.github_data import github_answers
+from api.tasks.services.scope import user_scope
 from api.tasks.services.task_actions import (
     create_task,
     parse_create_body,
@@ -31,16 +33,13 @@ from api.tasks.services.task_actions import (
 )
 from api.tasks.services.task_records import (
     TASK_NOT_FOUND,
-    Scope,
     list_tasks,
-    one_task_object,
+    one_task,
     task_history,
     task_in_scope,
     task_status,
-    user_scope,
 )
-from api.tasks.session import SessionUser, SignedIn
-from integrations.github.client import GitHubClient
+from api.tasks.session import SessionUser
 from models.common.limits import MAX_OFFSET, PG_INTEGER_MAX
 from models.tasks.history import (
     HISTORY_LIMIT,
@@ -50,6 +49,7 @@ from models.tasks.history import (
     parse_list_query,
 )
 from models.tasks.ids import TaskId, parse_task_id
+from models.tasks.public import Ok, RetryAnswer, StopAnswer, TaskHistoryPage, TaskPublic, TaskStatusPublic
 from models.tasks.status import TaskStatus
 
 router = APIRouter(tags=["tasks"])
@@ -114,99 +114,101 @@ HISTORY_PARAMETERS = {"parameters": [
 ]}
 
 
-@contextlib.asynccontextmanager
-async def _on_github(request: Request, db: SessionDep, settings: SettingsDep,
-                     signed_in: SignedIn) -> AsyncIterator[tuple[GitHubClient, Scope]]:
-    """The user's GitHub client and task scope, GitHub's failures answered the one way."""
-    async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        yield github, await user_scope(db, settings, signed_in, github)
-
-
-@router.get("/api/tasks", responses=GITHUB_RESPONSES,
+@router.get("/api/tasks", response_model=list[TaskPublic], responses=GITHUB_RESPONSES,
             summary="Tasks of the user's repositories, newest change first (`status`, `limit` 1–500 default 100, "
                     "`offset`)", openapi_extra=LIST_PARAMETERS)
-async def read_tasks(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> list[dict]:
+async def read_tasks(request: Request, signed_in: SessionUser, db: SessionDep,
+                     settings: SettingsDep) -> list[TaskPublic]:
     query = _query(parse_list_query, request)
-    async with _on_github(request, db, settings, signed_in) as (_, scope):
+    async with user_scope(request, db, settings, signed_in) as scope:
         return await list_tasks(db, scope, query)
 
 
-@router.get("/api/tasks/history", responses=GITHUB_RESPONSES,
+@router.get("/api/tasks/history", response_model=TaskHistoryPage, responses=GITHUB_RESPONSES,
             summary="Task history, newest completion first: filters `status, agent, repo, branch, issueNumber, "
                     "search, from, to`; `limit` 1–200 (50), `offset`", openapi_extra=HISTORY_PARAMETERS)
-async def read_history(request: Request, signed_in: SessionUser, db: SessionDep, settings: SettingsDep) -> dict:
+async def read_history(request: Request, signed_in: SessionUser, db: SessionDep,
+                       settings: SettingsDep) -> TaskHistoryPage:
     query = _query(parse_history_query, request)
-    async with _on_github(request, db, settings, signed_in) as (_, scope):
+    async with user_scope(request, db, settings, signed_in) as scope:
         return await task_history(db, scope, query)
 
 
-@router.post("/api/tasks", status_code=201, responses={
+@router.post("/api/tasks", status_code=201, response_model=TaskPublic, responses={
     **GITHUB_RESPONSES,
     400: {"description": "Missing repo or issue/prompt, unknown agent or priority, or the agent is not ready "
                          "(`error` is the blocked summary)"},
     403: {"description": "`repo_not_selected`"}, 404: {"description": "`not_found`: no such issue or repository"},
     409: {"description": "`task_running`: a run of that issue is queued or running"}},
     summary="Create a task from the dashboard: an existing issue (`issueNumber`) or a new one from `prompt`",
+    description="The run's workflow reads the repository and the issue (or opens the issue) with the user's "
+                "GitHub token and records the task; the answer is the task as recorded (`queued`).",
     openapi_extra=json_body(CreateTaskBody))
 async def create(body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
-                 settings: SettingsDep) -> dict:
+                 settings: SettingsDep) -> TaskPublic:
     parsed = parse_create_body(body)
-    async with github_answers(request, db, signed_in), github_client(settings, signed_in.token) as github:
-        task = await create_task(db, temporal, settings, signed_in, github, parsed)
-    return await one_task_object(db, task)
+    async with github_answers(request, db, signed_in):
+        task_id = await create_task(db, temporal, settings, signed_in, parsed)
+    return await one_task(db, task_id)
 
 
-@router.get("/api/tasks/{task_id:path}/status", responses=TASK_RESPONSES,
+@router.get("/api/tasks/{task_id:path}/status", response_model=TaskStatusPublic, responses=TASK_RESPONSES,
             summary="One task: its latest run and every execution, newest first")
 async def read_status(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep,
-                      settings: SettingsDep) -> dict:
+                      settings: SettingsDep) -> TaskStatusPublic:
     parsed = task_id_of(task_id)
-    async with _on_github(request, db, settings, signed_in) as (_, scope):
+    async with user_scope(request, db, settings, signed_in) as scope:
         return await task_status(db, await task_in_scope(db, scope, parsed))
 
 
-@router.put("/api/tasks/{task_id:path}/status", responses={
+@router.put("/api/tasks/{task_id:path}/status", response_model=Ok, responses={
     **TASK_RESPONSES, 409: {"description": "`task_running`: a run is working on it; stop it first"}},
     summary="Set a task's status by hand (relabels and comments the issue); the body names the task",
+    description="A short workflow relabels and comments the issue with the user's GitHub token, then records "
+                "the status on the task; the answer comes once it is recorded.",
     openapi_extra=json_body(ManualStatusBody))
 async def write_status(task_id: str, body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
-                       settings: SettingsDep) -> dict:
+                       temporal: TemporalDep, settings: SettingsDep) -> Ok:
     change = parse_manual_status(body)
     if str(change.task_id) != str(task_id_of(task_id)):
         raise BadRequest("the body names another task than the path", code="invalid task id")
-    async with _on_github(request, db, settings, signed_in) as (github, scope):
-        task = await task_in_scope(db, scope, change.task_id, for_update=True)
-        await set_status_by_hand(db, settings, task, github, change)
-    return {"ok": True}
+    async with user_scope(request, db, settings, signed_in) as scope:
+        task = await task_in_scope(db, scope, change.task_id)
+        await set_status_by_hand(db, temporal, settings, signed_in, task, change)
+    return Ok()
 
 
-@route_per_method(router, "/api/tasks/{task_id:path}/retry", ["POST", "PUT"], responses={
-    **TASK_RESPONSES, 409: {"description": "`task_running` while a run is queued or running; `not_retryable` "
-                                           "after success"}},
-    summary="Start a new execution (new id, new branch) of a failed, timed-out or stopped task")
+@route_per_method(router, "/api/tasks/{task_id:path}/retry", ["POST", "PUT"], response_model=RetryAnswer,
+                  responses={**TASK_RESPONSES, 409: {"description": "`task_running` while a run is queued or "
+                                                                    "running; `not_retryable` after success"}},
+                  summary="Start a new execution (new id, new branch) of a failed, timed-out or stopped task, "
+                          "as the user who retries")
 async def retry(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
-                settings: SettingsDep) -> dict:
+                settings: SettingsDep) -> RetryAnswer:
     parsed = task_id_of(task_id)
-    async with _on_github(request, db, settings, signed_in) as (github, scope):
+    async with user_scope(request, db, settings, signed_in) as scope:
         task = await task_in_scope(db, scope, parsed)
-        return await retry_task(db, temporal, settings, task, github)
+        return await retry_task(db, temporal, settings, signed_in, task)
 
 
-@route_per_method(router, "/api/tasks/{task_id:path}/stop", ["POST", "PUT"], responses={
-    **TASK_RESPONSES, 202: {"description": "`stopping`: asked, not yet recorded within the update timeout"},
-    409: {"description": "`not_running`: no run is queued or running"}},
-    summary="Stop the running execution: its runner is killed or destroyed, then the task is `stopped`")
-async def stop(task_id: str, request: Request, signed_in: SessionUser, db: SessionDep, temporal: TemporalDep,
-               settings: SettingsDep) -> JSONResponse:
+@route_per_method(router, "/api/tasks/{task_id:path}/stop", ["POST", "PUT"], response_model=StopAnswer,
+                  responses={**TASK_RESPONSES,
+                             202: {"model": StopAnswer,
+                                   "description": "`stopping`: accepted, not yet recorded within the update timeout"},
+                             409: {"description": "`not_running`: no run is queued or running"}},
+                  summary="Stop the running execution: its runner is killed or destroyed, then the task is `stopped`")
+async def stop(task_id: str, request: Request, response: Response, signed_in: SessionUser, db: SessionDep,
+               temporal: TemporalDep, settings: SettingsDep) -> StopAnswer:
     parsed = task_id_of(task_id)
-    async with _on_github(request, db, settings, signed_in) as (_, scope):
+    async with user_scope(request, db, settings, signed_in) as scope:
         task = await task_in_scope(db, scope, parsed)
-    code, answer = await stop_task(db, temporal, settings, task)
-    return JSONResponse(answer, status_code=code)
+    response.status_code, answer = await stop_task(db, temporal, settings, task)
+    return answer
 
 
 @router.api_route("/api/tasks/{task_id:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                   include_in_schema=False)
 async def no_such_task_route(task_id: str) -> None:
-    """``/api/tasks/<id>`` alone, or with another action, is no route: 404 rather than a confusing 405."""
+    """``/api/tasks/<id>`` alone, or with another action, is no route: 404 rather than a confusing 405.
+    Left out of the OpenAPI document: it answers no 2xx."""
     raise NotFound(f"no such route; see {TASK_ID_DESCRIPTION}", code=TASK_NOT_FOUND)

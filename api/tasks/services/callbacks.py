@@ -1,41 +1,40 @@
 """A runner's result, handed to its run's workflow once.
 
-The execution row is locked while the result is checked and signalled, so of two copies of one
-callback the second sees the first's ``result_received_at`` and is ignored; the workflow too keeps
-only the first result it gets.
+The result is the ``complete`` Update of the run's workflow, whose validator takes only the first
+result of a run that has not ended: a second copy of a callback (or a late one) is refused there, and
+answered ``already_finished``. The record answers first what it can: an unknown execution, or one that
+has ended or already has its result, costs no Temporal call. No row is locked, and the API writes
+nothing: the workflow records when the result arrived.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError
 
 from api.common.errors import BadRequest
-from api.common.temporal_calls import is_not_found, unavailable
-from api.tasks.services.executions import workflow_id
+from api.common.temporal_calls import Client
+from api.tasks.services.runs import ResultRefused, report_result
 from capstan.settings import Settings
-from models.common.base import utcnow
+from models.common.limits import PG_INTEGER_MAX
+from models.tasks.public import CallbackAnswer
 from models.tasks.status import TERMINAL_STATUSES, TaskStatus
 from models.tasks.tables import TaskExecutionRow
-from models.tasks.workflow_io import RunnerResult, SignalName
-
-log = logging.getLogger(__name__)
+from models.tasks.workflow_io import RunnerResult
 
 _STATUSES = {"complete": TaskStatus.SUCCESS, "success": TaskStatus.SUCCESS, "failed": TaskStatus.FAILED}
 _TEXT_LIMIT = 65536
 
 
 def _count(value: Any, *, positive: bool) -> int | None:
-    """A positive (or, for ``pr_exists``, non-negative) int or digit string; anything else ignored."""
+    """A positive (or, for ``pr_exists``, non-negative) int or digit string that its column holds; anything
+    else is ignored (documented: a runner's count never fails its callback)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, int) and (value > 0 or (value == 0 and not positive)) and value < 2**31:
+    if isinstance(value, int) and (value > 0 or (value == 0 and not positive)) and value <= PG_INTEGER_MAX:
         return value
     return None
 
@@ -62,21 +61,22 @@ def parse_callback(payload: dict[str, Any]) -> RunnerResult:
         callback_last_http_code=_count(payload.get("callback_last_http_code"), positive=True))
 
 
+UNKNOWN = CallbackAnswer(ignored="unknown_execution")
+FINISHED = CallbackAnswer(ignored="already_finished")
+
+
 async def accept_callback(db: AsyncSession, temporal: Client, settings: Settings, execution_id: str,
-                          result: RunnerResult) -> dict[str, Any]:
-    async with db.begin():
-        execution = await db.get(TaskExecutionRow, execution_id, with_for_update=True)
-        if execution is None:
-            return {"ok": True, "ignored": "unknown_execution"}
-        if execution.result_received_at is not None or TaskStatus(execution.status) in TERMINAL_STATUSES:
-            return {"ok": True, "ignored": "already_finished"}
-        try:
-            await temporal.get_workflow_handle(workflow_id(settings, execution_id)).signal(SignalName.COMPLETE, result)
-        except RPCError as error:
-            if is_not_found(error):  # the run ended meanwhile (stopped, timed out)
-                return {"ok": True, "ignored": "already_finished"}
-            log.warning("result of %s not delivered: %s", execution_id, error.message)
-            raise unavailable("the workflow service is unavailable; the runner retries") from None
-        execution.result_received_at = utcnow()
-        db.add(execution)
-    return {"ok": True, "executionId": execution_id}
+                          result: RunnerResult) -> CallbackAnswer:
+    execution = await db.get(TaskExecutionRow, execution_id)
+    if execution is None:
+        return UNKNOWN
+    if execution.result_received_at is not None or TaskStatus(execution.status) in TERMINAL_STATUSES:
+        return FINISHED
+    try:
+        outcome = await report_result(db, temporal, settings, execution_id, result)
+    except ResultRefused:
+        return FINISHED
+    if outcome.state == "not_running":  # the run ended meanwhile (stopped, timed out)
+        return FINISHED
+    # completed, or accepted and still being recorded: either way the run has the result.
+    return CallbackAnswer(executionId=execution_id)

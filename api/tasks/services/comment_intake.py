@@ -1,37 +1,43 @@
 """From a signed ``issue_comment`` delivery to a queued task: the webhook's decision table, in order
 (docs/api/tasks.md).
 
-Only an accepted delivery records its id, so a refused or badly signed one can be redelivered.
-The first matching row answers; nothing after it runs.
+Only an accepted delivery records its id (and its comment's), so a refused or badly signed one can be
+redelivered. The first matching row answers; nothing after it runs. Rows 10 and 14 are read first, to
+spare the common case a workflow; the run's ``enqueue`` Update decides them for good (Postgres's unique
+indexes), and answers the same way when a copy of the delivery, or of the comment, won a race.
+
+Every integer of the payload is bounded by the column that keeps it: an issue number by ``INTEGER``,
+GitHub's ids by ``BIGINT`` (a payload beyond them is a 400, never a failed write).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
 
 from api.common.errors import BadRequest
-from api.tasks.services.executions import (
-    AlreadyRunning,
-    DuplicateDelivery,
-    TaskRequest,
-    delivery_task,
-    enqueue_execution,
-)
+from api.common.temporal_calls import Client
+from api.tasks.services.runs import INTAKE_REFUSALS, AlreadyRunning, DuplicateRequest, enqueue
 from capstan.settings import Settings
+from integrations.stores.task_runs import active_execution, comment_task, delivery_task
 from integrations.stores.task_users import stored_config
+from models.common.limits import PG_INTEGER_MAX
 from models.tasks.agents import agent_catalog, default_agent
 from models.tasks.command import has_mention, parse_command
 from models.tasks.config import is_repo_selected
 from models.tasks.ids import TaskId
+from models.tasks.public import WebhookAnswer
+from models.tasks.requests import PG_BIGINT_MAX, EnqueueRun, TaskRequest, TaskSource
 from models.tasks.tables import GitHubUserRow
 
-_LOCAL_CLONE = re.compile(r"^(file://|/)")
+#: A GitHub id (user, comment, repository, installation): ``BIGINT`` columns keep them.
+GitHubId = Annotated[int, Field(ge=1, le=PG_BIGINT_MAX)]
+#: An issue number: an ``INTEGER`` column keeps it.
+IssueNumber = Annotated[int, Field(ge=1, le=PG_INTEGER_MAX)]
 #: The end of a status comment's marker: its JSON object closes the HTML comment, and nothing follows.
 _MARKER_END = re.compile(r"\} -->\s*\Z")
 
@@ -42,18 +48,18 @@ class _Loose(BaseModel):
 
 class _User(_Loose):
     login: str
-    id: int
+    id: GitHubId
     type: str = "User"
 
 
 class _Comment(_Loose):
-    id: int
+    id: GitHubId
     body: str | None = ""
     user: _User
 
 
 class _Issue(_Loose):
-    number: int
+    number: IssueNumber
     title: str | None = ""
     body: str | None = ""
     html_url: str | None = None
@@ -65,7 +71,7 @@ class _Owner(_Loose):
 
 
 class _Repository(_Loose):
-    id: int | None = None
+    id: GitHubId | None = None
     name: str
     owner: _Owner
     clone_url: str
@@ -73,7 +79,7 @@ class _Repository(_Loose):
 
 
 class _Installation(_Loose):
-    id: int | None = None
+    id: GitHubId | None = None
 
 
 class IssueCommentEvent(_Loose):
@@ -86,8 +92,8 @@ class IssueCommentEvent(_Loose):
     installation: _Installation | None = None
 
 
-def answer(status: str, code: int = 202, **fields: Any) -> tuple[int, dict[str, Any]]:
-    return code, {"status": status, **fields}
+def answer(status: str, code: int = 202, **fields: Any) -> tuple[int, WebhookAnswer]:
+    return code, WebhookAnswer(status=status, **fields)
 
 
 def parse_event(payload: Any) -> IssueCommentEvent:
@@ -119,8 +125,8 @@ async def signed_in_user(db: AsyncSession, user_id: int, login: str) -> GitHubUs
 
 
 async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, payload: Any,
-                       delivery_id: str | None) -> tuple[int, dict[str, Any]]:
-    """Rows 3–13 of the decision table (the signature and the event name are checked before)."""
+                       delivery_id: str | None) -> tuple[int, WebhookAnswer]:
+    """Rows 3–15 of the decision table (the signature and the event name are checked before)."""
     tasks = settings.tasks
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_payload")
@@ -138,7 +144,8 @@ async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, p
         return answer("ignored", reason="own_comment")
     if tasks.allowlist and commenter.login.lower() not in tasks.allowlist:
         return answer("not_authorized", 200)
-    if delivery_id and (seen := await delivery_task(db, delivery_id)) is not None:
+    seen = (await delivery_task(db, delivery_id) if delivery_id else None) or await comment_task(db, event.comment.id)
+    if seen is not None:
         return answer("accepted", taskId=seen, duplicate=True)
     if not event.installation or not event.installation.id:
         return answer("missing_installation", 200)
@@ -149,21 +156,24 @@ async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, p
     config = await stored_config(db, user.id)
     if not is_repo_selected(config, f"{repo.owner.login}/{repo.name}", repo.id):
         return answer("repo_not_selected", 200)
+    task_id = str(TaskId(repo.owner.login, repo.name, event.issue.number))
+    if await active_execution(db, task_id) is not None:
+        return answer("ignored", reason="already_running", taskId=task_id)
     catalog = agent_catalog(tasks.agents)
     command = parse_command(body, tasks.handle, catalog, default_agent(config, catalog))
     assert command is not None  # has_mention held
-    task_id = str(TaskId(repo.owner.login, repo.name, event.issue.number))
     request = TaskRequest(
-        task_id=task_id, repo_owner=repo.owner.login, repo_name=repo.name, issue_number=event.issue.number,
+        repo_owner=repo.owner.login, repo_name=repo.name, issue_number=event.issue.number,
         issue_title=event.issue.title or "", issue_body=event.issue.body or "", issue_url=event.issue.html_url,
         created_by=event.issue.user.login if event.issue.user else None, requested_by=commenter.login,
-        requester_user_id=user.id, source="webhook", installation_id=event.installation.id,
+        requester_user_id=user.id, source=TaskSource.WEBHOOK, installation_id=event.installation.id,
         clone_url=repo.clone_url, default_branch=repo.default_branch or "main", agent=command.agent,
         priority=command.priority, instructions=command.instructions, comment_id=event.comment.id)
     try:
-        await enqueue_execution(db, temporal, settings, request, delivery_id=delivery_id or None)
-    except DuplicateDelivery as duplicate:
-        return answer("accepted", taskId=duplicate.task_id, duplicate=True)
+        await enqueue(db, temporal, settings, EnqueueRun(request=request, delivery_id=delivery_id or None),
+                      INTAKE_REFUSALS)
+    except DuplicateRequest as duplicate:
+        return answer("accepted", taskId=duplicate.task_id or task_id, duplicate=True)
     except AlreadyRunning:
         return answer("ignored", reason="already_running", taskId=task_id)
     return answer("accepted", taskId=task_id)

@@ -1,46 +1,41 @@
 """What a signed-in user does to tasks: create one from the dashboard, retry, stop, and set a status by hand.
 
-Runs are started and ended only through ``CodingTaskWorkflow``: create and retry record a queued
-execution and start its workflow (``executions.enqueue_execution``); stop cancels the workflow, whose
-cancellation destroys the runner and records ``stopped``. The manual status route is the original's
-escape hatch for a task no run is working on.
+Each checks what Postgres can tell at once (the repository selected, the agent ready for this user, no
+run active), then asks the run's workflow (``api.tasks.services.runs``), which does the work and the
+writes and answers once they are recorded. A retry runs as the user who retries: their agent keys, Fly
+setup and (for a dashboard task) GitHub token; readiness is checked against them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.service import RPCError
 
 from api.common.errors import BadRequest, Conflict, Forbidden
-from api.common.temporal_calls import is_not_found, unavailable
+from api.common.temporal_calls import Client
 from api.tasks.services.config import catalog_of
-from api.tasks.services.executions import (
-    AlreadyRunning,
-    TaskRequest,
-    active_execution,
-    enqueue_execution,
-    workflow_id,
+from api.tasks.services.runs import (
+    DASHBOARD_REFUSALS,
+    TASK_RUNNING,
+    enqueue,
+    set_task_status,
+    stop_run,
 )
 from api.tasks.services.task_records import executions_of
 from api.tasks.session import SignedIn
 from capstan.settings import Settings
-from integrations.github.client import GitHubClient
+from integrations.stores.task_runs import active_execution
 from integrations.stores.task_users import secret_changes, stored_config
-from models.common.base import utcnow
 from models.tasks.agents import FALLBACK_AGENT, blocked_reason, fly_blocked_reason, normalise_agent
-from models.tasks.comments import comment_body
 from models.tasks.config import is_repo_selected
 from models.tasks.ids import TaskId
-from models.tasks.labels import next_labels
-from models.tasks.status import ACTIVE_STATUSES, Priority, RunnerKind, TaskStatus, progress_of
+from models.tasks.public import RetryAnswer, StopAnswer
+from models.tasks.requests import EnqueueRun, ManualStatusChange, NewIssue, TaskRequest, TaskSource
+from models.tasks.status import ACTIVE_STATUSES, Priority, RunnerKind, TaskStatus
 from models.tasks.tables import CodingTaskRow
-from models.tasks.views import iso, log_line
 
 REPO_NOT_SELECTED = "Repository is not selected in Settings. Add it under Settings > Repositories first."
 DEFAULT_TITLE = "Capstan task"
@@ -123,95 +118,74 @@ async def readiness_error(db: AsyncSession, settings: Settings, user_id: int, ag
 
 
 async def create_task(db: AsyncSession, temporal: Client, settings: Settings, signed_in: SignedIn,
-                      github: GitHubClient, body: CreateBody) -> CodingTaskRow:
-    """Check everything, then (only then) create the issue when asked to, record the task and start its run."""
+                      body: CreateBody) -> str:
+    """Check everything, then start the run: its workflow reads the repository and the issue (or opens
+    the issue) with the user's token, and records the task. The task's id."""
     full_name = f"{body.repo_owner}/{body.repo_name}"
     if not is_repo_selected(await stored_config(db, signed_in.user.id), full_name, None):
         raise Forbidden(REPO_NOT_SELECTED, code="repo_not_selected", extra={"message": REPO_NOT_SELECTED})
     if (blocked := await readiness_error(db, settings, signed_in.user.id, body.agent)) is not None:
         raise blocked
-    task_id = str(TaskId(body.repo_owner, body.repo_name, body.issue_number or 1))
-    if body.issue_number is not None and await active_execution(db, task_id) is not None:
-        raise Conflict("a run of this task is queued or running", code="task_running")
-    repo = await github.get_repo(body.repo_owner, body.repo_name)
-    if body.issue_number is not None:
-        issue = await github.get_issue(body.repo_owner, body.repo_name, body.issue_number)
-    else:
-        issue = await github.create_issue(body.repo_owner, body.repo_name, body.issue_title or derived_title(
-            body.prompt), body.issue_body or body.prompt)
-    number = int(issue["number"])
-    author = issue.get("user") if isinstance(issue.get("user"), dict) else {}
+    if body.issue_number is not None and \
+            await active_execution(db, str(TaskId(body.repo_owner, body.repo_name, body.issue_number))) is not None:
+        raise Conflict(TASK_RUNNING, code="task_running")
+    new_issue = None if body.issue_number is not None else NewIssue(
+        title=body.issue_title or derived_title(body.prompt), body=body.issue_body or body.prompt)
     request = TaskRequest(
-        task_id=str(TaskId(body.repo_owner, body.repo_name, number)), repo_owner=body.repo_owner,
-        repo_name=body.repo_name, issue_number=number, issue_title=str(issue.get("title") or ""),
-        issue_body=str(issue.get("body") or ""), issue_url=issue.get("html_url"), created_by=author.get("login"),
-        requested_by=signed_in.user.login, requester_user_id=signed_in.user.id, source="dashboard",
-        installation_id=None, clone_url=str(repo.get("clone_url") or ""),
-        default_branch=str(repo.get("default_branch") or "main"), agent=body.agent, priority=body.priority,
-        instructions=body.prompt)
-    execution = await _enqueue(db, temporal, settings, request)
-    task = await db.get(CodingTaskRow, execution.task_id)
-    assert task is not None
-    return task
+        repo_owner=body.repo_owner, repo_name=body.repo_name, issue_number=body.issue_number,
+        requested_by=signed_in.user.login, requester_user_id=signed_in.user.id, source=TaskSource.DASHBOARD,
+        agent=body.agent, priority=body.priority, instructions=body.prompt, new_issue=new_issue,
+        github_read="issue")
+    recorded = await enqueue(db, temporal, settings, EnqueueRun(request=request), DASHBOARD_REFUSALS)
+    return recorded.task_id
 
 
-async def _enqueue(db: AsyncSession, temporal: Client, settings: Settings, request: TaskRequest):
-    try:
-        return await enqueue_execution(db, temporal, settings, request)
-    except AlreadyRunning:
-        raise Conflict("a run of this task is queued or running", code="task_running") from None
-
-
-async def retry_task(db: AsyncSession, temporal: Client, settings: Settings, task: CodingTaskRow,
-                     github: GitHubClient) -> dict[str, Any]:
-    """A new execution with the last one's agent, priority and instructions, on a new branch; the base
-    branch is read again from GitHub."""
+async def retry_task(db: AsyncSession, temporal: Client, settings: Settings, signed_in: SignedIn,
+                     task: CodingTaskRow) -> RetryAnswer:
+    """A new execution with the last one's agent, priority and instructions, on a new branch, run as the
+    user who retries (their keys, Fly setup and, for a dashboard task, GitHub token); the base branch is
+    read again from GitHub."""
     executions = await executions_of(db, task.id)
     latest = executions[0] if executions else None
     if latest is not None and TaskStatus(latest.status) in ACTIVE_STATUSES:
-        raise Conflict("a run of this task is queued or running", code="task_running")
+        raise Conflict(TASK_RUNNING, code="task_running")
     if latest is not None and latest.status == TaskStatus.SUCCESS:
         raise Conflict("the task succeeded; there is nothing to retry", code="not_retryable")
     agent, priority = (latest.agent, latest.priority) if latest else (task.agent, task.priority)
-    if task.requester_user_id is not None and \
-            (blocked := await readiness_error(db, settings, task.requester_user_id, agent)) is not None:
+    if (blocked := await readiness_error(db, settings, signed_in.user.id, agent)) is not None:
         raise blocked
-    repo = await github.get_repo(task.repo_owner, task.repo_name)
     request = TaskRequest(
-        task_id=task.id, repo_owner=task.repo_owner, repo_name=task.repo_name, issue_number=task.issue_number,
+        repo_owner=task.repo_owner, repo_name=task.repo_name, issue_number=task.issue_number,
         issue_title=task.issue_title, issue_body=task.issue_body, issue_url=task.issue_url,
-        created_by=task.created_by, requested_by=task.requested_by, requester_user_id=task.requester_user_id,
-        source=task.source, installation_id=task.installation_id, clone_url=task.clone_url,
-        default_branch=str(repo.get("default_branch") or task.default_branch), agent=agent, priority=priority,
-        instructions=latest.instructions if latest else "")
-    execution = await _enqueue(db, temporal, settings, request)
-    return {"ok": True, "taskId": task.id, "executionId": execution.id, "branch": execution.branch,
-            "status": TaskStatus.QUEUED.value}
+        created_by=task.created_by, requested_by=signed_in.user.login, requester_user_id=signed_in.user.id,
+        source=TaskSource(task.source), installation_id=task.installation_id, clone_url=task.clone_url,
+        default_branch=task.default_branch, agent=agent, priority=Priority.parse(priority),
+        instructions=latest.instructions if latest else "", github_read="repository")
+    recorded = await enqueue(db, temporal, settings, EnqueueRun(request=request, retry_of=task.execution_id),
+                             DASHBOARD_REFUSALS)
+    return RetryAnswer(taskId=recorded.task_id, executionId=recorded.execution_id, branch=recorded.branch)
+
+
+def _not_running(status: str | None) -> Conflict:
+    return Conflict("no run of this task is queued or running", code="not_running", extra={"status": status})
 
 
 async def stop_task(db: AsyncSession, temporal: Client, settings: Settings, task: CodingTaskRow
-                    ) -> tuple[int, dict[str, Any]]:
-    """Cancel the running execution's workflow and wait (at most the update timeout) for it to record
-    ``stopped``: 200 once it has, 202 ``stopping`` when it has not yet."""
+                    ) -> tuple[int, StopAnswer]:
+    """The ``stop`` Update of the active execution's run: 200 once it recorded how it ended (``stopped``),
+    202 ``stopping`` when the stop goes on past the update timeout, 409 when nothing runs."""
     execution = await active_execution(db, task.id)
     if execution is None:
-        raise Conflict("no run of this task is queued or running", code="not_running",
-                       extra={"status": task.status})
-    handle = temporal.get_workflow_handle(workflow_id(settings, execution.id))
-    try:
-        await handle.cancel()
-    except RPCError as error:
-        if not is_not_found(error):
-            raise unavailable("the workflow service is unavailable; try again") from None
-    try:
-        async with asyncio.timeout(settings.temporal.update_timeout_seconds):
-            status = await handle.result()
-    except TimeoutError:
-        return 202, {"ok": True, "taskId": task.id, "executionId": execution.id, "status": "stopping"}
-    except (WorkflowFailureError, RPCError):
-        status = None
-    await db.refresh(execution)
-    return 200, {"ok": True, "taskId": task.id, "executionId": execution.id, "status": status or execution.status}
+        raise _not_running(task.status)
+    status = execution.status
+    outcome = await stop_run(db, temporal, settings, execution.id, lambda ended: _not_running(ended or status))
+    if outcome.state == "completed":
+        return 200, StopAnswer(taskId=task.id, executionId=execution.id, status=outcome.result)
+    if outcome.state == "pending":
+        return 202, StopAnswer(taskId=task.id, executionId=execution.id, status="stopping")
+    # The record says the run is active, but its workflow has closed (terminated by an operator):
+    # nothing is left to stop.
+    raise _not_running(status)
 
 
 @dataclass(frozen=True)
@@ -251,26 +225,12 @@ def parse_manual_status(body: Any) -> ManualStatus:
                         pr_url=_optional_text(body, "prUrl"), pr_number=_issue_number(body.get("prNumber"), "prNumber"))
 
 
-async def set_status_by_hand(db: AsyncSession, settings: Settings, task: CodingTaskRow, github: GitHubClient,
-                             change: ManualStatus) -> None:
-    """Relabel the issue, comment the summary, then record the status on the task (409 while a run works)."""
+async def set_status_by_hand(db: AsyncSession, temporal: Client, settings: Settings, signed_in: SignedIn,
+                             task: CodingTaskRow, change: ManualStatus) -> None:
+    """Relabel the issue, comment the summary and record the status, in a short workflow that acts with the
+    user's token and answers once recorded (409 while a run works)."""
     if await active_execution(db, task.id) is not None:
-        raise Conflict("a run of this task is queued or running; stop it first", code="task_running")
-    handle = settings.tasks.handle
-    agent = change.agent or task.agent
-    priority = change.priority or Priority.parse(task.priority)
-    issue = await github.get_issue(task.repo_owner, task.repo_name, task.issue_number)
-    current = [label["name"] if isinstance(label, dict) else str(label) for label in issue.get("labels") or []]
-    await github.set_labels(task.repo_owner, task.repo_name, task.issue_number,
-                            next_labels(current, handle, change.status, agent, priority.value))
-    now = utcnow()
-    marker = {"taskId": task.id, "executionId": task.execution_id, "agent": agent, "priority": priority.value,
-              "status": change.status.value, "progress": progress_of(change.status), "createdAt": iso(task.created_at),
-              "updatedAt": iso(now), "summary": change.summary, "prUrl": change.pr_url, "prNumber": change.pr_number}
-    await github.create_comment(task.repo_owner, task.repo_name, task.issue_number,
-                                comment_body(handle, change.summary, marker))
-    task.status, task.summary, task.agent, task.priority = change.status, change.summary, agent, priority.value
-    task.updated_at = now
-    task.logs = [*task.logs, log_line(now, "info", f"Status set by hand: {change.summary}")]
-    db.add(task)
-    await db.commit()
+        raise Conflict(f"{TASK_RUNNING}; stop it first", code="task_running")
+    await set_task_status(db, temporal, settings, ManualStatusChange(
+        task_id=task.id, status=change.status, summary=change.summary, agent=change.agent, priority=change.priority,
+        pr_url=change.pr_url, pr_number=change.pr_number, requester_user_id=signed_in.user.id))

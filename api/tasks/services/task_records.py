@@ -1,59 +1,27 @@
 """Reading tasks for a signed-in user: the lists, the history and one task with its executions.
 
 Scope: the repositories of the user's installations, narrowed to ``onboarding.selectedRepos`` once
-onboarding is completed. Filters and paging run in Postgres.
+onboarding is completed (``api.tasks.services.scope``). Filters and paging run in Postgres; the
+answers are the models of ``models.tasks.public``, built from the rows without a second pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, cast, false, func, or_, tuple_
+from sqlalchemy import Integer, Text, and_, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.common.errors import NotFound
-from api.tasks.services.github_data import user_repositories
-from api.tasks.session import SignedIn
-from capstan.settings import Settings
-from integrations.github.client import GitHubClient
-from integrations.stores.task_users import stored_config
-from models.tasks.config import is_repo_selected
+from api.tasks.services.scope import Scope
 from models.tasks.history import HistoryQuery, ListQuery
 from models.tasks.ids import TaskId
+from models.tasks.public import TaskHistoryPage, TaskPublic, TaskStatusPublic
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow
 from models.tasks.views import status_object, task_object
 
 TASK_NOT_FOUND = "task not found"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The ``(owner, name)`` pairs, lowercased, whose tasks the user sees."""
-
-    repositories: frozenset[tuple[str, str]]
-
-    def allows(self, owner: str, name: str) -> bool:
-        return (owner.lower(), name.lower()) in self.repositories
-
-    def clause(self) -> Any:
-        if not self.repositories:
-            return false()
-        return tuple_(func.lower(CodingTaskRow.repo_owner), func.lower(CodingTaskRow.repo_name)).in_(
-            sorted(self.repositories))
-
-
-async def user_scope(db: AsyncSession, settings: Settings, signed_in: SignedIn, github: GitHubClient) -> Scope:
-    listing = await user_repositories(settings, github, signed_in.user.id)
-    config = await stored_config(db, signed_in.user.id)
-    pairs = set()
-    for repo in listing.repositories:
-        full_name = str(repo.get("fullName") or "")
-        if "/" in full_name and is_repo_selected(config, full_name, repo.get("id")):
-            owner, name = full_name.split("/", 1)
-            pairs.add((owner.lower(), name.lower()))
-    return Scope(frozenset(pairs))
 
 
 async def _latest_executions(db: AsyncSession, tasks: list[CodingTaskRow]) -> dict[str, TaskExecutionRow]:
@@ -64,12 +32,12 @@ async def _latest_executions(db: AsyncSession, tasks: list[CodingTaskRow]) -> di
     return {row.id: row for row in rows}
 
 
-async def _objects(db: AsyncSession, tasks: list[CodingTaskRow]) -> list[dict[str, Any]]:
+async def _objects(db: AsyncSession, tasks: list[CodingTaskRow]) -> list[TaskPublic]:
     latest = await _latest_executions(db, tasks)
     return [task_object(task, latest.get(task.execution_id or "")) for task in tasks]
 
 
-async def list_tasks(db: AsyncSession, scope: Scope, query: ListQuery) -> list[dict[str, Any]]:
+async def list_tasks(db: AsyncSession, scope: Scope, query: ListQuery) -> list[TaskPublic]:
     statement = select(CodingTaskRow).where(scope.clause())
     if query.status is not None:
         statement = statement.where(CodingTaskRow.status == query.status)
@@ -104,19 +72,18 @@ def _history_filters(query: HistoryQuery) -> list[Any]:
     return filters
 
 
-async def task_history(db: AsyncSession, scope: Scope, query: HistoryQuery) -> dict[str, Any]:
+async def task_history(db: AsyncSession, scope: Scope, query: HistoryQuery) -> TaskHistoryPage:
     filters = [scope.clause(), *_history_filters(query)]
     total = (await db.exec(select(cast(func.count(), Integer)).select_from(CodingTaskRow).where(*filters))).one()
     statement = select(CodingTaskRow).where(*filters).order_by(
         col(CodingTaskRow.completed_at).desc().nulls_last(), col(CodingTaskRow.updated_at).desc(),
         col(CodingTaskRow.id)).offset(query.offset).limit(query.limit)
     tasks = await _objects(db, list((await db.exec(statement)).all()))
-    return {"tasks": tasks, "total": total, "limit": query.limit, "offset": query.offset}
+    return TaskHistoryPage.model_construct(tasks=tasks, total=total, limit=query.limit, offset=query.offset)
 
 
-async def task_in_scope(db: AsyncSession, scope: Scope, task_id: TaskId, *, for_update: bool = False
-                        ) -> CodingTaskRow:
-    task = await db.get(CodingTaskRow, str(task_id), with_for_update=for_update)
+async def task_in_scope(db: AsyncSession, scope: Scope, task_id: TaskId) -> CodingTaskRow:
+    task = await db.get(CodingTaskRow, str(task_id))
     if task is None or not scope.allows(task.repo_owner, task.repo_name):
         raise NotFound(TASK_NOT_FOUND, code=TASK_NOT_FOUND)
     return task
@@ -127,9 +94,13 @@ async def executions_of(db: AsyncSession, task_id: str) -> list[TaskExecutionRow
                                .order_by(col(TaskExecutionRow.queued_at).desc()))).all())
 
 
-async def task_status(db: AsyncSession, task: CodingTaskRow) -> dict[str, Any]:
+async def task_status(db: AsyncSession, task: CodingTaskRow) -> TaskStatusPublic:
     return status_object(task, await executions_of(db, task.id))
 
 
-async def one_task_object(db: AsyncSession, task: CodingTaskRow) -> dict[str, Any]:
+async def one_task(db: AsyncSession, task_id: str) -> TaskPublic:
+    """The task as it is recorded now (read again: a run's workflow may just have written it)."""
+    task = await db.get(CodingTaskRow, task_id, populate_existing=True)
+    if task is None:
+        raise NotFound(TASK_NOT_FOUND, code=TASK_NOT_FOUND)
     return (await _objects(db, [task]))[0]

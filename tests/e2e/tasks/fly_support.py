@@ -109,13 +109,14 @@ async def await_run_waiting(temporal: Client, settings: Settings, execution_id: 
     raise AssertionError("the run's history ended before it waited for its result")
 
 
-async def await_event(temporal: Client, settings: Settings, execution_id: str, event_type: int) -> None:
-    """Return once the run's history holds an event of ``event_type``."""
+async def await_update(temporal: Client, settings: Settings, execution_id: str, update: str) -> None:
+    """Return once the run accepted an Update named ``update`` (its handler has begun)."""
     handle = workflow_handle(temporal, settings, execution_id)
     async for event in handle.fetch_history_events(wait_new_event=True):
-        if event.event_type == event_type:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED and \
+                event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name == update:
             return
-    raise AssertionError(f"the run's history ended without a {EventType.Name(event_type)} event")
+    raise AssertionError(f"the run's history ended without accepting the {update} Update")
 
 
 async def await_request(fly: FakeFly, path_substring: str, method: str) -> None:

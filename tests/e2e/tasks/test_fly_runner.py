@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 
 from capstan.settings import Settings
+from models.tasks.workflow_io import UpdateName
 from tests.e2e.tasks.fly_support import (
     ANTHROPIC_KEY,
     FLY_APP,
     FLY_TOKEN,
     RUNNER_IMAGE,
-    await_event,
     await_request,
     await_run_waiting,
+    await_update,
     call_back,
     history_text,
     play_machine,
@@ -219,12 +219,11 @@ async def test_a_machine_that_never_calls_back_is_destroyed_by_the_watchdog(
 
 
 async def stop_and_release(client, release, temporal_client, settings, execution_id) -> tuple[int, dict]:
-    """Ask to stop while Fly holds a request; once the run has the stop request, let Fly answer. The stop
-    route's answer."""
+    """Ask to stop while Fly holds a request; once the run has the stop (its ``stop`` Update accepted), let
+    Fly answer. The stop route's answer."""
     stopping = asyncio.ensure_future(client.post(task_path(TASK_ID, "stop")))
     try:
-        await await_event(temporal_client, settings, execution_id,
-                          EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+        await await_update(temporal_client, settings, execution_id, UpdateName.STOP)
     finally:
         release.set()
     answer = await stopping

@@ -79,7 +79,6 @@ async def test_create_from_an_existing_issue_or_a_prompt_runs_the_task(live_api,
     ({"repoOwner": "acme", "repoName": "widgets", "issueNumber": 11, "agent": "amp"}, 400,  # disabled by default
      "Task blocked: unknown agent."),
     ({"repoOwner": "acme", "repoName": "gadgets", "issueNumber": 1, "agent": "mock"}, 403, "repo_not_selected"),
-    ({"repoOwner": "acme", "repoName": "widgets", "issueNumber": 404, "agent": "mock"}, 404, "not_found"),
 ])
 async def test_create_refuses_bad_bodies_and_creates_nothing(live_api, fake_github, db_engine, tmp_path, body,
                                                                status, error):
@@ -92,6 +91,20 @@ async def test_create_refuses_bad_bodies_and_creates_nothing(live_api, fake_gith
     assert response.json()["error"] == error
     assert (await live_api.get("/api/tasks")).json() == []
     assert len(fake_github.requests_to("/issues", method="POST")) == issues_before
+
+
+async def test_an_issue_github_does_not_have_is_404_and_creates_nothing(live_api, worker, fake_github, db_engine,
+                                                                          tmp_path):
+    """The run's workflow reads the issue (with the user's token); GitHub's 404 is answered as the API's own."""
+    await github_world(live_api, fake_github, tmp_path)
+
+    response = await live_api.post("/api/tasks", json={"repoOwner": "acme", "repoName": "widgets",
+                                                       "issueNumber": 404, "agent": "mock"})
+
+    assert response.status_code == 404, response.text
+    assert (response.json()["error"], response.json()["message"]) == ("not_found", "Not Found")
+    assert (await live_api.get("/api/tasks")).json() == []
+    assert fake_github.requests_to("/issues", method="POST") == []
 
 
 async def test_not_an_object_malformed_or_nul_bodies_are_400(live_api, fake_github, tmp_path):
@@ -188,7 +201,7 @@ async def test_stop_and_retry_refuse_what_their_state_does_not_allow(live_api, f
     assert retry.status_code == 409 and retry.json()["error"] == "task_running"
 
 
-async def test_the_manual_status_relabels_comments_and_records(live_api, fake_github, db_engine, tmp_path):
+async def test_the_manual_status_relabels_comments_and_records(live_api, worker, fake_github, db_engine, tmp_path):
     await github_world(live_api, fake_github, tmp_path)
     task_id = await add_task(db_engine, 11, "failed", completed=T0)
     body = {"repoOwner": "acme", "repoName": "widgets", "issueNumber": 11, "status": "success",

@@ -1,9 +1,12 @@
-"""``CodingTaskWorkflow`` driven with stub activities: the scenarios its tests check and its replay test
-records.
+"""``CodingTaskWorkflow`` and ``TaskStatusChangeWorkflow`` driven with stub activities, the way the API
+drives them (update-with-start of ``enqueue``, the ``complete`` and ``stop`` Updates, ``set_status``):
+the scenarios their tests check and their replay test records.
 
-``python -m tests.workflows.tasks.scenarios`` records ``histories/*.json`` anew: only for a
-deliberate change of the workflow's commands, once no running workflow can meet the old code path
-(else guard the change with ``workflow.patched``).
+``python -m tests.workflows.tasks.scenarios`` records ``histories/*.json`` anew: only for a deliberate
+change of the workflows' commands, once no running workflow can meet the old code path (else guard the
+change with ``workflow.patched``). ``histories/before-enqueue/`` holds runs recorded before the
+``enqueue`` Update (the API then recorded the execution and started the workflow, and the result was a
+Signal): they are never re-recorded, and prove such runs still replay.
 """
 
 from __future__ import annotations
@@ -16,17 +19,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from models.tasks.requests import EnqueuedRun, EnqueueRun, ManualStatusChange
 from models.tasks.status import RunnerKind, TaskStatus
-from models.tasks.workflow_io import CodingTaskInput, RunnerResult, SignalName, WorkflowName
+from models.tasks.workflow_io import CodingTaskInput, RunnerResult, UpdateName, WorkflowName
 from tests.workflows.replay_support import record_scenarios
-from tests.workflows.tasks.stubs import TaskStubs, task_input
+from tests.workflows.tasks.stubs import TaskStubs, comment_request, dashboard_request, manual_change, task_input
 from worker.main import SANDBOX
 from workflows.tasks import TASK_WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+BEFORE_ENQUEUE = HISTORIES / "before-enqueue"
 WAIT_SECONDS = 30.0
 SUCCESS = RunnerResult(status=TaskStatus.SUCCESS, summary="Agent completed successfully.", commit_hash="abc1234",
                        branch="capstan/x", callback_attempt=2, callback_max_attempts=5, callback_last_http_code=502)
@@ -37,61 +44,126 @@ class TaskRun:
     client: Client
     stubs: TaskStubs
     handle: WorkflowHandle
+    #: The ``enqueue`` Update's answer, or its refusal.
+    recorded: EnqueuedRun | None
+    refusal: ApplicationError | None
 
     async def report(self, result: RunnerResult = SUCCESS) -> None:
         """What the callback route does once the runner posts its result; the runner then exits."""
         await asyncio.wait_for(self.stubs.runner_started.wait(), WAIT_SECONDS)
-        await self.handle.signal(SignalName.COMPLETE, result)
+        await self.handle.execute_update(UpdateName.COMPLETE, result)
         self.stubs.result_arrived.set()
+
+    async def stop(self) -> str:
+        """What ``POST /api/tasks/{id}/stop`` does: the ``stop`` Update, answered once the end is recorded."""
+        return await self.handle.execute_update(UpdateName.STOP, result_type=str)
 
     async def result(self) -> str:
         return await asyncio.wait_for(self.handle.result(), WAIT_SECONDS)
 
 
+def refusal_of(error: WorkflowUpdateFailedError) -> ApplicationError:
+    assert isinstance(error.cause, ApplicationError), error.cause
+    return error.cause
+
+
 @contextlib.asynccontextmanager
-async def task_run(client: Client, stubs: TaskStubs, request: CodingTaskInput | None = None
-                   ) -> AsyncIterator[TaskRun]:
-    """The workflow started on a worker of its own queue (no cache: every task replays the history)."""
+async def tasks_worker(client: Client, stubs: TaskStubs) -> AsyncIterator[str]:
+    """A worker of the tasks workflows on a queue of its own (no cache: every task replays the history)."""
     queue = f"task-workflow-{uuid.uuid4().hex[:12]}"
     async with Worker(client, task_queue=queue, workflows=TASK_WORKFLOWS, activities=stubs.activities,
                       workflow_runner=SANDBOX, max_cached_workflows=0,
                       max_heartbeat_throttle_interval=timedelta(milliseconds=200)):
-        handle = await client.start_workflow(WorkflowName.CODING_TASK, request or task_input(),
-                                             id=f"{queue}:task", task_queue=queue, result_type=str)
-        yield TaskRun(client, stubs, handle)
+        yield queue
+
+
+@contextlib.asynccontextmanager
+async def task_run(client: Client, stubs: TaskStubs, request: CodingTaskInput | None = None,
+                   order: EnqueueRun | None = None) -> AsyncIterator[TaskRun]:
+    """The run started as the API starts it: update-with-start of ``enqueue``."""
+    async with tasks_worker(client, stubs) as queue:
+        start = WithStartWorkflowOperation(WorkflowName.CODING_TASK, request or task_input(), id=f"{queue}:task",
+                                           task_queue=queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                                           result_type=str)
+        recorded, refusal = None, None
+        try:
+            recorded = await client.execute_update_with_start_workflow(
+                UpdateName.ENQUEUE, order or comment_request(), start_workflow_operation=start,
+                result_type=EnqueuedRun)
+        except WorkflowUpdateFailedError as error:
+            refusal = refusal_of(error)
+        yield TaskRun(client, stubs, await start.workflow_handle(), recorded, refusal)
+
+
+async def set_status(client: Client, stubs: TaskStubs, change: ManualStatusChange | None = None
+                     ) -> tuple[WorkflowHandle, ApplicationError | None]:
+    """What ``PUT /api/tasks/{id}/status`` does: update-with-start of ``set_status`` on a short workflow."""
+    async with tasks_worker(client, stubs) as queue:
+        start = WithStartWorkflowOperation(WorkflowName.TASK_STATUS_CHANGE, "acme/widgets#11",
+                                           id=f"{queue}:task-status", task_queue=queue,
+                                           id_conflict_policy=WorkflowIDConflictPolicy.FAIL, result_type=str)
+        refusal = None
+        try:
+            await client.execute_update_with_start_workflow(UpdateName.SET_STATUS, change or manual_change(),
+                                                            start_workflow_operation=start)
+        except WorkflowUpdateFailedError as error:
+            refusal = refusal_of(error)
+        handle = await start.workflow_handle()
+        await asyncio.wait_for(handle.result(), WAIT_SECONDS)
+        return handle, refusal
+
+
+async def _runner_started(run: TaskRun) -> None:
+    await asyncio.wait_for(run.stubs.runner_started.wait(), WAIT_SECONDS)
 
 
 async def succeeds(run: TaskRun) -> None:
     await run.report()
 
 
-async def times_out(run: TaskRun) -> None:
-    await asyncio.wait_for(run.stubs.runner_started.wait(), WAIT_SECONDS)
-
-
 async def is_stopped(run: TaskRun) -> None:
-    await asyncio.wait_for(run.stubs.runner_started.wait(), WAIT_SECONDS)
+    await _runner_started(run)
+    assert await run.stop() == TaskStatus.STOPPED
+
+
+async def is_cancelled(run: TaskRun) -> None:
+    """The operator cancels the workflow in the Web UI: a stop too."""
+    await _runner_started(run)
     await run.handle.cancel()
 
 
-#: name → (stubs, input, what the test does while it runs, its final status)
-SCENARIOS: dict[str, tuple[Callable[[], TaskStubs], Callable[[], CodingTaskInput],
+async def is_refused(run: TaskRun) -> None:
+    assert run.refusal is not None and run.refusal.type == "already_running"
+
+
+#: name → (stubs, input, the enqueued request, what the test does while it runs, its final status)
+SCENARIOS: dict[str, tuple[Callable[[], TaskStubs], Callable[[], CodingTaskInput], Callable[[], EnqueueRun],
                            Callable[[TaskRun], Awaitable[None]], str]] = {
-    "success": (TaskStubs, task_input, succeeds, "success"),
-    "timed-out": (lambda: TaskStubs(runner="hangs"), lambda: task_input(watchdog_seconds=2), times_out, "timed_out"),
-    "stopped": (lambda: TaskStubs(runner="hangs"), task_input, is_stopped, "stopped"),
-    "fly-success": (TaskStubs, lambda: task_input(runner=RunnerKind.FLY), succeeds, "success"),
+    "success": (TaskStubs, task_input, comment_request, succeeds, "success"),
+    "timed-out": (lambda: TaskStubs(runner="hangs"), lambda: task_input(watchdog_seconds=2), comment_request,
+                  _runner_started, "timed_out"),
+    "stopped": (lambda: TaskStubs(runner="hangs"), task_input, comment_request, is_stopped, "stopped"),
+    "cancelled": (lambda: TaskStubs(runner="hangs"), task_input, comment_request, is_cancelled, "stopped"),
+    "fly-success": (TaskStubs, lambda: task_input(runner=RunnerKind.FLY), comment_request, succeeds, "success"),
+    "dashboard-success": (TaskStubs, task_input, dashboard_request, succeeds, "success"),
+    "refused": (lambda: TaskStubs(refuse="already_running"), task_input, comment_request, is_refused,
+                "not_enqueued"),
 }
+#: The manual status's short workflow, recorded beside the runs.
+STATUS_CHANGE = "status-change"
 
 
 async def run_scenarios(client: Client) -> dict[str, tuple[str, str]]:
     """Each scenario once: name → (workflow id, run id)."""
     runs = {}
-    for name, (stubs, request, drive, expected) in SCENARIOS.items():
-        async with task_run(client, stubs(), request()) as run:
+    for name, (stubs, request, order, drive, expected) in SCENARIOS.items():
+        async with task_run(client, stubs(), request(), order()) as run:
             await drive(run)
             assert await run.result() == expected, name
             runs[name] = (run.handle.id, (await run.handle.describe()).run_id)
+    handle, refusal = await set_status(client, TaskStubs())
+    assert refusal is None
+    runs[STATUS_CHANGE] = (handle.id, (await handle.describe()).run_id)
     return runs
 
 

@@ -1,22 +1,30 @@
-"""Stub activities of ``CodingTaskWorkflow``, registered under the real names: they record what the
-workflow asked for and play the runner the way a scenario wants (report and exit, hang until
-cancelled, exit without a result)."""
+"""Stub activities of ``CodingTaskWorkflow`` and ``TaskStatusChangeWorkflow``, registered under the real
+names: they record what the workflow asked for, refuse a request the way a scenario wants, and play the
+runner (report and exit, hang until cancelled, exit without a result)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.tasks.status import RunnerKind
+from models.tasks.requests import (
+    EnqueuedRun,
+    EnqueueRecord,
+    EnqueueRun,
+    ManualStatusChange,
+    ResultArrival,
+    TaskRequest,
+    TaskSource,
+)
+from models.tasks.status import TERMINAL_STATUSES, RunnerKind, TaskStatus
 from models.tasks.workflow_io import (
     ActivityName,
     CodingTaskInput,
-    ExecutionContext,
     LaunchRequest,
     PullRequest,
     PullRequestInput,
@@ -40,9 +48,33 @@ def task_input(runner: RunnerKind = RunnerKind.LOCAL, watchdog_seconds: float = 
                            result_grace_seconds=result_grace_seconds)
 
 
+def comment_request(**changes: Any) -> EnqueueRun:
+    """What the webhook enqueues for ``@capstan mock fix the typo`` on acme/widgets#11."""
+    request = TaskRequest(
+        repo_owner="acme", repo_name="widgets", issue_number=11, issue_title="Fix the typo",
+        issue_body="It says teh.", requested_by="alice", requester_user_id=42, source=TaskSource.WEBHOOK,
+        installation_id=7, clone_url="/srv/widgets.git", agent="mock", instructions="fix the typo", comment_id=5001)
+    return EnqueueRun(request=request.model_copy(update=changes), delivery_id="delivery-1")
+
+
+def dashboard_request() -> EnqueueRun:
+    """A dashboard create without an issue: the run opens it first."""
+    return EnqueueRun(request=TaskRequest(
+        repo_owner="acme", repo_name="widgets", requested_by="bob", requester_user_id=43,
+        source=TaskSource.DASHBOARD, agent="mock", instructions="Add a FAQ.",
+        new_issue={"title": "Add a FAQ", "body": "Add a FAQ."}, github_read="issue"))
+
+
+def manual_change(**changes: Any) -> ManualStatusChange:
+    return ManualStatusChange(task_id="acme/widgets#11", status=TaskStatus.SUCCESS, summary="Fixed by hand",
+                              requester_user_id=42).model_copy(update=changes)
+
+
 @dataclass
 class TaskStubs:
     runner: RunnerPlay = "reports"
+    #: The ``ApplicationError.type`` the enqueue write (or a manual status) refuses with, if any.
+    refuse: str | None = None
     blocked: str | None = None
     pull_error: str | None = None
     #: How many first reads of the execution find nothing (the API has not committed it yet).
@@ -51,7 +83,13 @@ class TaskStubs:
     on_runner_started: Callable[[], None] | None = None
     #: Called as each transition is recorded.
     on_transition: Callable[[], None] | None = None
+    #: When set, the write of a run's last transition waits for it (``final_recording`` says it began).
+    hold_final: asyncio.Event | None = None
+    final_recording: asyncio.Event = field(default_factory=asyncio.Event)
     calls: list[str] = field(default_factory=list)
+    enqueued: list[EnqueueRecord] = field(default_factory=list)
+    arrivals: list[ResultArrival] = field(default_factory=list)
+    manual: list[ManualStatusChange] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     announced: list[str] = field(default_factory=list)
     runner_started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,15 +99,54 @@ class TaskStubs:
     @property
     def activities(self) -> list[Callable]:
         @activity.defn(name=ActivityName.LOAD_EXECUTION)
-        async def load_task_execution(execution_id: str) -> ExecutionContext:
+        async def load_task_execution(execution_id: str) -> dict[str, Any]:
+            """Runs from before the ``enqueue`` Update (their recorded histories hold its answer)."""
             self.calls.append(ActivityName.LOAD_EXECUTION)
             if self.calls.count(ActivityName.LOAD_EXECUTION) <= self.load_misses:
                 raise ApplicationError(f"execution {execution_id} is not recorded", type="ExecutionNotRecorded")
-            return ExecutionContext(
-                execution_id=execution_id, task_id="acme/widgets#11", repo_owner="acme", repo_name="widgets",
-                issue_number=11, issue_title="Fix the typo", issue_body="It says teh.", clone_url="/srv/widgets.git",
-                base_branch="main", branch=f"capstan/{execution_id}", agent="mock", priority="normal",
-                instructions="fix the typo", comment_id=5001)
+            return {"execution_id": execution_id, "task_id": "acme/widgets#11", "repo_owner": "acme",
+                    "repo_name": "widgets", "issue_number": 11, "issue_title": "Fix the typo",
+                    "issue_body": "It says teh.", "clone_url": "/srv/widgets.git", "base_branch": "main",
+                    "branch": f"capstan/{execution_id}", "agent": "mock", "priority": "normal",
+                    "instructions": "fix the typo", "comment_id": 5001}
+
+        @activity.defn(name=ActivityName.READ_TASK_REQUEST)
+        async def read_task_request_from_github(request: TaskRequest) -> TaskRequest:
+            self.calls.append(ActivityName.READ_TASK_REQUEST)
+            if self.refuse == "github_refused":
+                raise ApplicationError("reading the task's repository and issue: Not Found",
+                                       {"status": 404, "message": "Not Found", "headers": {}},
+                                       type="github_refused", non_retryable=True)
+            return request.model_copy(update={
+                "issue_number": request.issue_number or 12, "issue_title": "Add a FAQ", "issue_body": "Add a FAQ.",
+                "clone_url": "/srv/widgets.git", "default_branch": "main", "new_issue": None, "github_read": None})
+
+        @activity.defn(name=ActivityName.RECORD_ENQUEUE)
+        async def record_task_enqueue(record: EnqueueRecord) -> EnqueuedRun:
+            self.calls.append(ActivityName.RECORD_ENQUEUE)
+            self.enqueued.append(record)
+            if self.refuse in ("already_running", "duplicate_request", "not_retryable"):
+                raise ApplicationError(f"refused: {self.refuse}", {"taskId": record.request.task_id},
+                                       type=self.refuse, non_retryable=True)
+            return EnqueuedRun(execution_id=record.execution_id, branch=f"capstan/{record.execution_id}",
+                               request=record.request)
+
+        @activity.defn(name=ActivityName.RECORD_RESULT)
+        async def record_task_result(arrival: ResultArrival) -> bool:
+            self.arrivals.append(arrival)
+            return True
+
+        @activity.defn(name=ActivityName.ANNOUNCE_MANUAL_STATUS)
+        async def announce_manual_task_status(change: ManualStatusChange) -> None:
+            self.calls.append(ActivityName.ANNOUNCE_MANUAL_STATUS)
+            if self.refuse == "already_running":
+                raise ApplicationError("a run of acme/widgets#11 is queued or running",
+                                       {"taskId": change.task_id}, type="already_running", non_retryable=True)
+
+        @activity.defn(name=ActivityName.RECORD_MANUAL_STATUS)
+        async def record_manual_task_status(change: ManualStatusChange) -> bool:
+            self.manual.append(change)
+            return True
 
         @activity.defn(name=ActivityName.REACT_TO_COMMENT)
         async def react_to_task_comment(execution_id: str) -> None:
@@ -99,6 +176,9 @@ class TaskStubs:
 
         @activity.defn(name=ActivityName.RECORD_TRANSITION)
         async def record_task_transition(transition: Transition) -> bool:
+            if self.hold_final is not None and transition.status in TERMINAL_STATUSES:
+                self.final_recording.set()
+                await self.hold_final.wait()
             self.transitions.append(transition)
             if self.on_transition is not None:
                 self.on_transition()
@@ -130,7 +210,9 @@ class TaskStubs:
                 raise ApplicationError(self.pull_error, non_retryable=True)
             return PullRequest(url="https://github.test/acme/widgets/pull/7", number=7)
 
-        return [load_task_execution, react_to_task_comment, mint_task_github_token, read_agents_md,
+        return [load_task_execution, read_task_request_from_github, record_task_enqueue, record_task_result,
+                announce_manual_task_status, record_manual_task_status, react_to_task_comment,
+                mint_task_github_token, read_agents_md,
                 check_task_readiness, record_task_transition, announce_task_transition, run_task_runner_process,
                 start_task_remote_runner, destroy_task_runner, open_task_pull_request]
 
