@@ -1,11 +1,13 @@
 """The webhook's decision table, row by row, and exactly-once intake: a bad signature records nothing,
-refusals answer their reason, a repeated delivery is acted on once."""
+refusals answer their reason, a repeated delivery (or the same comment under another delivery id) is
+acted on once, and a number no column holds is a 400."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
+import pytest
 from sqlalchemy import text
 
 from models.tasks.settings import TasksSettings
@@ -139,3 +141,54 @@ def test_the_signature_is_githubs():
     assert signature(b"Hello, World!", "It's a Secret to Everybody") == \
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     assert WEBHOOK_SECRET not in signature(b"x")
+
+
+async def test_a_comment_starts_one_run_whatever_delivery_id_brings_it(live_api, worker, fake_github, settings,
+                                                                       temporal_client, db_engine, tmp_path):
+    """Probe row 2: ``X-GitHub-Delivery`` is not signed, so a replayed comment with a new delivery id must not
+    start another run, neither while the first works nor once it ended."""
+    await github_world(live_api, fake_github, tmp_path)
+    body = json.dumps(fake_github.comment_event("acme", "widgets", 11, "@capstan mock fix the typo",
+                                                user="alice")).encode()
+
+    first, second = await asyncio.gather(deliver(live_api, body, delivery="delivery-a"),
+                                         deliver(live_api, body, delivery="delivery-b"))
+
+    answers = sorted([first.json(), second.json()], key=len)
+    assert [first.status_code, second.status_code] == [202, 202]
+    assert answers == [{"status": "accepted", "taskId": TASK_ID},
+                       {"status": "accepted", "taskId": TASK_ID, "duplicate": True}]
+    execution_id = await latest_execution(live_api, TASK_ID)
+    assert await run_result(temporal_client, settings, execution_id) == "success"
+    replayed = await deliver(live_api, body, delivery="delivery-c")  # after the run ended
+    assert replayed.status_code == 202
+    assert replayed.json() == {"status": "accepted", "taskId": TASK_ID, "duplicate": True}
+
+    assert await _counts(db_engine) == (1, 1, 1)
+    assert len(fake_github.pulls("acme", "widgets")) == 1
+
+
+@pytest.mark.parametrize(("where", "value", "error"), [
+    (("issue", "number"), 2**31, "invalid_payload"), (("issue", "number"), 0, "invalid_payload"),
+    (("comment", "id"), -5, "invalid_payload"), (("comment", "user", "id"), 0, "invalid_payload"),
+    # GitHub's ids go to BIGINT columns: the strict JSON reader already refuses what a signed 64-bit
+    # integer cannot hold, naming where.
+    (("comment", "id"), 2**63, "invalid_number"), (("installation", "id"), 2**63, "invalid_number"),
+], ids=["issue-number-2^31", "issue-number-0", "comment-id-negative", "user-id-0", "comment-id-2^63",
+        "installation-id-2^63"])
+async def test_an_integer_beyond_its_column_is_400_and_records_nothing(live_api, fake_github, db_engine, tmp_path,
+                                                                       where, value, error):
+    """Probe row 6: a signed payload whose number no column holds is refused, naming the field, never a 500."""
+    await github_world(live_api, fake_github, tmp_path)
+    payload = fake_github.comment_event("acme", "widgets", 11, "@capstan mock fix it", user="alice")
+    node = payload
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+
+    response = await deliver(live_api, payload)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error
+    assert ".".join(where) in response.json()["detail"]
+    assert await _counts(db_engine) == (0, 0, 0)
