@@ -17,8 +17,7 @@ router = APIRouter(tags=["maintenance-attempts"])
             summary="The latest record of each attempt, most recently changed first")
 async def list_attempts(session: SessionDep, limit: LimitDep, status: AttemptStatusDep,
                         eventId: str | None = None) -> MaintenanceAttemptList:  # noqa: N803 - the documented name
-    return MaintenanceAttemptList(
-        attempts=await records.list_attempts(session, event_id=eventId, status=status, limit=limit))
+    return await records.list_attempts(session, event_id=eventId, status=status, limit=limit)
 
 
 @router.post("/maintenance-attempts/{attempt_id:path}/sync", status_code=202, responses=SYNC_RESPONSES,
@@ -26,18 +25,18 @@ async def list_attempts(session: SessionDep, limit: LimitDep, status: AttemptSta
              summary="Read the attempt's runs from the backend; append a record when something changed")
 async def sync_attempt(attempt_id: str, session: SessionDep, client: TemporalDep,
                        settings: SettingsDep) -> MaintenanceAttemptEnvelope:
-    await records.attempt_or_404(session, attempt_id)
-    return MaintenanceAttemptEnvelope(attempt=await actions.sync_attempt(client, settings, attempt_id))
+    await records.read_attempt(session, attempt_id)  # an unknown id is a 404 before any workflow runs
+    return await actions.sync_attempt(client, settings, attempt_id)
 
 
 @router.get("/maintenance-attempts/{attempt_id:path}", response_model=MaintenanceAttemptEnvelope,
             response_model_exclude_unset=True, summary="The latest record of one attempt")
 async def read_attempt(attempt_id: str, session: SessionDep) -> MaintenanceAttemptEnvelope:
-    return MaintenanceAttemptEnvelope(attempt=await records.attempt_or_404(session, attempt_id))
+    return await records.read_attempt(session, attempt_id)
 
 
 @router.api_route("/maintenance-attempts/{attempt_id:path}", methods=["POST", "PUT", "PATCH", "DELETE"],
                   include_in_schema=False)
 async def attempt_other_method(attempt_id: str, session: SessionDep) -> None:
-    await records.attempt_or_404(session, attempt_id)
+    await records.read_attempt(session, attempt_id)  # an unknown id is a 404 whatever the method
     raise MethodNotAllowed("method not allowed", headers={"Allow": "GET"})

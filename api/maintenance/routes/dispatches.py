@@ -18,5 +18,4 @@ router = APIRouter(tags=["dispatches"])
             summary="Dispatch records, newest first (alias of /workspace-dispatches)")
 async def list_dispatches(session: SessionDep, limit: LimitDep, status: DispatchStatusDep,
                           eventId: str | None = None) -> DispatchRecordList:  # noqa: N803 - the documented name
-    return DispatchRecordList(
-        dispatches=await records.list_dispatches(session, event_id=eventId, status=status, limit=limit))
+    return await records.list_dispatches(session, event_id=eventId, status=status, limit=limit)

@@ -12,7 +12,7 @@ from api.maintenance.params import NO_WORKER, LimitDep
 from api.maintenance.services import actions, records
 from capstan.settings import Settings
 from models.maintenance.public import FlowEventDispatchAnswer, FlowEventList, FlowEventWithDispatches
-from models.maintenance.status import DispatchOperation, DispatchStatus
+from models.maintenance.status import DispatchOperation
 
 router = APIRouter(tags=["flow-events"])
 
@@ -26,14 +26,14 @@ DISPATCH_RESPONSES = {502: {"description": "The workspace backend failed: the sa
             summary="Flow events, newest first")
 async def list_flow_events(session: SessionDep, limit: LimitDep, type: str | None = None  # noqa: A002
                            ) -> FlowEventList:
-    return FlowEventList(events=await records.list_flow_events(session, type=type, limit=limit))
+    return await records.list_flow_events(session, type=type, limit=limit)
 
 
 async def _dispatch(session: AsyncSession, client: Client, settings: Settings, response: Response, event_id: str,
                     operation: str) -> FlowEventDispatchAnswer:
     event = await records.flow_event_or_404(session, event_id)
-    answer = await actions.dispatch_again(client, settings, event, operation)
-    if answer.record.status == DispatchStatus.FAILED:
+    answer, failed = await actions.dispatch_again(client, settings, event, operation)
+    if failed:
         response.status_code = 502
     return answer
 
@@ -57,9 +57,7 @@ async def replay_flow_event(event_id: str, session: SessionDep, client: Temporal
 @router.get("/flow-events/{event_id:path}", response_model=FlowEventWithDispatches,
             response_model_exclude_unset=True, summary="A flow event and its dispatch records, newest first")
 async def read_flow_event(event_id: str, session: SessionDep, limit: LimitDep) -> FlowEventWithDispatches:
-    event = await records.flow_event_or_404(session, event_id)
-    return FlowEventWithDispatches(event=event, dispatches=await records.list_dispatches(
-        session, event_id=event_id, status=None, limit=limit))
+    return await records.read_flow_event(session, event_id, limit=limit)
 
 
 @router.api_route("/flow-events/{event_id:path}", methods=OTHER_METHODS, include_in_schema=False)

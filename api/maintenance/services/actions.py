@@ -11,12 +11,13 @@ from api.common.temporal_calls import WorkflowStart, run_workflow
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.maintenance.public import (
-    DispatchRecordPublic,
     FeedPollPublic,
     FlowEventDispatchAnswer,
-    FlowEventPublic,
-    MaintenanceAttemptPublic,
+    MaintenanceAttemptEnvelope,
+    StoredRecord,
+    stored_envelope,
 )
+from models.maintenance.status import DispatchStatus
 from models.maintenance.workflow_io import (
     FEED_POLL_EXECUTION_TIMEOUT,
     DispatchOutcome,
@@ -36,19 +37,22 @@ def maintenance_queue(settings: Settings) -> str:
     return surface_task_queue(settings.temporal, WorkerSurfaceName.MAINTENANCE)
 
 
-async def dispatch_again(client: Client, settings: Settings, event: FlowEventPublic,
-                         operation: str) -> FlowEventDispatchAnswer:
-    """A retry (``dispatch``) or ``replay`` of a stored event: one new dispatch record and attempt."""
+async def dispatch_again(client: Client, settings: Settings, event: StoredRecord,
+                         operation: str) -> tuple[FlowEventDispatchAnswer, bool]:
+    """A retry (``dispatch``) or ``replay`` of a stored event: one new dispatch record and attempt. The answer,
+    and whether the dispatch failed (the backend did not take the event)."""
     queue = maintenance_queue(settings)
-    start = WorkflowStart(WorkflowName.FLOW_EVENT_DISPATCH, DispatchRequest(event_id=event.id, operation=operation),
-                          {"id": operator_dispatch_workflow_id(queue, event.id, operation, uuid.uuid4().hex),
+    event_id = event["id"]
+    start = WorkflowStart(WorkflowName.FLOW_EVENT_DISPATCH, DispatchRequest(event_id=event_id, operation=operation),
+                          {"id": operator_dispatch_workflow_id(queue, event_id, operation, uuid.uuid4().hex),
                            "task_queue": queue})
     outcome = await run_workflow(client, start, timeout=settings.temporal.update_timeout_seconds,
                                  result_type=DispatchOutcome)
-    return FlowEventDispatchAnswer(event=event, record=DispatchRecordPublic.model_validate(outcome.record))
+    failed = outcome.record.get("status") == DispatchStatus.FAILED
+    return stored_envelope(FlowEventDispatchAnswer, event=event, record=outcome.record), failed
 
 
-async def sync_attempt(client: Client, settings: Settings, attempt_id: str) -> MaintenanceAttemptPublic:
+async def sync_attempt(client: Client, settings: Settings, attempt_id: str) -> MaintenanceAttemptEnvelope:
     """The attempt as derived now; a backend that failed is a 502 (and nothing was appended)."""
     queue = maintenance_queue(settings)
     start = WorkflowStart(WorkflowName.ATTEMPT_SYNC, SyncRequest(attempt_id=attempt_id),
@@ -59,7 +63,7 @@ async def sync_attempt(client: Client, settings: Settings, attempt_id: str) -> M
         raise BadGateway(outcome.backend_error, code="workspace_backend_unavailable")
     if outcome.attempt is None:
         raise NotFound(f"maintenance attempt {attempt_id!r} not found", code="maintenance_attempt_not_found")
-    return MaintenanceAttemptPublic.model_validate(outcome.attempt)
+    return stored_envelope(MaintenanceAttemptEnvelope, attempt=outcome.attempt)
 
 
 async def poll_now(client: Client, settings: Settings, source_id: str) -> FeedPollPublic:

@@ -1,8 +1,8 @@
 """``/workspace-events`` and ``/workspace-runs``: the configured backend's own state, as views.
 
 The built-in backend is read from Postgres; an HTTP backend is asked over HTTP (only the global
-settings choose it). A backend that fails is a 502 ``workspace_backend_unavailable``; one that does
-not know the id is Capstan's 404.
+settings choose it). The views (``models.maintenance.views``) are sent as built. A backend that
+fails is a 502 ``workspace_backend_unavailable``; one that does not know the id is Capstan's 404.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from integrations.workspaces.http import WorkspaceBackendError
 from models.maintenance.public import (
     WorkspaceEventEnvelope,
     WorkspaceEventList,
-    WorkspaceEventPublic,
     WorkspaceRunEnvelope,
     WorkspaceRunList,
-    WorkspaceRunPublic,
+    stored_envelope,
 )
 from models.maintenance.status import RUN_STATUS_FILTERS
 from models.maintenance.views import event_view, run_view, runs_of
@@ -36,14 +35,6 @@ def backend_errors() -> Iterator[None]:
         yield
     except (WorkspaceBackendError, BackendSettingsError) as error:
         raise BadGateway(getattr(error, "message", str(error)), code="workspace_backend_unavailable") from None
-
-
-def _run(raw: dict) -> WorkspaceRunPublic:
-    return WorkspaceRunPublic.model_validate(run_view(raw))
-
-
-def _event(raw: dict) -> WorkspaceEventPublic:
-    return WorkspaceEventPublic.model_validate(event_view(raw))
 
 
 class WorkspaceInspector:
@@ -58,18 +49,17 @@ class WorkspaceInspector:
         if self.choice.builtin:
             status = parse_status(status, RUN_STATUS_FILTERS, "workspace run")
             raws = await self.builtin.list_runs(self.session, event_id=event_id, status=status, limit=limit)
-            listed = WorkspaceRunList(runs=[_run(raw) for raw in raws])
+            views = [run_view(raw) for raw in raws]
             if event_id is not None:
-                listed.event_id = event_id
-            return listed
+                return stored_envelope(WorkspaceRunList, runs=views, event_id=event_id)
+            return stored_envelope(WorkspaceRunList, runs=views)
         with backend_errors():
             answer = await http_backend(self.choice, self.settings.patch).list_runs(
                 event_id=event_id, status=status or None, limit=limit)
-        listed = WorkspaceRunList(runs=[_run(raw) for raw in runs_of(answer)])
+        views = [run_view(raw) for raw in runs_of(answer)]
         if isinstance(answer.get("eventId"), str):
-            listed.event_id = answer["eventId"]
-        listed.raw = answer
-        return listed
+            return stored_envelope(WorkspaceRunList, runs=views, event_id=answer["eventId"], raw=answer)
+        return stored_envelope(WorkspaceRunList, runs=views, raw=answer)
 
     async def read_run(self, run_id: str) -> WorkspaceRunEnvelope:
         if self.choice.builtin:
@@ -79,16 +69,17 @@ class WorkspaceInspector:
                 raw = await http_backend(self.choice, self.settings.patch).read_run(run_id)
         if raw is None:
             raise NotFound(f"workspace run {run_id!r} not found", code="workspace_run_not_found")
-        return WorkspaceRunEnvelope(run=_run(raw))  # a backend's read answer is ``{run}``; the view takes either
+        # A backend's read answer is ``{run}`` or the bare run: the view takes either.
+        return stored_envelope(WorkspaceRunEnvelope, run=run_view(raw))
 
     async def list_events(self, type: str | None, limit: int | None) -> WorkspaceEventList:  # noqa: A002
         if self.choice.builtin:
             raws = await self.builtin.list_events(self.session, type=type or None, limit=limit)
-            return WorkspaceEventList(events=[_event(raw) for raw in raws])
+            return stored_envelope(WorkspaceEventList, events=[event_view(raw) for raw in raws])
         with backend_errors():
             answer = await http_backend(self.choice, self.settings.patch).list_events(type=type or None, limit=limit)
-        events = [_event(raw) for raw in answer.get("events") or [] if isinstance(raw, dict)]
-        return WorkspaceEventList(events=events, raw=answer)
+        events = [event_view(raw) for raw in answer.get("events") or [] if isinstance(raw, dict)]
+        return stored_envelope(WorkspaceEventList, events=events, raw=answer)
 
     async def read_event(self, event_id: str) -> WorkspaceEventEnvelope:
         if self.choice.builtin:
@@ -98,4 +89,5 @@ class WorkspaceInspector:
                 answer = await http_backend(self.choice, self.settings.patch).read_event(event_id)
         if answer is None:
             raise NotFound(f"workspace event {event_id!r} not found", code="workspace_event_not_found")
-        return WorkspaceEventEnvelope(event=_event(answer))  # ``{event, runs}``: the view takes the sibling runs
+        # ``{event, runs}``: the view takes the sibling runs.
+        return stored_envelope(WorkspaceEventEnvelope, event=event_view(answer))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from models.maintenance.public.base import Timestamp, WireModel
 from models.maintenance.status import AttemptStatus, DispatchOperation
@@ -56,8 +56,8 @@ class MaintenanceAttemptPublic(WireModel):
 
 
 class MaintenanceAttemptList(WireModel):
-    attempts: list[MaintenanceAttemptPublic]
+    attempts: list[SerializeAsAny[MaintenanceAttemptPublic]]
 
 
 class MaintenanceAttemptEnvelope(WireModel):
-    attempt: MaintenanceAttemptPublic
+    attempt: SerializeAsAny[MaintenanceAttemptPublic]

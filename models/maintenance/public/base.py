@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -17,3 +17,16 @@ class WireModel(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
                               serialize_by_alias=True, extra="allow")
+
+
+#: A record in its wire shape, as Capstan stored it (or as ``models.maintenance.views`` built it).
+StoredRecord = dict[str, Any]
+
+E = TypeVar("E", bound=WireModel)
+
+
+def stored_envelope(model: type[E], **fields: Any) -> E:
+    """``model`` around records already in their wire shape, without validating them again: its record
+    fields (``SerializeAsAny[XPublic]``) hold the dicts, which are serialised as they are. Only for records
+    Capstan wrote or built itself."""
+    return model.model_construct(**fields)

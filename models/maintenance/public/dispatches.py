@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from models.maintenance.public.base import Timestamp, WireModel
 from models.maintenance.status import DispatchOperation, DispatchStatus
@@ -28,4 +28,4 @@ class DispatchRecordPublic(WireModel):
 
 
 class DispatchRecordList(WireModel):
-    dispatches: list[DispatchRecordPublic]
+    dispatches: list[SerializeAsAny[DispatchRecordPublic]]

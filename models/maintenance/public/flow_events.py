@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from models.maintenance.public.base import Timestamp, WireModel
 from models.maintenance.public.dispatches import DispatchRecordPublic
@@ -24,16 +24,16 @@ class FlowEventPublic(WireModel):
 
 
 class FlowEventList(WireModel):
-    events: list[FlowEventPublic]
+    events: list[SerializeAsAny[FlowEventPublic]]
 
 
 class FlowEventWithDispatches(WireModel):
-    event: FlowEventPublic
-    dispatches: list[DispatchRecordPublic] = Field(description="Its dispatch records, newest first")
+    event: SerializeAsAny[FlowEventPublic]
+    dispatches: list[SerializeAsAny[DispatchRecordPublic]] = Field(description="Its dispatch records, newest first")
 
 
 class FlowEventDispatchAnswer(WireModel):
     """What a retry or replay answers: 202 when the backend took the event, 502 (same body) when it failed."""
 
-    event: FlowEventPublic
-    record: DispatchRecordPublic
+    event: SerializeAsAny[FlowEventPublic]
+    record: SerializeAsAny[DispatchRecordPublic]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from models.maintenance.public.base import Timestamp, WireModel
 
@@ -48,13 +48,13 @@ class WorkspaceRunPublic(WireModel):
 
 
 class WorkspaceRunList(WireModel):
-    runs: list[WorkspaceRunPublic]
+    runs: list[SerializeAsAny[WorkspaceRunPublic]]
     event_id: str | None = Field(None, description="The `eventId` filter, when given (or the HTTP backend's)")
     raw: dict[str, Any] | None = Field(None, description="HTTP backend: its whole answer")
 
 
 class WorkspaceRunEnvelope(WireModel):
-    run: WorkspaceRunPublic
+    run: SerializeAsAny[WorkspaceRunPublic]
 
 
 class WorkspaceEventPublic(WireModel):
@@ -67,15 +67,16 @@ class WorkspaceEventPublic(WireModel):
     received_at: Timestamp | None = None
     payload: Any = None
     run_ids: list[str]
-    runs: list[WorkspaceRunPublic] = Field(description="Filled by a read of one event; empty in the list")
+    runs: list[SerializeAsAny[WorkspaceRunPublic]] = Field(description="Filled by a read of one event; empty in "
+                                                                       "the list")
     created_at: Timestamp | None = None
     raw: dict[str, Any]
 
 
 class WorkspaceEventList(WireModel):
-    events: list[WorkspaceEventPublic]
+    events: list[SerializeAsAny[WorkspaceEventPublic]]
     raw: dict[str, Any] | None = Field(None, description="HTTP backend: its whole answer")
 
 
 class WorkspaceEventEnvelope(WireModel):
-    event: WorkspaceEventPublic
+    event: SerializeAsAny[WorkspaceEventPublic]

@@ -1,14 +1,16 @@
 """The maintenance wire models keep the documented wire format: a stored record goes out exactly as stored
-(camelCase, no key added, none turned into ``null``), feed sources show their ``null`` state fields, and a
-built-in run's ``webUrl`` names the execution that wrote it."""
+(byte for byte, in one pass) and fits its model (camelCase, no key added, none turned into ``null``), feed
+sources show their ``null`` state fields, and a built-in run's ``webUrl`` names the execution that wrote it."""
 
 from __future__ import annotations
 
+import json
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from capstan.temporal import workflow_ui_url
 from integrations.workspaces.builtin import BuiltinWorkspace
@@ -18,9 +20,13 @@ from models.maintenance.public import (
     FeedSourceList,
     FeedSourcePublic,
     FlowEventPublic,
+    FlowEventWithDispatches,
+    MaintenanceAttemptList,
     MaintenanceAttemptPublic,
     WorkspaceEventPublic,
+    WorkspaceRunList,
     WorkspaceRunPublic,
+    stored_envelope,
 )
 from models.maintenance.tables import WorkspaceRunRow
 from models.maintenance.views import event_view, run_view
@@ -71,6 +77,22 @@ def wire(model: BaseModel) -> dict[str, Any]:
 ], ids=["attempt", "skipped-attempt", "dispatch", "failed-dispatch", "event", "sparse-event", "unknown-key"])
 def test_a_stored_record_goes_out_exactly_as_stored(model: type[BaseModel], record: dict):
     assert wire(model.model_validate(record)) == record
+
+
+@pytest.mark.parametrize(("model", "fields"), [
+    (MaintenanceAttemptList, {"attempts": [ATTEMPT, SKIPPED_ATTEMPT]}),
+    (FlowEventWithDispatches, {"event": EVENT, "dispatches": [DISPATCH, FAILED_DISPATCH]}),
+    (WorkspaceRunList, {"runs": [run_view({"id": "run-1", "status": "queued"})], "event_id": "e1"}),
+], ids=["attempts", "event-with-dispatches", "runs"])
+def test_an_envelope_sends_its_stored_records_byte_for_byte_without_a_second_pass(model, fields):
+    """What the routes do: the envelope around the stored dicts, serialised as FastAPI does (by alias, unset
+    keys left out), gives the records' own JSON, key order included, with no serialisation warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sent = TypeAdapter(model).dump_json(stored_envelope(model, **fields), by_alias=True, exclude_unset=True)
+    wire_names = {"event_id": "eventId"}
+    expected = {wire_names.get(name, name): value for name, value in fields.items()}
+    assert sent == json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def test_run_and_event_views_go_out_as_built():
