@@ -59,4 +59,4 @@ def test_code_names_only_paths_that_exist():
 def test_the_check_finds_a_path_in_prose():
     assert cited_paths("see `api/common/errors.py` and tests/workflows/ (not api/x)") == {
         "api/common/errors.py", "tests/workflows/"}
-    assert cited_paths("https://example.com/api/v1/tickets and bench/results/ ") == {"bench/results/"}
+    assert cited_paths("https://example.com/api/v1/tickets and tests/fakes/ ") == {"tests/fakes/"}
