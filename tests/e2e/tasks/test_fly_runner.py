@@ -289,3 +289,27 @@ async def test_a_machine_is_destroyed_in_its_own_app_after_the_user_changes_app(
     assert stopped.json()["status"] == "stopped", stopped.text
     assert fake_fly.machine(machine.id).state == "destroyed", [
         (r.method, r.path) for r in fake_fly.requests_to("/machines/", method="DELETE")]
+
+
+async def test_a_stop_not_recorded_within_the_update_timeout_is_202_stopping_then_completes(
+        fly_settings, worker, live_api, fake_github, fake_fly, temporal_client, settings, tmp_path):
+    """The stop waits for the machine Fly is still creating; past the update timeout the route answers 202
+    ``stopping`` (the run took the stop) and the stop completes later."""
+    settings.temporal.update_timeout_seconds = 3
+    await fly_world(live_api, fake_github, fake_fly, tmp_path)
+    payload = fake_github.comment_event("acme", "widgets", 11, "@capstan mock fix the typo", user="alice")
+    release = fake_fly.hold_next("/machines", method="POST")
+    assert (await deliver(live_api, payload)).status_code == 202
+    execution_id = await latest_execution(live_api, TASK_ID)
+    await await_request(fake_fly, "/machines", "POST")
+
+    stopping = await live_api.post(task_path(TASK_ID, "stop"))
+
+    assert stopping.status_code == 202, stopping.text
+    assert stopping.json() == {"ok": True, "taskId": TASK_ID, "executionId": execution_id, "status": "stopping"}
+    release.set()
+    assert await run_result(temporal_client, settings, execution_id, timeout=30) == "stopped"
+    machine = await asyncio.to_thread(fake_fly.wait_for_machine, FLY_APP)
+    await asyncio.to_thread(fake_fly.wait_for_state, machine.id, "destroyed", 20)
+    again = await live_api.post(task_path(TASK_ID, "stop"))
+    assert (again.status_code, again.json()["status"]) == (409, "stopped")

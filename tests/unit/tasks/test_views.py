@@ -116,10 +116,11 @@ def test_a_callback_that_needed_retries_leaves_warnings_in_the_logs():
     assert len(first_try["logs"]) == 1
 
 
-def test_the_wire_execution():
+def test_the_execution_object():
     assert wire_execution(execution_row(requested_by="bob")) == {
         "executionId": EXECUTION, "status": "success", "branch": f"capstan/{EXECUTION}", "baseBranch": "main",
-        "runner": "local", "runnerRef": "4242", "requestedBy": "bob", "failureStage": None, "errorMessage": None, "commitHash": "abc1234",
+        "runner": "local", "runnerRef": "4242", "requestedBy": "bob", "failureStage": None, "errorMessage": None,
+        "commitHash": "abc1234",
         "prUrl": "https://x/pull/3", "prNumber": 3, "queuedAt": "2026-05-13T10:00:00.123Z",
         "startedAt": "2026-05-13T10:00:02.123Z", "completedAt": "2026-05-13T10:00:30.123Z"}
 
