@@ -4,7 +4,9 @@ Each write is one transaction, and every event carries a dedupe key, so a write
 retried after a worker died records its rows once. Workflows run ``record_run_changes``
 as a local activity (no round trip through the server's task queues); the two older
 names serve histories written before. Data Postgres refuses fails the write at once,
-never retried (``activities.common.records``).
+never retried (``activities.common.records``). Every write that names a protocol run also
+records on it the run id of the workflow execution that wrote it (``workflow_run_id``: the
+run's Web UI link opens that execution).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
 
 from activities.common.records import records_activity
 from capstan.db import SessionFactory, session_scope
@@ -32,7 +35,7 @@ class RecordActivities:
         """Create the new steps, apply status changes and append events, atomically."""
         async with session_scope(self.sessions) as session:
             steps = await _insert_steps(session, write.protocol_run_id, write.new_steps)
-            await _apply_changes(session, write)
+            await _apply_changes(session, write, _writing_run())
             ids = await _insert_events(session, write, {s.step_index: s.id for s in steps})
             return RunRecordsResult(event_ids=ids, steps=steps)
 
@@ -46,6 +49,11 @@ class RecordActivities:
         """Insert the steps (an index already present is kept as it is) and return them all."""
         async with session_scope(self.sessions) as session:
             return await _insert_steps(session, write.protocol_run_id, write.steps)
+
+
+def _writing_run() -> str | None:
+    """The run id of the workflow execution this write is for (none when called outside an activity)."""
+    return activity.info().workflow_run_id if activity.in_activity() else None
 
 
 async def _insert_steps(session: AsyncSession, run_id: int | None, steps: list[NewStep]) -> list[StepState]:
@@ -64,14 +72,19 @@ async def _insert_steps(session: AsyncSession, run_id: int | None, steps: list[N
                       runtime_state=r.runtime_state, summary=r.summary) for r in rows]
 
 
-async def _apply_changes(session: AsyncSession, write: RunRecordsWrite) -> None:
+async def _apply_changes(session: AsyncSession, write: RunRecordsWrite, workflow_run_id: str | None) -> None:
     run_values: dict = {}
     if write.protocol_status is not None:
         run_values["status"] = write.protocol_status
     if write.protocol_runtime_state is not None:
         run_values["runtime_state"] = write.protocol_runtime_state
     if write.protocol_run_id is not None and run_values:
-        await session.exec(update(ProtocolRun).where(ProtocolRun.id == write.protocol_run_id).values(**run_values))
+        await session.exec(update(ProtocolRun).where(ProtocolRun.id == write.protocol_run_id)
+                           .values(**run_values, workflow_run_id=workflow_run_id))
+    elif write.protocol_run_id is not None and workflow_run_id:  # events only: a row write once per execution
+        await session.exec(update(ProtocolRun).where(
+            ProtocolRun.id == write.protocol_run_id,
+            col(ProtocolRun.workflow_run_id).is_distinct_from(workflow_run_id)).values(workflow_run_id=workflow_run_id))
     if write.project_ci_provider is not None:
         await session.exec(
             update(Project).where(Project.id == write.project_id, Project.ci_provider.is_(None))

@@ -9,7 +9,8 @@
   finished → 503 ``action_pending``. Both with ``Retry-After``.
 - A workflow that is not running receives an Update or Signal by being started
   (update-with-start, signal-with-start, ``USE_EXISTING`` on conflict) from a ``StartFactory``:
-  the caller builds the input only when it is needed.
+  the caller builds the input only when it is needed. A start whose ``id_reuse_policy`` refuses
+  a second execution (a workflow that finished is not started again) is a 409 ``workflow_closed``.
 
 Errors are classified by type and status code, never by their message.
 """
@@ -38,7 +39,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.common.errors import ApiError, BadGateway, ServiceUnavailable
+from api.common.errors import ApiError, BadGateway, Conflict, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,14 @@ Rejections = Mapping[str, Callable[[str], ApiError]]
 
 def unavailable(detail: str, code: str | None = None, retry_after: int = RETRY_AFTER_SECONDS) -> ServiceUnavailable:
     return ServiceUnavailable(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
+#: What a refused start of a workflow that finished answers, unless the caller says better.
+CLOSED_DETAIL = "the workflow has finished and is not started again"
+
+
+def workflow_closed(detail: str = CLOSED_DETAIL) -> Conflict:
+    return Conflict(detail, code="workflow_closed")
 
 
 @dataclass
@@ -113,18 +122,22 @@ def is_not_found(error: RPCError) -> bool:
     return error.status == RPCStatusCode.NOT_FOUND
 
 
-async def start_workflow_once(client: Client, start: WorkflowStart) -> None:
-    """Start the workflow unless one with its id runs (USE_EXISTING) or, with
-    ``id_reuse_policy=REJECT_DUPLICATE`` in its options, ever ran; either is no error."""
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(start.workflow, start.arg, **start.start_options)
+async def start_workflow_once(client: Client, start: WorkflowStart) -> str | None:
+    """Start the workflow unless one with its id runs (USE_EXISTING) or its ``id_reuse_policy`` refuses
+    another execution; neither is an error. The run id of the execution running now, if one is."""
+    try:
+        handle = await client.start_workflow(start.workflow, start.arg, **start.start_options)
+    except WorkflowAlreadyStartedError:
+        return None
+    return handle.result_run_id
 
 
 async def signal_or_start(client: Client, workflow_id: str, signal: str, args: Sequence[Any],
                           start: StartFactory, *, unavailable_detail: str = "the workflow service is unavailable; "
                                                                             "try again",
-                          retry_after: int = RETRY_AFTER_SECONDS) -> None:
-    """Signal the running workflow; signal-with-start it from ``start()`` when none is running."""
+                          retry_after: int = RETRY_AFTER_SECONDS, closed_detail: str = CLOSED_DETAIL) -> None:
+    """Signal the running workflow; signal-with-start it from ``start()`` when none is running (409
+    ``workflow_closed`` when the start's ``id_reuse_policy`` refuses one)."""
     try:
         try:
             await client.get_workflow_handle(workflow_id).signal(signal, *args)
@@ -135,6 +148,8 @@ async def signal_or_start(client: Client, workflow_id: str, signal: str, args: S
         begin = await start()
         await client.start_workflow(begin.workflow, begin.arg, start_signal=signal, start_signal_args=list(args),
                                     **begin.start_options)
+    except WorkflowAlreadyStartedError:
+        raise workflow_closed(closed_detail) from None
     except (RPCError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and not await temporal_unreachable(client):
             raise
@@ -144,9 +159,10 @@ async def signal_or_start(client: Client, workflow_id: str, signal: str, args: S
 
 async def update_or_start(client: Client, workflow_id: str, update: str, args: Sequence[Any],
                           start: StartFactory, *, timeout: float, result_type: type[R],
-                          rejections: Rejections) -> R:
-    """Run an Update on the workflow, starting it from ``start()`` when it is not running, and
-    return its result, all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``).
+                          rejections: Rejections, closed_detail: str = CLOSED_DETAIL) -> R:
+    """Run an Update on the workflow, starting it from ``start()`` when it is not running (409
+    ``workflow_closed`` when the start's ``id_reuse_policy`` refuses one), and return its result,
+    all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``).
 
     One RPC when all goes well: the Update is sent waiting for its completion. Only when that times
     out does a second call (same update id, so the same Update) ask whether a worker accepted it.
@@ -159,6 +175,8 @@ async def update_or_start(client: Client, workflow_id: str, update: str, args: S
             return await handle.result(rpc_timeout=timedelta(seconds=timeout))
     except WorkflowUpdateFailedError as exc:
         raise _rejection(exc, rejections) from None
+    except WorkflowAlreadyStartedError:
+        raise workflow_closed(closed_detail) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         accepted = await _was_accepted(client, workflow_id, update, list(args), update_id, result_type)
         log.warning("update %s on %s not %s within %.0fs", update, workflow_id,

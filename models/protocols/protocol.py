@@ -34,6 +34,9 @@ class ProtocolRun(ProtocolRunBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="projects.id", ondelete="CASCADE")
     workflow_id: str | None = Field(default=None, max_length=255)
+    #: The run id of the workflow execution that last wrote this run (or started it): ``workflow_url`` names it,
+    #: so the link opens the execution that did the work, not a later one with the same workflow id.
+    workflow_run_id: str | None = Field(default=None, max_length=255)
     runtime_state: dict[str, Any] | None = json_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -1,8 +1,9 @@
 """Status enums and the rules that move them, defined once.
 
-Workflows apply these rules, update validators check them, and tests read
-them. A rule is a set of statuses an action may start from; anything else is
-a conflict (HTTP 409).
+Workflows apply these rules, update validators check them, the API checks a
+run's record against them before it sends an action to the run's workflow, and
+tests read them. A rule is a set of statuses an action may start from; anything
+else is a conflict (HTTP 409, with the message ``*_refusal`` gives).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class StepAction(StrEnum):
 _ALL_PROTOCOL = frozenset(ProtocolStatus)
 _ALL_STEP = frozenset(StepStatus)
 
-#: Statuses a protocol run never leaves by itself (a workflow may close then).
+#: Statuses a protocol run never leaves by itself. A run there still takes actions (``cancel``, ``open_pr``,
+#: ``retry_latest`` from failed, step actions), so its workflow stays open (``ProtocolRunWorkflow``).
 PROTOCOL_TERMINAL = frozenset({ProtocolStatus.COMPLETED, ProtocolStatus.CANCELLED, ProtocolStatus.FAILED})
 
 #: Which protocol statuses each protocol action may start from.
@@ -97,6 +99,22 @@ def protocol_action_allowed(action: ProtocolAction, status: ProtocolStatus) -> b
 
 def step_action_allowed(action: StepAction, status: StepStatus) -> bool:
     return status in STEP_ACTION_FROM[action]
+
+
+def protocol_action_refusal(action: ProtocolAction, status: ProtocolStatus | str) -> str | None:
+    """Why ``action`` is refused from ``status`` (the 409's detail, whoever answers it); ``None`` when allowed."""
+    status = ProtocolStatus(status)
+    if protocol_action_allowed(action, status):
+        return None
+    return f"cannot {action.value} a protocol run that is {status.value}"
+
+
+def step_action_refusal(action: StepAction, step_id: int | None, status: StepStatus | str) -> str | None:
+    """Why ``action`` is refused on a step in ``status``; ``None`` when allowed."""
+    status = StepStatus(status)
+    if step_action_allowed(action, status):
+        return None
+    return f"cannot {action.value.replace('_', ' ')} step {step_id}: it is {status.value}"
 
 
 def protocol_can_complete(status: ProtocolStatus, step_statuses: list[StepStatus]) -> bool:

@@ -21,6 +21,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowContinuedAsNewError,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -136,7 +137,7 @@ class ProtocolRunHarness:
 
     async def settle(self, handle: WorkflowHandle) -> str:
         """Wait until the work the actions queued is done; the run's status (from the workflow's
-        result when the run finished and its workflow closed)."""
+        result when its workflow closed: a run started before ``STAYS_OPEN``, or cancelled in Temporal)."""
         try:
             return await asyncio.wait_for(handle.execute_update(Update.WAIT_IDLE, result_type=str), WAIT_SECONDS)
         except RPCError as error:
@@ -163,16 +164,34 @@ class ProtocolRunHarness:
             return error.new_execution_run_id
         raise AssertionError(f"run {run_id} finished without continuing as new: {result}")
 
+    async def quiesce(self, workflow_id: str) -> str:
+        """Wait until the workflow's current run has settled and has no continue-as-new pending (an idle run
+        whose history is long continues as new in the workflow task that answers ``wait_idle``); its run id."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        seen = None
+        while True:
+            await self.settle(handle)
+            current = (await handle.describe()).run_id
+            if current == seen:
+                return current
+            seen = current
+
     async def run_chain(self, workflow_id: str, first_run_id: str) -> list[str]:
-        """The ids of a finished workflow's runs, first to last."""
+        """The ids of a workflow's runs, first to last, once its current run is quiet (it may still be open)."""
+        await self.quiesce(workflow_id)
         runs = [first_run_id]
         while True:
-            try:
-                await asyncio.wait_for(self.client.get_workflow_handle(workflow_id, run_id=runs[-1])
-                                       .result(follow_runs=False), WAIT_SECONDS)
+            run = self.client.get_workflow_handle(workflow_id, run_id=runs[-1])
+            if (await run.describe()).status != WorkflowExecutionStatus.CONTINUED_AS_NEW:
                 return runs
-            except WorkflowContinuedAsNewError as error:
-                runs.append(error.new_execution_run_id)
+            last = [event async for event in run.fetch_history_events()][-1]
+            runs.append(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
+
+    async def executions(self, workflow_id: str) -> list[str]:
+        """The run ids of every execution with this workflow id, as Temporal lists them (visibility may
+        lag a moment: the caller waits for what it expects)."""
+        return [execution.run_id async for execution in
+                self.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
 
     async def result(self, handle: WorkflowHandle) -> dict[str, Any]:
         return await asyncio.wait_for(handle.result(), WAIT_SECONDS)

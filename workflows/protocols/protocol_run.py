@@ -10,6 +10,13 @@ continue-as-new, carrying their state and queue, once every handler finished.
 Handlers and work share one lock, so no write may wait forever: records
 Postgres refuses are never retried (``workflows.common.records``); steps it refuses
 fail the action that added them (400) or block the run, with an event.
+
+The workflow lives as long as the run: a run takes actions from every status
+(``open_pr`` and ``cancel`` when completed, ``retry_latest`` when failed, step
+actions), and an action never starts a second execution (the API refuses from the
+record what the rules refuse, and never restarts a workflow that finished), so the
+workflow does not return when the run finishes. Runs started before this
+(no ``STAYS_OPEN`` marker in their history) still return at a finished status.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from workflows.protocols.run_records import RunRecordWriter
 from workflows.protocols.run_work import WorkRunner
 
 SEEN_DELIVERIES_KEPT = 500
+#: Patch id marking runs whose workflow stays open when the run finishes.
+STAYS_OPEN = "stays-open-while-the-run-takes-actions"
 
 
 @workflow.defn(name=WorkflowName.PROTOCOL_RUN)
@@ -64,14 +73,16 @@ class ProtocolRunWorkflow(WorkRunner, CiReports):
         self.job_seq = 0
         self.work_seq = 0
         self.reports_in_flight = 0
+        self.stays_open = False
 
     # --- main loop -------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, run_input: ProtocolRunInput) -> dict[str, Any]:
+        self.stays_open = workflow.patched(STAYS_OPEN)
         while True:
             await workflow.wait_condition(
-                lambda: self._has_ready_work() or self._finished() or self._history_is_long())
+                lambda: self._has_ready_work() or self._closes() or self._history_is_long())
             if self._has_ready_work():
                 item = self.queue.pop(0)
                 self.current = asyncio.ensure_future(self._perform(item))
@@ -83,16 +94,17 @@ class ProtocolRunWorkflow(WorkRunner, CiReports):
                     self.current = None
                 continue
             await workflow.wait_condition(lambda: workflow.all_handlers_finished())
-            if self._history_is_long() and not self._finished():
+            if self._history_is_long() and not self._closes():
                 workflow.continue_as_new(self._continue_input())
-            if self._finished() and not self._has_ready_work():
+            if self._closes() and not self._has_ready_work():
                 return {"protocol_run_id": self.run_info.id, "status": self.state.status.value}
 
     def _has_ready_work(self) -> bool:
         return bool(self.queue) and self.state.status != ProtocolStatus.PAUSED
 
-    def _finished(self) -> bool:
-        return self.state.status in PROTOCOL_TERMINAL and not self.queue
+    def _closes(self) -> bool:
+        """Whether the workflow returns now: only a run started before ``STAYS_OPEN``, once finished."""
+        return not self.stays_open and self.state.status in PROTOCOL_TERMINAL and not self.queue
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

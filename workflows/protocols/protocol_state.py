@@ -21,9 +21,9 @@ from models.protocols.status import (
     ProtocolStatus,
     StepAction,
     StepStatus,
-    protocol_action_allowed,
+    protocol_action_refusal,
     protocol_can_complete,
-    step_action_allowed,
+    step_action_refusal,
 )
 from models.protocols.workflow_io import StepState, UpdateErrorType
 
@@ -95,13 +95,13 @@ class ProtocolRunState:
     # --- guards ----------------------------------------------------------------------------------
 
     def check_protocol_action(self, action: ProtocolAction) -> None:
-        if not protocol_action_allowed(action, self.status):
-            raise conflict(f"cannot {action.value} a protocol run that is {self.status.value}")
+        if refusal := protocol_action_refusal(action, self.status):
+            raise conflict(refusal)
 
     def check_step_action(self, action: StepAction, step_id: int) -> StepState:
         step = self.step(step_id)
-        if not step_action_allowed(action, StepStatus(step.status)):
-            raise conflict(f"cannot {action.value.replace('_', ' ')} step {step_id}: it is {step.status}")
+        if refusal := step_action_refusal(action, step_id, step.status):
+            raise conflict(refusal)
         return step
 
     # --- changes ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.common.temporal_calls import WorkflowStart, start_workflow_once
+from api.protocols.services.protocol_workflows import remember_workflow_run
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
@@ -42,17 +43,18 @@ async def create_project(session: AsyncSession, temporal: Client, settings: Sett
     await session.commit()
     await session.refresh(project)
     try:
-        await start_project_setup(temporal, settings, project, run)
+        await remember_workflow_run(session, run, await start_project_setup(temporal, settings, project, run))
     except Exception:  # Temporal unreachable: the lost-setup schedule retries; the project is recorded.
         log.exception("could not start setup of project %s; it will be retried", project.id)
     return project
 
 
-async def start_project_setup(temporal: Client, settings: Settings, project: Project, run: ProtocolRun) -> None:
+async def start_project_setup(temporal: Client, settings: Settings, project: Project, run: ProtocolRun) -> str | None:
+    """Start the setup workflow unless it runs or ran; the run id of the execution running now, if one is."""
     setup_input, options = project_setup_start(
         project, run, task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
         heartbeat_timeout_seconds=settings.temporal.activity_heartbeat_seconds)
-    await start_workflow_once(temporal, WorkflowStart(WorkflowName.PROJECT_SETUP, setup_input, options))
+    return await start_workflow_once(temporal, WorkflowStart(WorkflowName.PROJECT_SETUP, setup_input, options))
 
 
 async def list_projects(session: AsyncSession, limit: int, offset: int,

@@ -1,10 +1,16 @@
 """Talking to ProtocolRunWorkflow: every action is an Update, every CI result a Signal.
 
-Both go to the running workflow first. When it is not running (never started,
-or finished), they start it (update-with-start and signal-with-start,
-``USE_EXISTING`` on conflict) from the records in Postgres, which are exactly
-what the last workflow run wrote, so an API or worker restart, or a run whose
-workflow had finished, loses nothing.
+An action the run's record refuses (the rules of ``models.protocols.status``, from
+the status the workflow last wrote) is a 409 at once: nothing is sent to Temporal.
+The rest go to the running workflow first. The run's workflow stays open as long
+as the run (``ProtocolRunWorkflow``), so one that is not running was never started
+(its start was lost) or was stopped by hand (terminated in the Web UI, failed):
+then they start it (update-with-start and signal-with-start, ``USE_EXISTING`` on
+conflict) from the records in Postgres, which are exactly what the last workflow
+run wrote. A workflow that finished by itself (a run from before runs kept their
+workflow open) is never started again: its id reuse policy refuses it, and the
+answer is 409 ``workflow_closed`` with the run's status. So no action ever leaves
+a run with a second execution beside the one that did its work.
 
 The session's connection goes back to the pool before any Temporal call: an
 Update can take seconds, and holding a connection across it made the pool, not
@@ -23,10 +29,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.common.errors import BadRequest, Conflict, NotFound
 from api.common.temporal_calls import (
@@ -108,6 +115,8 @@ def _workflow_start(wf_input: ProtocolRunInput, settings: Settings) -> WorkflowS
     return WorkflowStart(WorkflowName.PROTOCOL_RUN, wf_input, dict(
         id=protocol_run_workflow_id(wf_input.run.id),
         task_queue=surface_task_queue(settings.temporal, WorkerSurfaceName.PROTOCOLS),
+        # Restart a workflow stopped by hand (terminated, failed, cancelled), never one that finished.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         search_attributes=TypedSearchAttributes([
             SearchAttributePair(sa.PROJECT_ID, wf_input.project.id),
             SearchAttributePair(sa.PROTOCOL_RUN_ID, wf_input.run.id),
@@ -129,14 +138,39 @@ def _start_from_records(session: AsyncSession, settings: Settings, run: Protocol
 
 
 async def ensure_workflow(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun) -> None:
-    """Start the run's workflow if it is not running; used when a run is created."""
-    await start_workflow_once(temporal, await _start_from_records(session, settings, run)())
+    """Start the run's workflow if it is not running, and note its run id on the run; used when a run is created."""
+    await remember_workflow_run(session, run, await start_workflow_once(
+        temporal, await _start_from_records(session, settings, run)()))
+
+
+async def remember_workflow_run(session: AsyncSession, run: ProtocolRun, workflow_run_id: str | None) -> None:
+    """Note the execution the API just started on a run no execution has written yet (its Web UI link
+    then names it at once); from its first write on, the workflow keeps it (``write_run_records``)."""
+    if workflow_run_id is None or run.workflow_run_id is not None:
+        return
+    await session.exec(update(ProtocolRun).where(col(ProtocolRun.id) == run.id,
+                                                 col(ProtocolRun.workflow_run_id).is_(None))
+                       .values(workflow_run_id=workflow_run_id))
+    await session.commit()
+    run.workflow_run_id = workflow_run_id
 
 
 def refuse_setup_run(run: ProtocolRun) -> None:
     if is_project_setup(run.workflow_id):
         raise Conflict(f"protocol run {run.id} is a project setup run; it takes no actions",
                        code="setup_run")
+
+
+def refuse_from_record(refusal: str | None) -> None:
+    """A 409 for what the run's record refuses (``models.protocols.status``), before any Temporal call: the
+    same answer the workflow's validator gives, and no execution is started to give it."""
+    if refusal is not None:
+        raise Conflict(refusal, code="conflict")
+
+
+def _closed(run: ProtocolRun) -> str:
+    return (f"protocol run {run.id} is {run.status} and its workflow has finished (a run from before runs kept "
+            "their workflow open); it takes no more actions")
 
 
 def _with_job_link(result: ActionResult, settings: Settings) -> ActionResult:
@@ -154,7 +188,7 @@ async def send_update(session: AsyncSession, temporal: Client, settings: Setting
     result = await update_or_start(
         temporal, protocol_run_workflow_id(run.id), update, [] if arg is None else [arg],
         _start_from_records(session, settings, run), timeout=settings.temporal.update_timeout_seconds,
-        result_type=ActionResult, rejections=REJECTIONS)
+        result_type=ActionResult, rejections=REJECTIONS, closed_detail=_closed(run))
     return _with_job_link(result, settings)
 
 
@@ -176,4 +210,4 @@ async def signal_ci_report(session: AsyncSession, temporal: Client, settings: Se
     await release_connection(session)
     await signal_or_start(temporal, protocol_run_workflow_id(run.id), Signal.CI_REPORT, [report],
                           _start_from_records(session, settings, run), unavailable_detail=unavailable_detail,
-                          retry_after=retry_after)
+                          retry_after=retry_after, closed_detail=_closed(run))

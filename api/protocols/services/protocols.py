@@ -7,12 +7,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.common.lookups import get_or_404
-from api.protocols.services.protocol_workflows import ensure_workflow, send_update
+from api.protocols.services.protocol_workflows import (
+    ensure_workflow,
+    refuse_from_record,
+    refuse_setup_run,
+    send_update,
+)
 from capstan.settings import Settings
 from models.protocols.artifact import Artifact
 from models.protocols.project import Project
 from models.protocols.protocol import ActionResponse, ProtocolRun, ProtocolRunCreate, StepRun, StepRunCreate
-from models.protocols.status import ProtocolAction, StepAction
+from models.protocols.status import ProtocolAction, StepAction, protocol_action_refusal, step_action_refusal
 from models.protocols.workflow_io import NewStep, StepRequest, Update, protocol_run_workflow_id
 
 # Each action is the Update of the same name (a step's with the ``step_`` prefix); an action
@@ -39,6 +44,8 @@ async def create_run(session: AsyncSession, temporal: Client, settings: Settings
 
 async def run_protocol_action(session: AsyncSession, temporal: Client, settings: Settings, run: ProtocolRun,
                               action: ProtocolAction) -> ActionResponse:
+    refuse_setup_run(run)
+    refuse_from_record(protocol_action_refusal(action, run.status))
     result = await send_update(session, temporal, settings, run, PROTOCOL_UPDATES[action])
     return ActionResponse(message=result.message, job=result.job)
 
@@ -46,6 +53,8 @@ async def run_protocol_action(session: AsyncSession, temporal: Client, settings:
 async def run_step_action(session: AsyncSession, temporal: Client, settings: Settings, step: StepRun,
                           action: StepAction) -> ActionResponse:
     run = await session.get(ProtocolRun, step.protocol_run_id)
+    refuse_setup_run(run)
+    refuse_from_record(step_action_refusal(action, step.id, step.status))
     result = await send_update(session, temporal, settings, run, STEP_UPDATES[action], StepRequest(step_id=step.id))
     return ActionResponse(message=result.message, job=result.job)
 

@@ -13,8 +13,11 @@ from models.protocols.protocol import ProtocolRun, ProtocolRunPublic
 
 
 def run_public(run: ProtocolRun, settings: Settings) -> ProtocolRunPublic:
-    url = workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace, run.workflow_id) \
-        if run.workflow_id else None
+    """The run as the API shows it. ``workflow_url`` opens the execution that last wrote the run (its workflow
+    id and run id), so it never opens another execution with the same workflow id; ``null`` until one is known
+    (the run's workflow could not be started yet)."""
+    url = workflow_ui_url(settings.temporal.ui_url, settings.temporal.namespace, run.workflow_id, run.workflow_run_id) \
+        if run.workflow_id and run.workflow_run_id else None
     return ProtocolRunPublic.model_validate(run, update={"workflow_url": url})
 
 

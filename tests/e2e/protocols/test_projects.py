@@ -28,7 +28,8 @@ async def test_create_project_runs_setup_to_completion(api, worker, temporal_cli
     run = (await api.get(f"/protocols/{runs[0]['id']}")).json()
     assert run["status"] == "completed"
     assert run["workflow_id"] == f"project-setup-{project['id']}"
-    assert run["workflow_url"].endswith(f"/namespaces/default/workflows/project-setup-{project['id']}")
+    setup = (await temporal_client.get_workflow_handle(run["workflow_id"]).describe()).run_id
+    assert run["workflow_url"].endswith(f"/namespaces/default/workflows/project-setup-{project['id']}/{setup}")
 
     events = (await api.get("/events", params={"project_id": project["id"]})).json()
     assert [e["event_type"] for e in events] == [

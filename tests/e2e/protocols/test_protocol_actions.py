@@ -6,6 +6,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.e2e.protocols.support import add_step, create_project, create_run, event_types, status_of, step_statuses
+from tests.e2e.protocols.test_queues import eventually
 from tests.support import settle
 
 
@@ -19,12 +20,13 @@ async def act(api, run_id: int, action: str):
     return await api.post(f"/protocols/{run_id}/actions/{action}")
 
 
-async def test_create_run_answers_with_the_run(api, tmp_path, settings):
+async def test_create_run_answers_with_the_run(api, tmp_path, settings, temporal_client):
     _, project = await create_project(api, tmp_path)
     run = await create_run(api, project["id"], description="d", protocol_root="ops/steps",
                            template_config={"k": 1}, base_branch="main")
     assert run["status"] == "pending" and run["protocol_root"] == "ops/steps" and run["template_config"] == {"k": 1}
-    assert run["workflow_url"].endswith(f"/workflows/protocol-run-{run['id']}")
+    execution = (await temporal_client.get_workflow_handle(run["workflow_id"]).describe()).run_id
+    assert run["workflow_url"].endswith(f"/workflows/protocol-run-{run['id']}/{execution}")  # workflow and run id
     listed = (await api.get(f"/projects/{project['id']}/protocols")).json()
     assert [r["protocol_name"] for r in listed] == [f"setup-{project['id']}", "0001-demo"]
 
@@ -106,10 +108,41 @@ async def test_approving_every_step_completes_the_protocol(api, run):
     assert await step_statuses(api, rid) == ["completed", "completed"]
     types = await event_types(api, rid)
     assert types.count("manual_approval") == 2 and types[-1] == "protocol_completed"
-    # The finished run's workflow has closed; actions still answer from the records.
+    # Actions the finished run's record refuses answer from the record.
     assert (await act(api, rid, "pause")).status_code == 409
     assert (await api.post(f"/steps/{steps[0]['id']}/actions/run")).status_code == 409
     assert (await api.post(f"/steps/{steps[0]['id']}/actions/run_qa")).status_code == 409
+
+
+async def test_an_action_on_a_completed_run_starts_no_second_execution(api, run, temporal_client):
+    """The quickstart's case: ``pause`` on a completed run is a 409 saying its status, the run keeps the one
+    workflow execution that did its work, and its ``workflow_url`` opens that execution."""
+    rid, workflow_id = run["id"], run["workflow_id"]
+    step = await add_step(api, rid, 0)
+    assert (await api.post(f"/steps/{step['id']}/actions/approve")).status_code == 200
+    assert await status_of(api, rid) == "completed"
+
+    paused = await act(api, rid, "pause")
+    assert paused.status_code == 409, paused.text
+    assert (paused.json()["error"], paused.json()["detail"]) == ("conflict", "cannot pause a protocol run that is "
+                                                                             "completed")
+    assert (await api.post(f"/steps/{step['id']}/actions/run")).status_code == 409
+    assert (await act(api, rid, "open_pr")).status_code == 200  # what a completed run still takes, it takes there
+
+    current = await temporal_client.get_workflow_handle(workflow_id).describe()  # the latest execution, not visibility
+
+    async def executions() -> list[str]:
+        return [e.run_id async for e in temporal_client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+
+    listed = await eventually(executions, lambda found: bool(found))  # visibility trails a moment
+    url = (await api.get(f"/protocols/{rid}")).json()["workflow_url"]
+    assert url.endswith(f"/workflows/{workflow_id}/{current.run_id}")
+    assert listed == [current.run_id] and current.status == WorkflowExecutionStatus.RUNNING
+    work = [event async for event in temporal_client.get_workflow_handle(workflow_id, run_id=current.run_id)
+            .fetch_history_events()]
+    accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name for e in work
+                if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert "step_approve" in accepted and "open_pr" in accepted  # the execution the url opens did the work
 
 
 async def test_steps_are_created_through_the_workflow(api, run):

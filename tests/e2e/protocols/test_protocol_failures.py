@@ -164,7 +164,7 @@ async def test_ci_reports_move_the_latest_step(api, worker, temporal_client, tmp
     assert await step_statuses(api, rid) == ["completed"]
     await handle.signal(Signal.CI_REPORT, CiReport(outcome=CiOutcome.MERGED, source="github",
                                                    event_name="pull_request", status="merged", delivery_id="d-4"))
-    await handle.result()
+    assert await settle(temporal_client, rid) == "completed"
     assert await status_of(api, rid) == "completed"
     assert (await event_types(api, rid))[-2:] == ["pr_merged", "protocol_completed"]
 
@@ -184,6 +184,12 @@ async def test_long_runs_continue_as_new_and_keep_their_state(api, settings, api
         # The state crossed over: the steps are still known and the run is still running.
         assert (await api.post(f"/steps/{steps[0]['id']}/actions/approve")).status_code == 200
         assert await step_statuses(api, rid) == ["completed", "pending", "pending"]
+        # The link opens the execution that wrote the run last: one the run continued into, which approved the step.
+        wrote = (await api.get(f"/protocols/{rid}")).json()["workflow_url"].rsplit("/", 1)[1]
+        assert wrote != run["workflow_url"].rsplit("/", 1)[1]
+        history = temporal_client.get_workflow_handle(run["workflow_id"], run_id=wrote).fetch_history_events()
+        assert "step_approve" in [event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                                  async for event in history]
         assert (await api.post(f"/protocols/{rid}/actions/resume")).status_code == 409  # running, not paused
         assert (await api.post(f"/protocols/{rid}/steps",
                                json={"step_index": 1, "step_name": "dup"})).status_code == 409
@@ -241,9 +247,7 @@ async def test_cancel_stops_a_running_step(api, worker, temporal_client, tmp_pat
     assert (await asyncio.wait_for(asyncio.to_thread(read_started), 60)).strip() == "started"
     cancelled = await api.post(f"/protocols/{rid}/actions/cancel")
     assert cancelled.status_code == 200
-    result = await asyncio.wait_for(
-        temporal_client.get_workflow_handle(protocol_run_workflow_id(rid)).result(), 60)
-    assert result["status"] == "cancelled"  # the workflow ended cleanly, not failed
+    assert await settle(temporal_client, rid) == "cancelled"  # the cancelled work ended cleanly, nothing failed
     assert await status_of(api, rid) == "cancelled" and await step_statuses(api, rid) == ["cancelled"]
     from tests.support import git
 

@@ -38,7 +38,7 @@ from tests.e2e.protocols.support import (
     step_file,
     step_statuses,
 )
-from tests.support import assert_error, settle, workflow_result
+from tests.support import assert_error, settle
 from worker.main import SANDBOX, WorkerResources, serve_surfaces
 from workflows.protocols import PROTOCOL_WORKFLOWS
 
@@ -117,7 +117,7 @@ async def test_a_run_jammed_by_a_write_retried_forever_is_recovered_by_cancel(ap
             with pytest.raises(WorkflowUpdateFailedError) as failed:
                 await asyncio.wait_for(jammed, 30)
             assert failed.value.cause.type == UpdateErrorType.RECORD_REJECTED
-            assert (await workflow_result(temporal_client, protocol_run_workflow_id(rid)))["status"] == "cancelled"
+            assert await settle(temporal_client, rid) == "cancelled"
     finally:
         if jammed is not None and not jammed.done():
             jammed.cancel()

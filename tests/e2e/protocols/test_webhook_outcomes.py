@@ -26,7 +26,7 @@ from tests.e2e.protocols.webhook_support import (
     with_webhooks,
     workflow_run,
 )
-from tests.support import github_fixture, make_git_repo, workflow_result
+from tests.support import github_fixture, make_git_repo, settle
 
 # --- with a worker: what each outcome does to the run ---------------------------------------------
 
@@ -66,7 +66,7 @@ async def test_ci_success_completes_the_step_and_the_protocol(api, worker, sessi
     run = await make_run(sessions, await make_project(sessions), "feature-x")
     await make_step(sessions, run, "running")
     answer(await post_github(api, "workflow_run", workflow_run("feature-x"), delivery="ok-1"), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
+    assert await settle(temporal_client, run.id) == "completed"
     run, [step] = await run_and_steps(sessions, run.id)
     assert step.status == "completed" and run.status == "completed"
     types = [e.event_type for e in await events_of(sessions, run.id)]
@@ -104,7 +104,7 @@ async def test_merged_pull_request_completes_the_protocol(api, worker, sessions,
     merged = github_fixture("pull_request", "closed.payload")
     merged["pull_request"]["merged"] = True
     answer(await post_github(api, "pull_request", merged, delivery="merge-1"), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
+    assert await settle(temporal_client, run.id) == "completed"
     run, _ = await run_and_steps(sessions, run.id)
     assert run.status == "completed"
     assert [e.event_type for e in await events_of(sessions, run.id)] == [
@@ -118,7 +118,7 @@ async def test_ci_success_runs_qa_when_auto_qa_on_ci(settings, api_factory, work
     await make_step(sessions, run, "running")
     async with api_factory(with_webhooks(settings, auto_qa_on_ci=True)) as client:
         answer(await post_github(client, "check_run", _check_run("feature-x")), "Webhook recorded")
-    await workflow_result(temporal_client, protocol_run_workflow_id(run.id))
+    assert await settle(temporal_client, run.id) == "completed"
     run, [step] = await run_and_steps(sessions, run.id)
     assert step.status == "completed" and run.status == "completed"
     types = [e.event_type for e in await events_of(sessions, run.id)]

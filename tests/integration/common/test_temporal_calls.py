@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.worker import Worker
 
-from api.common.errors import ServiceUnavailable
+from api.common.errors import Conflict, ServiceUnavailable
 from api.common.temporal_calls import (
     WorkflowStart,
     signal_or_start,
@@ -20,6 +22,8 @@ from api.common.temporal_calls import (
     update_or_start,
 )
 from capstan.devstack.ports import free_port
+from tests.integration.common.correlated_workflow import CorrelatedEcho, correlated_echo
+from worker.main import SANDBOX
 
 
 class Starts:
@@ -108,3 +112,33 @@ async def test_a_runtime_error_while_temporal_answers_is_no_503(temporal_client)
     with pytest.raises(RuntimeError, match="a bug"):
         async with temporal_errors(temporal_client, "Temporal at here"):
             raise RuntimeError("a bug")
+
+
+async def test_a_workflow_that_finished_is_not_started_again_by_an_update_or_a_signal(temporal_client):
+    """With ``ALLOW_DUPLICATE_FAILED_ONLY`` (a run's workflow: restart what was stopped by hand, never what
+    finished), an action on a finished workflow is a 409 ``workflow_closed`` and leaves it the only execution."""
+    queue = f"finished-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"{queue}-wf"
+    async with Worker(temporal_client, task_queue=queue, workflows=[CorrelatedEcho], activities=[correlated_echo],
+                      workflow_runner=SANDBOX):
+        finished = await temporal_client.start_workflow("CorrelatedEcho", "a", id=workflow_id, task_queue=queue)
+        await finished.execute_update("finish", "b")
+        await finished.result()
+    restarts = 0
+
+    async def start() -> WorkflowStart:
+        nonlocal restarts
+        restarts += 1
+        options = {"id": workflow_id, "task_queue": queue,
+                   "id_reuse_policy": WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY}
+        return WorkflowStart("CorrelatedEcho", "again", options)
+
+    with pytest.raises(Conflict) as update:
+        await update_or_start(temporal_client, workflow_id, "finish", ["c"], start, timeout=5.0, result_type=str,
+                              rejections={}, closed_detail="run 7 is completed")
+    with pytest.raises(Conflict) as signal:
+        await signal_or_start(temporal_client, workflow_id, "ci_report", [{}], start)
+    assert (update.value.code, update.value.detail) == ("workflow_closed", "run 7 is completed")
+    assert signal.value.code == "workflow_closed" and restarts == 2  # asked, and refused by Temporal
+    latest = await temporal_client.get_workflow_handle(workflow_id).describe()
+    assert (latest.run_id, latest.status) == (finished.result_run_id, WorkflowExecutionStatus.COMPLETED)

@@ -52,7 +52,7 @@ async def full_protocol(harness: ProtocolRunHarness) -> list[RecordedRun]:
     await harness.act_and_settle(handle, Update.RETRY_LATEST)
     await harness.act_and_settle(handle, Update.OPEN_PR)
     await harness.act(handle, Update.STEP_APPROVE, step_id=step_2)
-    assert (await harness.result(handle))["status"] == "completed"
+    assert await harness.settle(handle) == "completed"  # the workflow stays open: the run still takes actions
     return [RecordedRun("full-protocol", handle.id, first_run)]
 
 
@@ -68,8 +68,8 @@ async def cancelled_protocol(harness: ProtocolRunHarness) -> list[RecordedRun]:
     await harness.act(handle, Update.RUN_NEXT_STEP)
     await asyncio.wait_for(stubs.execution_started.wait(), WAIT_SECONDS)
     await harness.act(handle, Update.CANCEL)
-    assert (await harness.result(handle))["status"] == "cancelled"
     await asyncio.wait_for(stubs.execution_cancelled.wait(), WAIT_SECONDS)
+    assert await harness.settle(handle) == "cancelled"
     return [RecordedRun("cancelled", handle.id, first_run)]
 
 
@@ -91,7 +91,7 @@ async def continued_as_new(harness: ProtocolRunHarness) -> list[RecordedRun]:
     await harness.act_and_settle(handle, Update.RESUME)
     await harness.act_and_settle(handle, Update.STEP_RUN, step_id=2)
     await harness.act(handle, Update.STEP_APPROVE, step_id=2)
-    assert (await harness.result(handle))["status"] == "completed"
+    assert await harness.settle(handle) == "completed"
     runs = await harness.run_chain(handle.id, first_run)
     assert len(runs) > 1, "the run never continued as new"
     return [RecordedRun(f"continued-as-new.{i}", handle.id, run_id) for i, run_id in enumerate(runs, 1)]

@@ -23,7 +23,7 @@ async def test_a_long_run_continues_as_new_with_its_steps_and_seen_deliveries(ha
     step = (await harness.act_and_settle(handle, Update.RUN_NEXT_STEP)).step_id
     await harness.act(handle, Update.STEP_APPROVE, step_id=step)
 
-    assert await harness.result(handle) == {"protocol_run_id": 1, "status": "completed"}
+    assert await harness.settle(handle) == "completed"
     assert step == 2  # step 1 stayed completed across the new run
     assert stubs.records.event_types() == ["ci_succeeded", "step_started", "step_completed", "manual_approval",
                                            "protocol_completed"]

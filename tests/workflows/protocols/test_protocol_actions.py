@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from models.protocols.workflow_io import ActivityName, Update, UpdateErrorType
 from models.protocols.workspace_io import BranchInput, PlanInput
@@ -232,9 +232,31 @@ async def test_approving_the_last_open_step_completes_the_protocol(harness, stub
     answer = await harness.act(handle, Update.STEP_APPROVE, step_id=2)
 
     assert answer.message == "Step 01-step.md approved"
-    assert await harness.result(handle) == {"protocol_run_id": 1, "status": "completed"}
+    assert await harness.settle(handle) == "completed"
     assert stubs.records.protocol_status == "completed"
     assert stubs.records.event_types() == ["manual_approval", "protocol_completed"]
+
+
+async def test_a_finished_run_keeps_its_workflow_open_and_takes_the_actions_its_status_allows(harness, stubs):
+    """The run's workflow lives as long as the run: a completed run still opens its pull request and can be
+    cancelled, in the same execution (an action on a closed workflow would need a second one)."""
+    project = f.project_snapshot(forge_repository="acme/demo")
+    handle = await harness.start(f.run_input(status="running", project=project, steps=f.step_states("needs_qa")))
+    first_run = (await handle.describe()).run_id
+    await harness.act(handle, Update.STEP_APPROVE, step_id=1)
+    assert await harness.settle(handle) == "completed"
+
+    refused = await harness.refusal(handle, Update.PAUSE)
+    assert refused.type == UpdateErrorType.CONFLICT
+    assert refused.message == "cannot pause a protocol run that is completed"
+    assert (await harness.act_and_settle(handle, Update.OPEN_PR)).job["run_id"] == first_run
+    assert (await harness.act(handle, Update.CANCEL)).message == "Protocol cancelled"
+    assert await harness.settle(handle) == "cancelled"
+
+    described = await handle.describe()
+    assert (described.run_id, described.status) == (first_run, WorkflowExecutionStatus.RUNNING)
+    assert stubs.records.event_types() == ["manual_approval", "protocol_completed", "open_pr_requested", "pr_opened",
+                                           "protocol_cancelled"]
 
 
 async def test_approving_a_cancelled_step_is_refused(harness, stubs):
@@ -298,7 +320,7 @@ async def test_cancel_stops_the_running_step_and_closes_the_run(harness, stubs):
     answer = await harness.act(handle, Update.CANCEL)
 
     assert answer.message == "Protocol cancelled"
-    assert await harness.result(handle) == {"protocol_run_id": 1, "status": "cancelled"}
+    assert await harness.settle(handle) == "cancelled"
     await asyncio.wait_for(stubs.execution_cancelled.wait(), 30)
     assert stubs.records.protocol_status == "cancelled"
     assert stubs.records.step_statuses() == ["completed", "cancelled", "cancelled"]
