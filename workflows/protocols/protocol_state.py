@@ -82,11 +82,17 @@ class ProtocolRunState:
         raise not_found("no failed or blocked step to retry")
 
     def ci_target_step(self) -> StepState | None:
-        """The step a CI result is about: the one the run last worked on, else the latest started."""
+        """The step a CI result is about: the one the run last worked on, else the latest started; ``None``
+        when every step is still pending (``latest_created_step`` then, in runs that follow the original)."""
         if self.last_step_id in self.steps:
             return self.steps[self.last_step_id]
         started = [s for s in self.ordered_steps() if s.status != StepStatus.PENDING]
         return started[-1] if started else None
+
+    def latest_created_step(self) -> StepState | None:
+        """The step created last (the highest id): where the original orchestrator applied a CI result when
+        no step had changed since it was created."""
+        return max(self.steps.values(), key=lambda s: s.id, default=None)
 
     def can_complete(self) -> bool:
         statuses = [StepStatus(s.status) for s in self.steps.values()]

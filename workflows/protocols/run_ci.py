@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from temporalio import workflow
+
 from models.protocols.event_types import EventType
 from models.protocols.status import ProtocolStatus, StepStatus
 from models.protocols.workflow_io import CiOutcome, CiReport, WorkItem, WorkKind
 from workflows.protocols.run_base import ProtocolRunBase
+
+#: Patch id marking runs where a CI result with every step still pending applies to the latest created
+#: step, as the original orchestrator did (before it, such a result was only recorded, ``ci_unmatched``).
+CI_TO_THE_LATEST_CREATED_STEP = "ci-report-to-the-latest-created-step"
 
 
 class CiReports(ProtocolRunBase):
@@ -24,6 +30,8 @@ class CiReports(ProtocolRunBase):
             await self._persist(*events)
             return
         step = self.state.ci_target_step()
+        if step is None and self.state.steps and workflow.patched(CI_TO_THE_LATEST_CREATED_STEP):
+            step = self.state.latest_created_step()
         if step is None:
             await self._persist(self._event(EventType.CI_UNMATCHED, f"CI {report.status}: no step has run yet", **meta))
             return

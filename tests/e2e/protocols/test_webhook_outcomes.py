@@ -98,6 +98,20 @@ async def test_ci_failure_fails_the_step_and_blocks_the_protocol(api, worker, se
     assert failed.event_type == "ci_failed" and failed.step_run_id == steps[1].id
 
 
+async def test_ci_failure_with_every_step_pending_fails_the_latest_step(api, worker, sessions, temporal_client):
+    """As the original orchestrator did: no step has changed since it was created, so the latest is the one
+    created last; it fails and the protocol is blocked."""
+    run = await make_run(sessions, await make_project(sessions), "feature-x")
+    await make_step(sessions, run, "pending", 1)
+    await make_step(sessions, run, "pending", 0)
+    answer(await post_gitlab(api, pipeline("failed", "feature-x"), delivery="fail-early"), "Webhook recorded")
+    await ci_applied(temporal_client, run.id)
+    run, steps = await run_and_steps(sessions, run.id)
+    assert [(s.step_index, s.status) for s in steps] == [(0, "failed"), (1, "pending")] and run.status == "blocked"
+    [_, failed] = await events_of(sessions, run.id)
+    assert failed.event_type == "ci_failed" and failed.step_run_id == steps[0].id
+
+
 async def test_merged_pull_request_completes_the_protocol(api, worker, sessions, temporal_client):
     run = await make_run(sessions, await make_project(sessions), "changes")
     await make_step(sessions, run, "needs_qa")

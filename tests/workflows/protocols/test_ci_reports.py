@@ -65,12 +65,22 @@ async def test_a_merged_pull_request_completes_the_run(harness, stubs):
     assert stubs.records.event_types() == ["pr_merged", "protocol_completed"]
 
 
-async def test_a_report_before_any_step_ran_is_recorded_and_changes_nothing(harness, stubs):
-    handle = await harness.start(f.run_input(status="planned", steps=f.step_states("pending")))
+async def test_a_failure_before_any_step_ran_fails_the_step_created_last_and_blocks_the_run(harness, stubs):
+    """As the original orchestrator did: with every step pending, the latest step is the one created last."""
+    steps = [f.step_state(1, 1), f.step_state(2, 0), f.step_state(3, 2)]  # created in the order 1, 2, 3
+    handle = await harness.start(f.run_input(status="planned", steps=steps))
+
+    assert await harness.report_ci(handle, f.ci_report(CiOutcome.FAILURE, status="failure")) == "blocked"
+    assert stubs.records.step_statuses() == ["pending", "pending", "failed"]  # by index: steps 2, 1, 3
+    [failed] = stubs.records.events_of("ci_failed")
+    assert (failed.step_run_id, failed.message) == (3, "CI failure for step 02-step.md")
+
+
+async def test_a_report_for_a_run_without_steps_is_recorded_and_changes_nothing(harness, stubs):
+    handle = await harness.start(f.run_input(status="planned", steps=[]))
 
     assert await harness.report_ci(handle, f.ci_report(CiOutcome.FAILURE, status="failure")) == "planned"
-    assert stubs.records.step_statuses() == ["pending"]
-    assert stubs.records.events[-1].message == "CI failure: no step has run yet"
+    assert stubs.records.event_types() == ["ci_unmatched"]
 
 
 async def test_a_report_for_a_cancelled_run_is_recorded_as_ignored(harness, stubs):
