@@ -1,6 +1,7 @@
-"""The runs whose histories the replay test keeps: a full protocol, a cancelled one and one
-that continued as new. ``record_histories`` drives them and writes each run's history to
-``histories/<name>.json``; ``test_replay`` replays those files against today's code."""
+"""The runs whose histories the replay test keeps: a full protocol, a cancelled one, one
+that continued as new, and one acted on after it finished. ``record_histories`` drives them
+and writes each run's history to ``histories/<name>.json``; ``test_replay`` replays those
+files against today's code."""
 
 from __future__ import annotations
 
@@ -97,12 +98,34 @@ async def continued_as_new(harness: ProtocolRunHarness) -> list[RecordedRun]:
     return [RecordedRun(f"continued-as-new.{i}", handle.id, run_id) for i, run_id in enumerate(runs, 1)]
 
 
+async def acted_on_after_finishing(harness: ProtocolRunHarness) -> list[RecordedRun]:
+    """CI fails before any step ran (the step created last fails, the run is blocked); retry it, approve both:
+    the run completes, and its workflow, still open, opens the pull request and is cancelled."""
+    project = f.project_snapshot(forge_repository="acme/demo")
+    run = f.run_input(id=104, project=project, status="planned", steps=f.step_states("pending", "pending"))
+    handle = await harness.start(run, workflow_id="protocol-run-104")
+    first_run = (await handle.describe()).run_id
+
+    assert await harness.report_ci(handle, f.ci_report(CiOutcome.FAILURE, status="failure", delivery_id="d-1")) \
+        == "blocked"
+    await harness.act_and_settle(handle, Update.RETRY_LATEST)
+    await harness.act(handle, Update.STEP_APPROVE, step_id=1)
+    await harness.act(handle, Update.STEP_APPROVE, step_id=2)
+    assert await harness.settle(handle) == "completed"
+    await harness.act_and_settle(handle, Update.OPEN_PR)
+    await harness.act(handle, Update.CANCEL)
+    assert await harness.settle(handle) == "cancelled"
+    assert (await handle.describe()).run_id == first_run  # one execution did it all
+    return [RecordedRun("acted-on-after-finishing", handle.id, first_run)]
+
+
 Scenario = Callable[[ProtocolRunHarness], Awaitable[list[RecordedRun]]]
-SCENARIOS: list[Scenario] = [full_protocol, cancelled_protocol, continued_as_new]
+SCENARIOS: list[Scenario] = [full_protocol, cancelled_protocol, continued_as_new, acted_on_after_finishing]
 
 #: The workflow id of each recorded scenario, by the name its files start with.
 WORKFLOW_IDS: dict[str, str] = {
     "full-protocol": "protocol-run-101",
     "cancelled": "protocol-run-102",
     "continued-as-new": "protocol-run-103",
+    "acted-on-after-finishing": "protocol-run-104",
 }

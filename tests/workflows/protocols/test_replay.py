@@ -14,17 +14,23 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from tests.workflows.harness import harness_for
 from tests.workflows.protocols.scenarios import HISTORIES, SCENARIOS, WORKFLOW_IDS
 from tests.workflows.protocols.stubs import StubActivities
+from tests.workflows.protocols.variants import ProtocolRunSleepingFirst
 from worker.main import SANDBOX
 from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
 #: Today's histories, plus frozen ones of earlier command shapes still behind a patch
-#: (``v1-activity-writes``: record writes as activities, before ``LOCAL_RECORD_WRITES``).
+#: (``v1-activity-writes``: record writes as activities, before ``LOCAL_RECORD_WRITES``;
+#: ``v2-closed-when-finished``: workflows that returned when the run finished, before ``STAYS_OPEN``, and
+#: a CI failure before any step ran left unmatched, before ``CI_TO_THE_LATEST_CREATED_STEP``).
 CURRENT = sorted(HISTORIES.glob("*.json"))
 RECORDED = sorted(HISTORIES.glob("**/*.json"))
+#: Frozen runs of no scenario of today (recorded once with the code before a patch).
+FROZEN_WORKFLOW_IDS = {"ci-before-any-step": "protocol-run-105"}
 
 
 def replayer_of_todays_code() -> Replayer:
@@ -34,7 +40,8 @@ def replayer_of_todays_code() -> Replayer:
 
 def workflow_id_of(path: Path) -> str:
     """``continued-as-new.2.json`` is a run of scenario ``continued-as-new``."""
-    return WORKFLOW_IDS[path.name.split(".")[0]]
+    name = path.name.split(".")[0]
+    return WORKFLOW_IDS.get(name) or FROZEN_WORKFLOW_IDS[name]
 
 
 def test_every_scenario_has_recorded_histories():
@@ -51,6 +58,20 @@ async def test_recorded_history_replays_on_todays_code(path: Path):
     result = await replayer.replay_workflow(history)  # raises on a non-deterministic change
 
     assert result.replay_failure is None
+
+
+@pytest.mark.parametrize("path", [HISTORIES / "full-protocol.json",
+                                  HISTORIES / "v2-closed-when-finished" / "full-protocol.json"],
+                         ids=["today", "v2-closed-when-finished"])
+async def test_a_change_that_issues_another_command_first_fails_replay(path: Path):
+    """The guard works: the same workflow with one unguarded command added (a timer before anything else)
+    cannot replay what a running workflow already did."""
+    history = WorkflowHistory.from_json(workflow_id_of(path), path.read_text())
+    replayer = Replayer(workflows=[ProtocolRunSleepingFirst], workflow_runner=SANDBOX,
+                        data_converter=pydantic_data_converter)
+
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
