@@ -302,5 +302,5 @@ class UpdateErrorType(StrEnum):
     NOT_FOUND = "NotFound"           # 404 (no eligible step, unknown step)
     INVALID = "Invalid"              # 400
     # 400: Postgres refused the data for good. Also the type of the records activities' non-retryable
-    # failure (activities/db_errors.py), which the workflows turn into a record_rejected event.
+    # failure (integrations/stores/db_errors.py), which the workflows turn into a record_rejected event.
     RECORD_REJECTED = RECORD_REJECTED_ERROR

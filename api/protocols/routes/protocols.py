@@ -16,7 +16,7 @@ from models.protocols.status import ProtocolAction
 
 router = APIRouter(tags=["protocols"])
 
-#: What is particular to actions; the rest of their errors come from their dependencies (api/openapi.py).
+#: What is particular to actions; the rest of their errors come from their dependencies (api/common/openapi.py).
 ACTION_RESPONSES = {
     404: {"description": "No such protocol run or step, or no eligible step"},
     409: {"description": "The action is not allowed from the run's current status"},
