@@ -187,12 +187,6 @@ class ProtocolRunHarness:
             last = [event async for event in run.fetch_history_events()][-1]
             runs.append(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
 
-    async def executions(self, workflow_id: str) -> list[str]:
-        """The run ids of every execution with this workflow id, as Temporal lists them (visibility may
-        lag a moment: the caller waits for what it expects)."""
-        return [execution.run_id async for execution in
-                self.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-
     async def result(self, handle: WorkflowHandle) -> dict[str, Any]:
         return await asyncio.wait_for(handle.result(), WAIT_SECONDS)
 
