@@ -25,6 +25,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not a JSON object, or the event header is missing"},
     401: {"description": "Webhook secret set and the signature or token is missing or wrong; nothing recorded"},
     404: {"description": "No protocol run for `protocol_run_id` or the payload's branch"},
+    409: {"description": "`workflow_closed`: the run's workflow finished by itself, before runs kept their "
+                         "workflow open, and is not started again; the delivery is recorded"},
     503: {"description": "Temporal unreachable; the delivery is recorded, send it again"},
 }
 
