@@ -121,7 +121,7 @@ class TaskHistoryPage(BaseModel):
     offset: int
 
 
-class Ok(BaseModel):
+class StatusSetAnswer(BaseModel):
     """``PUT /api/tasks/{id}/status``: the status is recorded, the issue relabelled and commented."""
 
     ok: Literal[True] = True
@@ -153,7 +153,7 @@ class CallbackAnswer(BaseModel):
     ignored: Literal["unknown_execution", "already_finished"] | None = None
 
 
-class WebhookAnswer(BaseModel):
+class CommentWebhookAnswer(BaseModel):
     """The webhook's decision, by row of its table (absent fields are left out)."""
 
     status: Literal["accepted", "ignored", "not_authorized", "missing_installation", "missing_user_oauth",

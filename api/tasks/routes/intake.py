@@ -1,7 +1,7 @@
 """What starts and ends a run without a session: the GitHub webhook (signed with the webhook
 secret) and the runner's completion callback (signed per execution with the callback secret).
 Both hand the run's workflow what they received (``api.tasks.services.runs``) and answer once it
-recorded it; their answers are ``WebhookAnswer`` and ``CallbackAnswer`` (absent fields left out)."""
+recorded it; their answers are ``CommentWebhookAnswer`` and ``CallbackAnswer`` (absent fields left out)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from api.tasks.services.comment_intake import IssueCommentEvent, take_comment
 from capstan.secrets import tasks_callback_secret
 from capstan.strict_json import JsonRejected, read_json
 from integrations.runners.callback import callback_token
-from models.tasks.public import CallbackAnswer, WebhookAnswer
+from models.tasks.public import CallbackAnswer, CommentWebhookAnswer
 
 #: The OpenAPI security scheme of the runners' callback token (declared in ``api/tasks/router.py``).
 TASKS_CALLBACK_TOKEN = "tasksCallbackToken"
@@ -37,7 +37,7 @@ def _json_body(raw: bytes) -> Any:
 
 
 @router.post(
-    "/api/webhooks/github", status_code=202, response_model=WebhookAnswer, response_model_exclude_none=True,
+    "/api/webhooks/github", status_code=202, response_model=CommentWebhookAnswer, response_model_exclude_none=True,
     summary="Receive a GitHub issue comment",
     description="`X-Hub-Signature-256` (`sha256=` + HMAC-SHA256 of the raw body with "
                 "CAPSTAN_TASKS_WEBHOOK_SECRET) is verified before anything else: 401 `invalid_signature`. "
@@ -52,7 +52,7 @@ def _json_body(raw: bytes) -> Any:
                 "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`, once the "
                 "run's workflow recorded the task and its queued execution. Integers are bounded by their "
                 "columns: an issue number by 2^31 - 1, GitHub's ids by 2^63 - 1 (else 400).",
-    responses={200: {"model": WebhookAnswer, "description": "Refused with a reason (`status`)"},
+    responses={200: {"model": CommentWebhookAnswer, "description": "Refused with a reason (`status`)"},
                400: {"description": "The body is not a JSON object, or not an issue_comment payload (a field "
                                     "missing, of the wrong type, or out of its column's range)"},
                401: {"description": "`invalid_signature`"},
@@ -61,10 +61,10 @@ def _json_body(raw: bytes) -> Any:
 async def github_issue_comment(request: Request, response: Response, db: SessionDep, temporal: TemporalDep,
                                settings: SettingsDep, x_github_event: Annotated[str | None, Header()] = None,
                                x_github_delivery: Annotated[str | None, Header(max_length=200)] = None
-                               ) -> WebhookAnswer:
+                               ) -> CommentWebhookAnswer:
     raw = await request.body()
     if x_github_event != "issue_comment":
-        return WebhookAnswer(status="ignored", reason="event")
+        return CommentWebhookAnswer(status="ignored", reason="event")
     response.status_code, answer = await take_comment(db, temporal, settings, _json_body(raw), x_github_delivery)
     log.info("issue comment delivery %s: %s", x_github_delivery, answer.status)
     return answer

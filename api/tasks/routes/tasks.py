@@ -49,7 +49,7 @@ from models.tasks.history import (
     parse_list_query,
 )
 from models.tasks.ids import TaskId, parse_task_id
-from models.tasks.public import Ok, RetryAnswer, StopAnswer, TaskHistoryPage, TaskPublic, TaskStatusPublic
+from models.tasks.public import RetryAnswer, StatusSetAnswer, StopAnswer, TaskHistoryPage, TaskPublic, TaskStatusPublic
 from models.tasks.status import TaskStatus
 
 router = APIRouter(tags=["tasks"])
@@ -161,21 +161,21 @@ async def read_status(task_id: str, request: Request, signed_in: SessionUser, db
         return await task_status(db, await task_in_scope(db, scope, parsed))
 
 
-@router.put("/api/tasks/{task_id:path}/status", response_model=Ok, responses={
+@router.put("/api/tasks/{task_id:path}/status", response_model=StatusSetAnswer, responses={
     **TASK_RESPONSES, 409: {"description": "`task_running`: a run is working on it; stop it first"}},
     summary="Set a task's status by hand (relabels and comments the issue); the body names the task",
     description="A short workflow relabels and comments the issue with the user's GitHub token, then records "
                 "the status on the task; the answer comes once it is recorded.",
     openapi_extra=json_body(ManualStatusBody))
 async def write_status(task_id: str, body: AnyBody, request: Request, signed_in: SessionUser, db: SessionDep,
-                       temporal: TemporalDep, settings: SettingsDep) -> Ok:
+                       temporal: TemporalDep, settings: SettingsDep) -> StatusSetAnswer:
     change = parse_manual_status(body)
     if str(change.task_id) != str(task_id_of(task_id)):
         raise BadRequest("the body names another task than the path", code="invalid task id")
     async with user_scope(request, db, settings, signed_in) as scope:
         task = await task_in_scope(db, scope, change.task_id)
         await set_status_by_hand(db, temporal, settings, signed_in, task, change)
-    return Ok()
+    return StatusSetAnswer()
 
 
 @route_per_method(router, "/api/tasks/{task_id:path}/retry", ["POST", "PUT"], response_model=RetryAnswer,

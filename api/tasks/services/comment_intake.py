@@ -30,7 +30,7 @@ from models.tasks.agents import agent_catalog, default_agent
 from models.tasks.command import has_mention, parse_command
 from models.tasks.config import is_repo_selected
 from models.tasks.ids import TaskId
-from models.tasks.public import WebhookAnswer
+from models.tasks.public import CommentWebhookAnswer
 from models.tasks.requests import PG_BIGINT_MAX, EnqueueRun, TaskRequest, TaskSource
 from models.tasks.tables import GitHubUserRow
 
@@ -92,8 +92,8 @@ class IssueCommentEvent(_Loose):
     installation: _Installation | None = None
 
 
-def answer(status: str, code: int = 202, **fields: Any) -> tuple[int, WebhookAnswer]:
-    return code, WebhookAnswer(status=status, **fields)
+def answer(status: str, code: int = 202, **fields: Any) -> tuple[int, CommentWebhookAnswer]:
+    return code, CommentWebhookAnswer(status=status, **fields)
 
 
 def parse_event(payload: Any) -> IssueCommentEvent:
@@ -125,7 +125,7 @@ async def signed_in_user(db: AsyncSession, user_id: int, login: str) -> GitHubUs
 
 
 async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, payload: Any,
-                       delivery_id: str | None) -> tuple[int, WebhookAnswer]:
+                       delivery_id: str | None) -> tuple[int, CommentWebhookAnswer]:
     """Rows 3–15 of the decision table (the signature and the event name are checked before)."""
     tasks = settings.tasks
     if not isinstance(payload, dict):
