@@ -53,6 +53,19 @@ def test_security_schemes_are_declared(spec):
     assert headers["gitlabToken"] == ("apiKey", "header", "X-Gitlab-Token")
 
 
+def test_each_credential_is_declared_by_the_surface_that_reads_it(spec):
+    """``api/common`` names only the app's bearer token; every other scheme, and the setting that switches it
+    on, comes from its surface's ``ApiSurface.security_schemes``."""
+    from api.common.openapi import BEARER_SCHEME
+    from api.surfaces import API_SURFACES
+
+    owners = {scheme.name: surface.name for surface in API_SURFACES for scheme in surface.security_schemes}
+    assert set(spec["components"]["securitySchemes"]) == {BEARER_SCHEME.name, *owners}
+    assert {owners[name] for name in ("projectToken", "githubSignature", "gitlabToken")} == {"protocols"}
+    assert (owners["patchAdminToken"], owners["tasksSession"], owners["platformJwt"]) == (
+        "maintenance", "tasks", "platform_v1")
+
+
 MAINTENANCE = ("/flow-events", "/maintenance-attempts", "/workspace-", "/flow-dispatches", "/feed-sources")
 
 
