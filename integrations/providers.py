@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from integrations.http import outside_client
+
 ANTHROPIC_VERSION = "2023-06-01"
 
 
@@ -16,7 +18,7 @@ async def validate_anthropic(api_url: str, key: str, *, timeout: float) -> dict[
     """``GET <anthropic>/v1/models``: 2xx → ``ready``; 401/403 → ``invalid``; else ``error``."""
     headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION, "User-Agent": "capstan"}
     try:
-        async with httpx.AsyncClient(timeout=timeout) as http:
+        async with outside_client(timeout=timeout) as http:
             response = await http.get(f"{api_url.rstrip('/')}/v1/models", headers=headers)
     except httpx.HTTPError as exc:
         return {"ok": False, "status": "error", "message": f"Anthropic is unreachable ({type(exc).__name__})"}

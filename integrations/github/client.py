@@ -21,6 +21,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import jwt
 
+from integrations.http import outside_client
+
 API_VERSION = "2022-11-28"
 USER_AGENT = "capstan"
 #: An installation token is minted again when less than this is left of its life.
@@ -193,7 +195,8 @@ class GitHubClient:
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._owns_client = client is None
-        self._http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+        #: Made on the first call (``_client``): a read answered from a cache makes no connection at all.
+        self._http = client
         self._timeout = timeout
 
     def __repr__(self) -> str:
@@ -206,8 +209,14 @@ class GitHubClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_client:
+        if self._owns_client and self._http is not None:
             await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = outside_client(timeout=httpx.Timeout(self._timeout), follow_redirects=False)
+        return self._http
 
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT,
@@ -220,7 +229,7 @@ class GitHubClient:
                     token: str | None = None, ok_404: bool = False) -> Any:
         token = token or self._token
         doing = f"{method} {path}"
-        response = await _send(self._http, method, f"{self.api_url}{path}", doing, (token,), json=json,
+        response = await _send(self._client(), method, f"{self.api_url}{path}", doing, (token,), json=json,
                                params=params, headers=self._headers(token), timeout=self._timeout)
         _record_rate_limit(response)
         body = _body_of(response)
@@ -377,7 +386,7 @@ async def exchange_oauth_code(web_url: str, client_id: str, client_secret: str, 
     body = {"client_id": client_id, "client_secret": client_secret, "code": code}
     if redirect_uri:
         body["redirect_uri"] = redirect_uri
-    http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    http = client or outside_client(timeout=httpx.Timeout(timeout), follow_redirects=False)
     try:
         response = await _send(http, "POST", f"{web_url.rstrip('/')}/login/oauth/access_token", doing,
                                (client_secret, code), json=body, timeout=timeout,

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from integrations.http import outside_client
+
 log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Capstan-Callback-Token"
@@ -37,7 +39,7 @@ async def post_completion(url: str, token: str, payload: dict[str, Any], *, atte
     Each try carries ``callback_attempt``, ``callback_max_attempts`` and, after a non-2xx answer,
     ``callback_last_http_code``. Returns the last HTTP status (``None``: the server was never reached)."""
     own_client = client is None
-    http = client or httpx.AsyncClient(timeout=timeout)
+    http = client or outside_client(timeout=timeout)
     status: int | None = None
     last_non_2xx: int | None = None
     try:

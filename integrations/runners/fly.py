@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.http import outside_client
 from models.tasks.config import normalise_fly_app_name
 from models.tasks.workflow_io import RunnerLaunch
 
@@ -62,7 +63,7 @@ class FlyApi:
                    ok_404: bool = False) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "User-Agent": "capstan"}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
+            async with outside_client(timeout=self._timeout) as http:
                 response = await http.request(method, f"{self.api_url}{path}", json=json, params=params,
                                               headers=headers)
         except httpx.HTTPError as exc:

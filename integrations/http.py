@@ -1,0 +1,25 @@
+"""What every HTTP client of an outside system shares in one process: the TLS context.
+
+Building a TLS context loads the CA bundle: about 20 ms of CPU here. A client made for one request
+(the GitHub client of a signed-in user's read, a key check, a feed fetch) paid it every time, which
+made every coding-tasks read cost ~29 ms of CPU (bench/reads.py); one context serves them all.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from typing import Any
+
+import httpx
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's TLS context: certifi's CA bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set."""
+    return httpx.create_ssl_context()
+
+
+def outside_client(**options: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for an outside system, on the process's TLS context."""
+    return httpx.AsyncClient(verify=tls_context(), **options)
