@@ -24,6 +24,9 @@ TASKS_OPEN = {"/api/auth/github", "/api/auth/github/callback", "/api/auth/github
               "/api/startup/check", "/api/rate-limit"}
 TASKS_SIGNED = {"/api/webhooks/github": "tasksGithubSignature", "/api/callbacks/complete": "tasksCallbackToken"}
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+#: Error statuses whose body the route documents itself: a maintenance retry or replay whose dispatch failed
+#: answers 502 with the same dispatch record a 202 carries (docs/api/maintenance.md).
+OWN_ERROR_BODIES = {("POST", f"/flow-events/{{event_id}}/{action}", "502") for action in ("retry", "replay")}
 
 
 def document(**settings: Any) -> dict[str, Any]:
@@ -120,7 +123,7 @@ def test_every_error_an_operation_can_answer_is_documented_in_the_error_shape(sp
         if "/actions/" in path:
             assert {"409", "503"} <= codes, (method, path)
         for code, response in responses.items():
-            if code[0] in "45":
+            if code[0] in "45" and (method, path, code) not in OWN_ERROR_BODIES:
                 assert response["content"] == ERROR_REF, (method, path, code)
             assert response["headers"]["X-Request-ID"]["required"] is True
 
