@@ -22,7 +22,8 @@ from activities.tasks.records import task_running
 from capstan.db import SessionFactory
 from capstan.secrets import SecretBox
 from capstan.settings import Settings
-from integrations.github.client import GitHubClient, GitHubError, InstallationTokens
+from integrations.github.app_tokens import InstallationTokens
+from integrations.github.client import GitHubClient, GitHubError
 from integrations.stores.task_runs import active_execution, execution_and_task
 from models.common.base import utcnow
 from models.common.records import RECORD_REJECTED_ERROR

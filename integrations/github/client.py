@@ -9,24 +9,19 @@ error message, a repr or a log line.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import jwt
 
 from integrations.http import outside_client
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "capstan"
-#: An installation token is minted again when less than this is left of its life.
-TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 
 # Scopes that grant others (GitHub's scope hierarchy), for ``GitHubError.missing_scopes``.
 _IMPLIED_SCOPES = {
@@ -152,7 +147,7 @@ def _record_rate_limit(response: httpx.Response) -> None:
     LAST_RATE_LIMIT.remaining, LAST_RATE_LIMIT.reset = remaining, reset
 
 
-def _body_of(response: httpx.Response) -> Any:
+def json_body_of(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -168,7 +163,7 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-async def _send(client: httpx.AsyncClient, method: str, url: str, doing: str, secrets: tuple[str | None, ...],
+async def send_to_github(client: httpx.AsyncClient, method: str, url: str, doing: str, secrets: tuple[str | None, ...],
                 **kwargs: Any) -> httpx.Response:
     """One request; transport failures become ``GitHubError(None, …)`` without httpx internals chained."""
     try:
@@ -229,10 +224,10 @@ class GitHubClient:
                     token: str | None = None, ok_404: bool = False) -> Any:
         token = token or self._token
         doing = f"{method} {path}"
-        response = await _send(self._client(), method, f"{self.api_url}{path}", doing, (token,), json=json,
+        response = await send_to_github(self._client(), method, f"{self.api_url}{path}", doing, (token,), json=json,
                                params=params, headers=self._headers(token), timeout=self._timeout)
         _record_rate_limit(response)
-        body = _body_of(response)
+        body = json_body_of(response)
         if response.is_success:
             return body
         if ok_404 and response.status_code == 404:
@@ -329,81 +324,3 @@ class GitHubClient:
             raise GitHubError(201, "GitHub answered the installation token request without token and expires_at",
                               doing="POST /app/installations/{id}/access_tokens") from None
         return token, expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
-
-
-def app_jwt(app_id: str, private_key_pem: str, now: int | None = None) -> str:
-    """The App's RS256 JWT: ``{iat: now-60, exp: now+540, iss: app_id}`` (GitHub allows at most 10 minutes)."""
-    now = int(time.time()) if now is None else now
-    try:
-        return jwt.encode({"iat": now - 60, "exp": now + 540, "iss": str(app_id)}, private_key_pem,
-                          algorithm="RS256")
-    except (ValueError, TypeError, jwt.PyJWTError):
-        raise ValueError("the GitHub App private key is not a valid RSA private key in PEM form") from None
-
-
-class InstallationTokens:
-    """Installation tokens of one GitHub App, cached per installation until 5 minutes before expiry."""
-
-    def __init__(self, api_url: str, app_id: str, private_key_pem: str, timeout: float, *,
-                 client: httpx.AsyncClient | None = None) -> None:
-        self.api_url = api_url
-        self.app_id = str(app_id)
-        self._private_key_pem = private_key_pem
-        self._timeout = timeout
-        self._client = client
-        self._cache: dict[str, tuple[str, datetime]] = {}
-        self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"InstallationTokens(api_url={self.api_url!r}, app_id={self.app_id!r})"
-
-    async def token(self, installation_id: int | str) -> str:
-        key = str(installation_id)
-        async with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached[1] - datetime.now(UTC) > TOKEN_REFRESH_MARGIN:
-                return cached[0]
-            async with GitHubClient(self.api_url, None, timeout=self._timeout, client=self._client) as github:
-                token, expires_at = await github.create_installation_token(
-                    app_jwt(self.app_id, self._private_key_pem), installation_id)
-            self._cache[key] = (token, expires_at)
-            return token
-
-    def forget(self, installation_id: int | str) -> None:
-        """Drop a cached token (GitHub said it is no longer valid)."""
-        self._cache.pop(str(installation_id), None)
-
-
-async def exchange_oauth_code(web_url: str, client_id: str, client_secret: str, code: str,
-                              redirect_uri: str | None, *, timeout: float,
-                              client: httpx.AsyncClient | None = None) -> str:
-    """Trade a sign-in ``code`` for the user's access token (``POST <web>/login/oauth/access_token``).
-
-    Raises ``GitHubError`` when the exchange itself fails (unreachable, non-2xx) and its subclass
-    ``OAuthTokenMissing`` when GitHub answers without an ``access_token`` (e.g. ``bad_verification_code``).
-    """
-    doing = "OAuth token exchange"
-    body = {"client_id": client_id, "client_secret": client_secret, "code": code}
-    if redirect_uri:
-        body["redirect_uri"] = redirect_uri
-    http = client or outside_client(timeout=httpx.Timeout(timeout), follow_redirects=False)
-    try:
-        response = await _send(http, "POST", f"{web_url.rstrip('/')}/login/oauth/access_token", doing,
-                               (client_secret, code), json=body, timeout=timeout,
-                               headers={"Accept": "application/json", "User-Agent": USER_AGENT})
-    finally:
-        if client is None:
-            await http.aclose()
-    payload = _body_of(response)
-    payload = payload if isinstance(payload, dict) else None
-    if not response.is_success:
-        raise GitHubError(response.status_code, f"GitHub OAuth token exchange failed with HTTP {response.status_code}",
-                          headers=dict(response.headers), body=payload, doing=doing)
-    token = payload.get("access_token") if payload else None
-    if not isinstance(token, str) or not token:
-        reason = " ".join(str(payload[key]) for key in ("error", "error_description")
-                          if payload and payload.get(key))
-        raise OAuthTokenMissing(response.status_code, "GitHub OAuth token exchange answered without an access "
-                                f"token{': ' + reason if reason else ''}", headers=dict(response.headers),
-                                body=payload, doing=doing)
-    return token

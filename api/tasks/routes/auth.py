@@ -42,7 +42,8 @@ from api.tasks.session import (
 )
 from capstan.secrets import SecretsUnreadable, tasks_session_secret
 from capstan.settings import Settings
-from integrations.github.client import GitHubError, OAuthTokenMissing, exchange_oauth_code
+from integrations.github.client import GitHubError, OAuthTokenMissing
+from integrations.github.oauth import exchange_oauth_code
 from models.common.settings import secret_value
 from models.tasks.github_views import GitHubRepository, InstallationDiagnostics
 
