@@ -1,7 +1,7 @@
 """protocol runs: the workflow run id of the execution that last wrote the run (its Web UI link names it)
 
 Revision ID: 0008
-Revises: 0010
+Revises: 0007
 Create Date: 2026-12-07 21:30:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0010'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
