@@ -5,6 +5,7 @@ The same check as ``make lint`` (``lint-imports``), so a test run fails on a lay
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,32 @@ def test_every_import_contract_is_kept():
     broken = report[report.find("Broken contracts"):] if "Broken contracts" in report else report
     assert result.returncode == 0, f"an import contract of pyproject.toml is broken:\n{broken}"
     assert " KEPT" in report and "BROKEN" not in report
+
+
+#: What import-linter cannot name (a subpackage of an external package): ``integrations`` runs in both
+#: processes and outside any Temporal context, so it never reaches for a workflow's or activity's API.
+TEMPORAL_CONTEXT = ("temporalio.workflow", "temporalio.activity", "temporalio.worker")
+
+
+def temporal_context_imports(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith(TEMPORAL_CONTEXT)]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            found += [name for name in [node.module, *names] if name.startswith(TEMPORAL_CONTEXT)][:1]
+    return found
+
+
+def test_integrations_import_no_temporal_workflow_activity_or_worker_module():
+    offenders = {str(path.relative_to(ROOT)): found for path in (ROOT / "integrations").rglob("*.py")
+                 if (found := temporal_context_imports(path.read_text()))}
+    assert not offenders, f"integrations/ must not need a Temporal context (pass a callback): {offenders}"
+
+
+def test_the_check_sees_each_form_of_import():
+    assert temporal_context_imports("from temporalio import activity") == ["temporalio.activity"]
+    assert temporal_context_imports("import temporalio.workflow") == ["temporalio.workflow"]
+    assert temporal_context_imports("from temporalio.worker import Worker") == ["temporalio.worker"]
+    assert temporal_context_imports("from temporalio.exceptions import ApplicationError") == []
