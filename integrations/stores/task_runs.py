@@ -1,12 +1,14 @@
 """The coding tasks' run records both processes read, and the one write that accepts a run.
 
-``record_enqueue`` is the ``enqueue`` Update's write (the run's workflow runs it as a local activity): the
-task, its ``queued`` execution and, for a comment, the delivery, in one transaction. Postgres decides
+``record_enqueue`` is the write that accepts a run, run by the run's workflow as a local activity (in its
+``enqueue`` Update, or as the first step of a comment's run): the task, its ``queued`` execution and, for
+a comment, the delivery, in one transaction. Postgres decides
 every race, never a read-then-write: two requests for one task meet on the partial unique index of
 active executions, two copies of one delivery on its primary key, one comment under two delivery ids on
 the partial unique index of comment ids. The reads before the writes only spare the common case an
 aborted transaction. The write is idempotent: a retry (after a commit whose answer was lost) finds its
-own execution and answers it again.
+own execution, still ``queued``, and answers it again. A comment's execution id is derived from the
+comment, so an execution of that id that has moved on is an earlier run of the same comment: a duplicate.
 """
 
 from __future__ import annotations
@@ -96,8 +98,10 @@ async def record_enqueue(session: AsyncSession, record: EnqueueRecord, branch: s
     answer = EnqueuedRun(execution_id=record.execution_id, branch=branch, request=request)
     try:
         async with session.begin():
-            if await session.get(TaskExecutionRow, record.execution_id) is not None:
-                return answer  # recorded by an earlier try of this write
+            if (existing := await session.get(TaskExecutionRow, record.execution_id)) is not None:
+                if existing.status == TaskStatus.QUEUED:
+                    return answer  # recorded by an earlier try of this write
+                raise DuplicateRequest(existing.task_id)
             if (seen := await _seen_before(session, record)) is not None:
                 raise DuplicateRequest(seen)
             task = await session.get(CodingTaskRow, request.task_id, with_for_update=True)
@@ -109,18 +113,19 @@ async def record_enqueue(session: AsyncSession, record: EnqueueRecord, branch: s
                                      clone_url=request.clone_url)
             else:
                 await _refuse_if_busy(session, task, record)
-            _mirror_request(task, record, branch, now)
+            queued_at = record.accepted_at or now
+            _mirror_request(task, record, branch, queued_at, now)
             session.add(task)
             await session.flush()
             session.add(TaskExecutionRow(
                 id=record.execution_id, task_id=task.id, status=TaskStatus.QUEUED, agent=request.agent,
                 priority=request.priority, instructions=request.instructions, branch=branch,
                 base_branch=request.default_branch, comment_id=request.comment_id, runner=record.runner,
-                requested_by=request.requested_by, requester_user_id=request.requester_user_id, queued_at=now,
-                updated_at=now))
+                requested_by=request.requested_by, requester_user_id=request.requester_user_id,
+                queued_at=queued_at, updated_at=now))
             if record.delivery_id is not None:
                 session.add(TaskDeliveryRow(delivery_id=record.delivery_id, task_id=task.id,
-                                            execution_id=record.execution_id))
+                                            execution_id=record.execution_id, received_at=queued_at))
     except IntegrityError:
         async with session.begin():  # who won: a copy of this delivery or comment, or another run
             if (seen := await _seen_before(session, record)) is not None:
@@ -131,7 +136,8 @@ async def record_enqueue(session: AsyncSession, record: EnqueueRecord, branch: s
     return answer
 
 
-def _mirror_request(task: CodingTaskRow, record: EnqueueRecord, branch: str, now: datetime) -> None:
+def _mirror_request(task: CodingTaskRow, record: EnqueueRecord, branch: str, queued_at: datetime,
+                    now: datetime) -> None:
     """The task shows its latest run: the request's issue, requester and agent, and the run queued."""
     request = record.request
     task.issue_title, task.issue_body, task.issue_url = request.issue_title, request.issue_body, request.issue_url
@@ -141,6 +147,6 @@ def _mirror_request(task: CodingTaskRow, record: EnqueueRecord, branch: str, now
     task.clone_url, task.default_branch = request.clone_url, request.default_branch
     task.agent, task.priority = request.agent, request.priority
     task.execution_id, task.status, task.branch = record.execution_id, TaskStatus.QUEUED, branch
-    task.summary, task.queued_at, task.started_at, task.completed_at = QUEUED_SUMMARY, now, None, None
+    task.summary, task.queued_at, task.started_at, task.completed_at = QUEUED_SUMMARY, queued_at, None, None
     task.updated_at = now
     task.logs = [*task.logs, log_line(now, "info", QUEUED_SUMMARY)]

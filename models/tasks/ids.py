@@ -1,4 +1,4 @@
-"""Task ids (``owner/repo#<issue>``), execution ids (``task_<uuid4>``) and branch names."""
+"""Task ids (``owner/repo#<issue>``), execution ids (``task_<uuid>``) and branch names."""
 
 from __future__ import annotations
 
@@ -35,8 +35,19 @@ def parse_task_id(text: str) -> TaskId | None:
     return TaskId(match.group(1), match.group(2), number)
 
 
+#: The namespace of the execution ids of comments' runs (``uuid5`` of the GitHub comment id).
+COMMENT_RUNS = uuid.UUID("6d1f3b0e-5c2a-5b8e-9a47-c4f1e2d3a5b6")
+
+
 def new_execution_id() -> str:
+    """A dashboard create's or a retry's run: a new random id."""
     return f"task_{uuid.uuid4()}"
+
+
+def comment_execution_id(comment_id: int) -> str:
+    """The run of a GitHub issue comment: the same id whenever (and under whatever delivery id) the comment
+    arrives, so its run's workflow id is too, and Temporal starts it once."""
+    return f"task_{uuid.uuid5(COMMENT_RUNS, str(comment_id))}"
 
 
 def branch_name(handle: str, execution_id: str) -> str:

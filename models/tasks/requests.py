@@ -1,13 +1,15 @@
 """What asks for a run of a task, one shape from the API to the records: ``TaskRequest``.
 
-The API builds it (from a signed comment, a dashboard body, or the task being retried), the
-``enqueue`` Update of the run's workflow carries it, the workflow completes it from GitHub when it
-must (a dashboard task's issue and repository) and records it with its execution, and runs from it.
+The API builds it (from a signed comment, a dashboard body, or the task being retried); the run's
+workflow gets it in its input (an accepted comment: ``CodingTaskInput.intake``) or with its ``enqueue``
+Update (a dashboard create or retry), completes it from GitHub when it must (a dashboard task's issue
+and repository), records it with its execution, and runs from it.
 It holds plain task data and who asked, never a token or key: histories are visible in the Web UI.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -76,7 +78,8 @@ class TaskRequest(BaseModel):
 
 
 class EnqueueRun(BaseModel):
-    """The ``enqueue`` Update: record this request as the run's execution (its id is the workflow's)."""
+    """Record this request as the run's execution (its id is the workflow's): the ``enqueue`` Update's
+    argument, or an accepted comment's in the workflow's input (``CodingTaskInput.intake``)."""
 
     request: TaskRequest
     #: The webhook delivery that asked (``X-GitHub-Delivery``); a second copy of it starts nothing.
@@ -117,6 +120,9 @@ class EnqueueRecord(BaseModel):
     request: TaskRequest
     delivery_id: str | None = None
     retry_of: str | None = None
+    #: When Temporal accepted the run (a comment's: the webhook's answer), recorded as its ``queued_at``;
+    #: ``None``: when it is recorded.
+    accepted_at: datetime | None = None
 
 
 class ResultArrival(BaseModel):

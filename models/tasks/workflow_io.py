@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from models.tasks.requests import EnqueueRun
 from models.tasks.status import FailureStage, RunnerKind, TaskStatus
 
 
@@ -93,6 +94,9 @@ class CodingTaskInput(BaseModel):
     heartbeat_seconds: float = 10.0
     #: How long a runner that exited may take for its result to arrive.
     result_grace_seconds: float = 30.0
+    #: A comment the webhook accepted: the run records it as its first step (no ``enqueue`` Update).
+    #: ``None``: the run is enqueued by its first Update (a dashboard create or retry).
+    intake: EnqueueRun | None = None
 
 
 class RunnerLaunch(BaseModel):

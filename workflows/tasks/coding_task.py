@@ -1,10 +1,17 @@
 """One run of a coding task, from the accepted request to the pull request.
 
-The API starts the workflow with its first Update, ``enqueue`` (update-with-start): the request is read
-from GitHub when it must be (a dashboard task's repository and issue, with the requesting user's token),
-then recorded with its ``queued`` execution in one local write, where Postgres decides every race; the
-Update answers the recorded execution, or a refusal the API answers by its type (a run already
-active, a comment seen before, a retried task that succeeded). A refused run ends at once.
+A dashboard create or retry starts the workflow with its first Update, ``enqueue`` (update-with-start):
+the request is read from GitHub when it must be (a dashboard task's repository and issue, with the
+requesting user's token), then recorded with its ``queued`` execution in one local write, where
+Postgres decides every race; the Update answers the recorded execution, or a refusal the API answers
+by its type (a run already active, a comment seen before, a retried task that succeeded). A refused
+run ends at once.
+
+A comment the webhook accepted is in the workflow's input (``CodingTaskInput.intake``): the webhook
+answers once Temporal has the workflow, with no worker, and the run records the comment as its first
+step, with the same write. A refusal there (a run of the task already active, the delivery or the
+comment recorded before: races the webhook's reads answer in the common case) ends the run quietly,
+with nothing recorded and no GitHub call.
 
 Steps (each an activity, visible in the Web UI): react 👀 to the comment, mint a GitHub token, read
 AGENTS.md, build the prompt, announce ``queued``, check the agent and runner are ready, start the
@@ -77,6 +84,8 @@ ENQUEUE_UPDATE = "enqueue-update"
 ENQUEUE_WAIT = timedelta(minutes=10)
 #: What a run returns when its request was refused (or never arrived): no execution was recorded.
 NOT_ENQUEUED = "not_enqueued"
+#: Refusals that end a comment's run quietly: Postgres found the task busy, or the comment recorded.
+QUIET_REFUSALS = frozenset({Refusal.ALREADY_RUNNING, Refusal.DUPLICATE_REQUEST})
 #: Refusals the ``enqueue`` Update passes on to the API as they are.
 PASSED_ON = frozenset({Refusal.ALREADY_RUNNING, Refusal.DUPLICATE_REQUEST, Refusal.NOT_RETRYABLE,
                        Refusal.GITHUB_REFUSED, RECORD_REJECTED_ERROR})
@@ -98,7 +107,8 @@ class CodingTaskWorkflow(RunnerSteps):
         self._request = request
         self._result: RunnerResult | None = None
         self._recorded: EnqueuedRun | None = None
-        self._enqueue_begun = False
+        #: A comment's run records itself: it takes no ``enqueue`` Update.
+        self._enqueue_begun = request.intake is not None
         self._enqueue_refused = False
         self._main: asyncio.Task | None = None
         self._stop_requested = False
@@ -180,7 +190,12 @@ class CodingTaskWorkflow(RunnerSteps):
 
     @workflow.run
     async def run(self, request: CodingTaskInput) -> str:
-        if workflow.patched(ENQUEUE_UPDATE):
+        if request.intake is not None:
+            recorded = await self._record_intake(request.intake)
+            if recorded is None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return NOT_ENQUEUED
+        elif workflow.patched(ENQUEUE_UPDATE):
             try:
                 await workflow.wait_condition(lambda: self._recorded is not None or self._enqueue_refused,
                                               timeout=ENQUEUE_WAIT)
@@ -217,6 +232,28 @@ class CodingTaskWorkflow(RunnerSteps):
         await asyncio.shield(self._record_final(Transition(
             execution_id=self._request.execution_id, status=TaskStatus.STOPPED, summary=comments.STOPPED_SUMMARY)))
         return TaskStatus.STOPPED
+
+    async def _record_intake(self, intake: EnqueueRun) -> EnqueuedRun | None:
+        """A comment's run records it first: the recorded execution, or ``None`` when Postgres refused it
+        (logged). The write is shielded: a cancel meanwhile (Web UI) lets it finish, then stops the run,
+        so a recorded execution never stays ``queued`` without a run."""
+        write = asyncio.ensure_future(self._record_enqueue(EnqueueRecord(
+            execution_id=self._request.execution_id, runner=self._request.runner, request=intake.request,
+            delivery_id=intake.delivery_id, accepted_at=workflow.info().workflow_start_time)))
+        try:
+            try:
+                self._recorded = await asyncio.shield(write)
+            except asyncio.CancelledError:
+                self._stop_requested = True
+                self._recorded = await write
+        except ApplicationError as refusal:
+            self._enqueue_refused = True
+            if refusal.type not in QUIET_REFUSALS:
+                raise  # the workflow fails, saying why (Postgres refused the data)
+            workflow.logger.info("comment %s (delivery %s) not recorded: %s", intake.request.comment_id,
+                                 intake.delivery_id, refusal.message)
+            return None
+        return self._recorded
 
     async def _record_enqueue(self, record: EnqueueRecord) -> EnqueuedRun:
         """The enqueue write, local (one workflow task) unless Postgres is slow; refusals passed on."""

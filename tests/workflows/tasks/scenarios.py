@@ -1,10 +1,12 @@
 """``CodingTaskWorkflow`` and ``TaskStatusChangeWorkflow`` driven with stub activities, the way the API
-drives them (update-with-start of ``enqueue``, the ``complete`` and ``stop`` Updates, ``set_status``):
-the scenarios their tests check and their replay test records.
+drives them (a comment's run started with its request in its input, update-with-start of ``enqueue``,
+the ``complete`` and ``stop`` Updates, ``set_status``): the scenarios their tests check and their replay
+test records.
 
 ``python -m tests.workflows.tasks.scenarios`` records ``histories/*.json`` anew: only for a deliberate
 change of the workflows' commands, once no running workflow can meet the old code path (else guard the
-change with ``workflow.patched``). ``histories/before-enqueue/`` holds runs recorded before the
+change with ``workflow.patched``); ``python -m tests.workflows.tasks.scenarios <name> …`` records only
+the scenarios named (a new one). ``histories/before-enqueue/`` holds runs recorded before the
 ``enqueue`` Update (the API then recorded the execution and started the workflow, and the result was a
 Signal): they are never re-recorded, and prove such runs still replay.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -28,7 +32,14 @@ from models.tasks.requests import EnqueuedRun, EnqueueRun, ManualStatusChange
 from models.tasks.status import RunnerKind, TaskStatus
 from models.tasks.workflow_io import CodingTaskInput, RunnerResult, UpdateName, WorkflowName
 from tests.workflows.replay_support import record_scenarios
-from tests.workflows.tasks.stubs import TaskStubs, comment_request, dashboard_request, manual_change, task_input
+from tests.workflows.tasks.stubs import (
+    TaskStubs,
+    comment_request,
+    dashboard_request,
+    intake_input,
+    manual_change,
+    task_input,
+)
 from worker.main import SANDBOX
 from workflows.tasks import TASK_WORKFLOWS
 
@@ -44,7 +55,7 @@ class TaskRun:
     client: Client
     stubs: TaskStubs
     handle: WorkflowHandle
-    #: The ``enqueue`` Update's answer, or its refusal.
+    #: The ``enqueue`` Update's answer, or its refusal (neither for a comment's run: it takes no Update).
     recorded: EnqueuedRun | None
     refusal: ApplicationError | None
 
@@ -80,9 +91,17 @@ async def tasks_worker(client: Client, stubs: TaskStubs) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def task_run(client: Client, stubs: TaskStubs, request: CodingTaskInput | None = None,
                    order: EnqueueRun | None = None) -> AsyncIterator[TaskRun]:
-    """The run started as the API starts it: update-with-start of ``enqueue``."""
+    """The run started as the API starts it: a comment's with its request in the input (``intake``), any
+    other by update-with-start of ``enqueue``."""
+    request = request or task_input()
     async with tasks_worker(client, stubs) as queue:
-        start = WithStartWorkflowOperation(WorkflowName.CODING_TASK, request or task_input(), id=f"{queue}:task",
+        if request.intake is not None:
+            handle = await client.start_workflow(WorkflowName.CODING_TASK, request, id=f"{queue}:task",
+                                                 task_queue=queue, result_type=str,
+                                                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            yield TaskRun(client, stubs, handle, None, None)
+            return
+        start = WithStartWorkflowOperation(WorkflowName.CODING_TASK, request, id=f"{queue}:task",
                                            task_queue=queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                                            result_type=str)
         recorded, refusal = None, None
@@ -136,7 +155,14 @@ async def is_refused(run: TaskRun) -> None:
     assert run.refusal is not None and run.refusal.type == "already_running"
 
 
-#: name → (stubs, input, the enqueued request, what the test does while it runs, its final status)
+async def ends_quietly(run: TaskRun) -> None:
+    """A comment's run whose first step Postgres refused: nothing recorded, nothing announced."""
+    assert await run.result() == "not_enqueued"
+    assert run.stubs.transitions == [] and run.stubs.announced == []
+
+
+#: name → (stubs, input, the enqueued request (unused when the input holds the comment), what the test does
+#: while it runs, its final status)
 SCENARIOS: dict[str, tuple[Callable[[], TaskStubs], Callable[[], CodingTaskInput], Callable[[], EnqueueRun],
                            Callable[[TaskRun], Awaitable[None]], str]] = {
     "success": (TaskStubs, task_input, comment_request, succeeds, "success"),
@@ -148,24 +174,30 @@ SCENARIOS: dict[str, tuple[Callable[[], TaskStubs], Callable[[], CodingTaskInput
     "dashboard-success": (TaskStubs, task_input, dashboard_request, succeeds, "success"),
     "refused": (lambda: TaskStubs(refuse="already_running"), task_input, comment_request, is_refused,
                 "not_enqueued"),
+    "comment-intake": (TaskStubs, intake_input, comment_request, succeeds, "success"),
+    "comment-intake-refused": (lambda: TaskStubs(refuse="already_running"), intake_input, comment_request,
+                               ends_quietly, "not_enqueued"),
 }
 #: The manual status's short workflow, recorded beside the runs.
 STATUS_CHANGE = "status-change"
 
 
-async def run_scenarios(client: Client) -> dict[str, tuple[str, str]]:
-    """Each scenario once: name → (workflow id, run id)."""
+async def run_scenarios(client: Client, names: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Each scenario once (or those of ``names``): name → (workflow id, run id)."""
     runs = {}
     for name, (stubs, request, order, drive, expected) in SCENARIOS.items():
+        if names is not None and name not in names:
+            continue
         async with task_run(client, stubs(), request(), order()) as run:
             await drive(run)
             assert await run.result() == expected, name
             runs[name] = (run.handle.id, (await run.handle.describe()).run_id)
-    handle, refusal = await set_status(client, TaskStubs())
-    assert refusal is None
-    runs[STATUS_CHANGE] = (handle.id, (await handle.describe()).run_id)
+    if names is None or STATUS_CHANGE in names:
+        handle, refusal = await set_status(client, TaskStubs())
+        assert refusal is None
+        runs[STATUS_CHANGE] = (handle.id, (await handle.describe()).run_id)
     return runs
 
 
 if __name__ == "__main__":
-    asyncio.run(record_scenarios(run_scenarios, HISTORIES))
+    asyncio.run(record_scenarios(functools.partial(run_scenarios, names=sys.argv[1:] or None), HISTORIES))

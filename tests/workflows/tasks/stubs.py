@@ -12,6 +12,7 @@ from typing import Any, Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from models.common.records import RECORD_REJECTED_ERROR
 from models.tasks.requests import (
     EnqueuedRun,
     EnqueueRecord,
@@ -42,10 +43,15 @@ RunnerPlay = Literal["reports", "hangs", "exits_silently"]
 
 
 def task_input(runner: RunnerKind = RunnerKind.LOCAL, watchdog_seconds: float = 60.0,
-               result_grace_seconds: float = 30.0) -> CodingTaskInput:
+               result_grace_seconds: float = 30.0, intake: EnqueueRun | None = None) -> CodingTaskInput:
     return CodingTaskInput(execution_id=EXECUTION_ID, task_id="acme/widgets#11", runner=runner,
                            watchdog_seconds=watchdog_seconds, heartbeat_seconds=2.0,
-                           result_grace_seconds=result_grace_seconds)
+                           result_grace_seconds=result_grace_seconds, intake=intake)
+
+
+def intake_input(**changes: Any) -> CodingTaskInput:
+    """How the webhook starts a comment's run: the request (and its delivery id) in the workflow's input."""
+    return task_input(intake=comment_request(), **changes)
 
 
 def comment_request(**changes: Any) -> EnqueueRun:
@@ -75,6 +81,9 @@ class TaskStubs:
     runner: RunnerPlay = "reports"
     #: The ``ApplicationError.type`` the enqueue write (or a manual status) refuses with, if any.
     refuse: str | None = None
+    #: When set, the enqueue write waits for it (``enqueue_recording`` says it began).
+    hold_enqueue: asyncio.Event | None = None
+    enqueue_recording: asyncio.Event = field(default_factory=asyncio.Event)
     blocked: str | None = None
     pull_error: str | None = None
     #: How many first reads of the execution find nothing (the API has not committed it yet).
@@ -124,8 +133,11 @@ class TaskStubs:
         @activity.defn(name=ActivityName.RECORD_ENQUEUE)
         async def record_task_enqueue(record: EnqueueRecord) -> EnqueuedRun:
             self.calls.append(ActivityName.RECORD_ENQUEUE)
+            if self.hold_enqueue is not None:
+                self.enqueue_recording.set()
+                await self.hold_enqueue.wait()
             self.enqueued.append(record)
-            if self.refuse in ("already_running", "duplicate_request", "not_retryable"):
+            if self.refuse in ("already_running", "duplicate_request", "not_retryable", RECORD_REJECTED_ERROR):
                 raise ApplicationError(f"refused: {self.refuse}", {"taskId": record.request.task_id},
                                        type=self.refuse, non_retryable=True)
             return EnqueuedRun(execution_id=record.execution_id, branch=f"capstan/{record.execution_id}",
