@@ -353,3 +353,23 @@ async def update_if_running(client: Client, workflow_id: str, update: str, args:
         raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None
     except RuntimeError as exc:
         raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None
+
+
+async def start_new_workflow(client: Client, start: WorkflowStart, *, timeout: float) -> bool:
+    """Start the workflow as a new execution, answered as soon as Temporal has it (no worker needed):
+    ``True``; ``False`` when an execution with its id is running (``id_conflict_policy`` FAIL, whatever
+    ``start_options`` says) or ran before and the start's ``id_reuse_policy`` refuses another. Temporal
+    unreachable, or not answering within ``timeout`` seconds → 503 with ``Retry-After``."""
+    workflow_id = str(start.options["id"])
+    options = {**start.options, "id_conflict_policy": WorkflowIDConflictPolicy.FAIL}
+    try:
+        async with asyncio.timeout(timeout):
+            await client.start_workflow(start.workflow, start.arg, rpc_timeout=timedelta(seconds=timeout), **options)
+        return True
+    except WorkflowAlreadyStartedError:
+        return False
+    except TimeoutError:
+        log.warning("start of %s not answered within %.0fs", workflow_id, timeout)
+        raise unavailable("the workflow service did not answer in time; try again") from None
+    except (RPCError, RuntimeError) as exc:
+        raise await _unreachable(client, exc, f"start of {workflow_id}") from None

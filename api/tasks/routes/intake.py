@@ -1,7 +1,9 @@
 """What starts and ends a run without a session: the GitHub webhook (signed with the webhook
 secret) and the runner's completion callback (signed per execution with the callback secret).
-Both hand the run's workflow what they received (``api.tasks.services.runs``) and answer once it
-recorded it; their answers are ``CommentWebhookAnswer`` and ``CallbackAnswer`` (absent fields left out)."""
+Both hand the run's workflow what they received (``api.tasks.services.runs``): an accepted comment is
+answered as soon as Temporal has its run's workflow (the run records it as its first step), a result once
+the run recorded it. Their answers are ``CommentWebhookAnswer`` and ``CallbackAnswer`` (absent fields left
+out)."""
 
 from __future__ import annotations
 
@@ -49,14 +51,16 @@ def _json_body(raw: bytes) -> Any:
                 "before under another delivery id → 202 `accepted` with `duplicate: true`; no installation → 200 "
                 "`missing_installation`; a commenter who never signed in "
                 "→ 200 `missing_user_oauth`; a repository not selected → 200 `repo_not_selected`; a run already "
-                "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`, once the "
-                "run's workflow recorded the task and its queued execution. Integers are bounded by their "
+                "queued or running → 202 `ignored`/`already_running`; else 202 `accepted` with `taskId`, as soon as "
+                "Temporal has the run's workflow, the request in its input (no worker needed; the run records the "
+                "task and its queued execution as its first step). Integers are bounded by their "
                 "columns: an issue number by 2^31 - 1, GitHub's ids by 2^63 - 1 (else 400).",
     responses={200: {"model": CommentWebhookAnswer, "description": "Refused with a reason (`status`)"},
                400: {"description": "The body is not a JSON object, or not an issue_comment payload (a field "
                                     "missing, of the wrong type, or out of its column's range)"},
                401: {"description": "`invalid_signature`"},
-               503: {"description": "`webhook_secret_not_configured`"}},
+               503: {"description": "`webhook_secret_not_configured`, or Temporal unreachable "
+                                    "(`service_unavailable`, with `Retry-After`)"}},
     openapi_extra=json_body(IssueCommentEvent))
 async def github_issue_comment(request: Request, response: Response, db: SessionDep, temporal: TemporalDep,
                                settings: SettingsDep, x_github_event: Annotated[str | None, Header()] = None,

@@ -2,9 +2,12 @@
 (docs/api/tasks.md).
 
 Only an accepted delivery records its id (and its comment's), so a refused or badly signed one can be
-redelivered. The first matching row answers; nothing after it runs. Rows 10 and 14 are read first, to
-spare the common case a workflow; the run's ``enqueue`` Update decides them for good (Postgres's unique
-indexes), and answers the same way when a copy of the delivery, or of the comment, won a race.
+redelivered. The first matching row answers; nothing after it runs. Rows 10 and 14 are read first. An
+accepted comment's run is started with the request in its workflow's input, and the answer comes as
+soon as Temporal has it (no worker needed: GitHub gives up on a delivery after 10 s). Its workflow id
+is derived from the comment id, so a copy of the comment (same delivery or another) that got past the
+reads is refused by Temporal and answered as a duplicate; the run's first step records it, where
+Postgres decides the rest for good (a run of the task already active: the run ends quietly).
 
 Every integer of the payload is bounded by the column that keeps it: an issue number by ``INTEGER``,
 GitHub's ids by ``BIGINT`` (a payload beyond them is a 400, never a failed write).
@@ -21,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.common.errors import BadRequest
 from api.common.temporal_calls import Client
-from api.tasks.services.runs import INTAKE_REFUSALS, AlreadyRunning, DuplicateRequest, enqueue
+from api.tasks.services.runs import start_comment_run
 from capstan.settings import Settings
 from integrations.stores.task_runs import active_execution, comment_task, delivery_task
 from integrations.stores.task_users import stored_config
@@ -169,11 +172,7 @@ async def take_comment(db: AsyncSession, temporal: Client, settings: Settings, p
         requester_user_id=user.id, source=TaskSource.WEBHOOK, installation_id=event.installation.id,
         clone_url=repo.clone_url, default_branch=repo.default_branch or "main", agent=command.agent,
         priority=command.priority, instructions=command.instructions, comment_id=event.comment.id)
-    try:
-        await enqueue(db, temporal, settings, EnqueueRun(request=request, delivery_id=delivery_id or None),
-                      INTAKE_REFUSALS)
-    except DuplicateRequest as duplicate:
-        return answer("accepted", taskId=duplicate.task_id or task_id, duplicate=True)
-    except AlreadyRunning:
-        return answer("ignored", reason="already_running", taskId=task_id)
+    if not await start_comment_run(db, temporal, settings, EnqueueRun(request=request,
+                                                                      delivery_id=delivery_id or None)):
+        return answer("accepted", taskId=task_id, duplicate=True)
     return answer("accepted", taskId=task_id)

@@ -1,11 +1,16 @@
 """The coding tasks' runs as the API reaches them: every call goes to a run's workflow, through
 ``api.common.temporal_calls``, and is answered once the workflow recorded it.
 
-- **Accepting a run** (a comment, ``POST /api/tasks``, a retry): a new execution id, and its
-  ``CodingTaskWorkflow`` started with its first Update, ``enqueue``, carrying the ``TaskRequest``. The
-  workflow reads GitHub when it must (with the requesting user's token), records the task, the
-  execution and the delivery in one transaction where Postgres decides every race, and answers the
-  recorded execution, or a refusal this module turns into an answer by its type.
+- **Accepting a comment**: its run's ``CodingTaskWorkflow`` started with the ``TaskRequest`` and the
+  delivery id in its input, answered as soon as Temporal has it (no worker needed: GitHub gives up on a
+  delivery after 10 s). The execution id is derived from the comment id, and a second start of that
+  workflow id is refused (``REJECT_DUPLICATE``): a comment starts one run. The run records itself as
+  its first step.
+- **Accepting a dashboard create or retry**: a new execution id, and its ``CodingTaskWorkflow`` started
+  with its first Update, ``enqueue``, carrying the ``TaskRequest``. The workflow reads GitHub when it
+  must (with the requesting user's token), records the task and the execution in one transaction where
+  Postgres decides every race, and answers the recorded execution, or a refusal this module turns into
+  an answer by its type.
 - **Stop** is the ``stop`` Update, **the runner's result** the ``complete`` Update: both only on a
   run whose workflow is open; a run whose workflow has closed is answered from its record.
 - **A status set by hand** is the ``set_status`` Update of a short ``TaskStatusChange`` workflow.
@@ -20,6 +25,7 @@ import uuid
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
 from api.common.errors import ApiError, BadRequest, Conflict, NotFound
@@ -28,6 +34,7 @@ from api.common.temporal_calls import (
     Refusals,
     UpdateOutcome,
     WorkflowStart,
+    start_new_workflow,
     start_with_update,
     update_if_running,
 )
@@ -35,7 +42,7 @@ from api.tasks.services.github_refusals import github_error_of
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.common.records import RECORD_REJECTED_ERROR
-from models.tasks.ids import new_execution_id
+from models.tasks.ids import comment_execution_id, new_execution_id
 from models.tasks.requests import EnqueuedRun, EnqueueRun, ManualStatusChange
 from models.tasks.workflow_io import (
     CodingTaskInput,
@@ -48,22 +55,8 @@ from models.tasks.workflow_io import (
 )
 
 TASK_RUNNING = "a run of this task is queued or running"
-
-
-class RunRefused(Exception):  # noqa: N818 - each subclass is named for the state it reports
-    """A run the workflow would not take: the intake answers these, the dashboard turns them into 409s."""
-
-    def __init__(self, task_id: str | None) -> None:
-        super().__init__(task_id)
-        self.task_id = task_id
-
-
-class AlreadyRunning(RunRefused):
-    pass
-
-
-class DuplicateRequest(RunRefused):
-    pass
+#: How long the webhook waits for Temporal to take a comment's run (GitHub gives up after 10 s).
+COMMENT_START_SECONDS = 5.0
 
 
 class ResultRefused(Exception):  # noqa: N818
@@ -87,13 +80,6 @@ def _record_rejected(error: ApplicationError) -> ApiError:
     return BadRequest(error.message, code="record_rejected")
 
 
-#: How the intake answers a refused ``enqueue``: ``RunRefused`` it turns into a webhook answer.
-INTAKE_REFUSALS: Refusals = {
-    Refusal.ALREADY_RUNNING: lambda error: AlreadyRunning(_detail(error, "taskId")),
-    Refusal.DUPLICATE_REQUEST: lambda error: DuplicateRequest(_detail(error, "taskId")),
-    RECORD_REJECTED_ERROR: _record_rejected,
-}
-
 #: How a dashboard create or retry answers a refused ``enqueue``: 409s, and GitHub's refusal as
 #: ``api.tasks.services.github_data.github_answers`` answers every GitHub failure of a user's request.
 DASHBOARD_REFUSALS: Refusals = {
@@ -112,12 +98,27 @@ async def release_connection(db: AsyncSession) -> None:
     await db.commit()
 
 
-def run_start(settings: Settings, execution_id: str, task_id: str | None) -> WorkflowStart:
+def run_start(settings: Settings, execution_id: str, task_id: str | None,
+              intake: EnqueueRun | None = None) -> WorkflowStart:
+    options: dict[str, Any] = {"id": workflow_id(settings, execution_id), "task_queue": tasks_queue(settings),
+                               "memo": {"taskId": task_id}}
+    if intake is not None:  # a comment's workflow id is the comment's: never a second execution of it
+        options["id_reuse_policy"] = WorkflowIDReusePolicy.REJECT_DUPLICATE
     return WorkflowStart(WorkflowName.CODING_TASK, CodingTaskInput(
         execution_id=execution_id, task_id=task_id, runner=settings.tasks.runner,
         watchdog_seconds=settings.tasks.watchdog_seconds,
-        heartbeat_seconds=settings.temporal.activity_heartbeat_seconds), {
-        "id": workflow_id(settings, execution_id), "task_queue": tasks_queue(settings), "memo": {"taskId": task_id}})
+        heartbeat_seconds=settings.temporal.activity_heartbeat_seconds, intake=intake), options)
+
+
+async def start_comment_run(db: AsyncSession, temporal: Client, settings: Settings, intake: EnqueueRun) -> bool:
+    """Start the run of an accepted comment, its request in the workflow's input; answered once Temporal
+    has it. ``False`` when this comment's run was started before (under whatever delivery id)."""
+    await release_connection(db)
+    request = intake.request
+    if request.comment_id is None:
+        raise ValueError("a comment's run needs the comment id")
+    start = run_start(settings, comment_execution_id(request.comment_id), request.task_id, intake)
+    return await start_new_workflow(temporal, start, timeout=COMMENT_START_SECONDS)
 
 
 async def enqueue(db: AsyncSession, temporal: Client, settings: Settings, order: EnqueueRun,

@@ -27,6 +27,8 @@ from tests.support import make_bare_remote
 WEBHOOK_SECRET = "tasks-webhook-secret-of-the-test"
 #: How long a test waits for a run to end before it fails.
 RUN_SECONDS = 120.0
+#: How often a test looks whether a run recorded itself.
+RECORD_POLL_SECONDS = 0.05
 
 
 class _Server(uvicorn.Server):
@@ -141,7 +143,11 @@ async def run_result(temporal: Client, settings: Settings, execution_id: str, ti
     return await asyncio.wait_for(handle.result(), timeout)
 
 
-async def latest_execution(client: httpx.AsyncClient, task_id: str) -> str:
-    status = await client.get(task_path(task_id))
+async def latest_execution(client: httpx.AsyncClient, task_id: str, timeout: float = RUN_SECONDS) -> str:
+    """The task's latest execution id, once recorded: an accepted comment is recorded by its run's first
+    step, after the webhook answered (there is no event to await but the task appearing)."""
+    async with asyncio.timeout(timeout):
+        while (status := await client.get(task_path(task_id))).status_code == 404:
+            await asyncio.sleep(RECORD_POLL_SECONDS)
     assert status.status_code == 200, status.text
     return status.json()["executionId"]
