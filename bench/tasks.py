@@ -3,11 +3,13 @@
 long a comment takes to become a pull request with the mock agent.
 
 1. intake  A stack with no worker (``capstan dev --workers 0``): the workflows the API starts wait, no
-           runner runs, so only the API's intake is measured (signature, decision table, the task,
-           execution and delivery rows, the workflow start). --clients closed-loop clients post
-           --deliveries signed ``issue_comment`` deliveries, each on an issue of its own (202 ``accepted``
-           with its taskId); then as many copies of one accepted delivery (202 ``duplicate``). Every
-           answer is checked; so are two tasks (queued, workflow running) and the number of workflows.
+           runner runs, so only the API's intake is measured (signature, decision table reads, the start
+           of the run's workflow with the request in its input; the run records the task itself, once a
+           worker comes). --clients closed-loop clients post --deliveries signed ``issue_comment``
+           deliveries, each on an issue of its own (202 ``accepted`` with its taskId); then as many
+           copies of one accepted delivery (202 ``duplicate``: Temporal refuses a second start of the
+           comment's workflow id). Every answer is checked; so are two runs (workflow running, nothing
+           recorded yet) and the number of workflows.
 2. e2e     A second stack with --workers workers. --tasks comments ``@capstan mock …``, --parallel at a
            time: from the delivery until the fake GitHub has the pull request of ``capstan/<executionId>``,
            and until the run's workflow ends ``success``; the branch is checked in the bare repository.

@@ -2,8 +2,9 @@
 
 intake  ``--clients`` closed-loop clients post signed ``issue_comment`` deliveries, each for an issue of its
         own (a new task: 202 ``accepted``), to a stack where no worker serves the tasks queue: what is
-        measured is the API's intake (signature, decision table, task/execution/delivery rows, workflow
-        start); the workflows wait. Then as many copies of one accepted delivery (202 ``duplicate``).
+        measured is the API's intake (signature, decision table reads, the start of the run's workflow with
+        the request in its input); the workflows wait, and would record their runs once a worker came.
+        Then as many copies of one accepted delivery (202 ``duplicate``: Temporal refuses the second start).
 e2e     ``--tasks`` comments ``@capstan mock …``, ``--parallel`` at a time, on a stack with a worker: from the
         delivery until the fake GitHub has the pull request of the run's branch, and until the workflow ends.
         Beside it, the same clone/commit/push as a plain shell script, as many at a time.
@@ -22,7 +23,7 @@ from typing import Any
 from bench.measure import OK, Outcome, PhaseResult, closed_loop, combine, percentile
 from bench.repos import GIT_ENV, git
 from bench.stack import BenchError, CpuSampler, log
-from bench.tasks_world import E2E_REPO, INTAKE_REPO, GitHubWorld, TasksApi, accepted
+from bench.tasks_world import E2E_REPO, INTAKE_REPO, GitHubWorld, TasksApi, accepted, comment_execution, task_path
 
 RUN_TIMEOUT = 300.0           # seconds, one task from the comment to the end of its workflow
 PR_POLL_SECONDS = 0.02        # how often the fake GitHub's pull requests are looked at
@@ -91,13 +92,13 @@ async def measure_intake(api: TasksApi, world: GitHubWorld, args: Any, sampler: 
     finally:
         await asyncio.gather(*(client.aclose() for client in pool))
 
-    # Every accepted delivery queued its task and started one workflow, and nothing ran them.
-    for task_id, _, _ in (batch[0], batch[new.ok - 1]):
-        status = await api.status(task_id)
-        description = await api.workflow(status["executionId"]).describe()
-        if status["status"] != "queued" or description.status.name != "RUNNING":
-            raise BenchError(f"{task_id} is {status['status']}, its workflow {description.status.name}; expected "
-                             "queued and RUNNING (no worker serves the tasks queue)")
+    # Every accepted delivery started one workflow, and nothing ran them: no run recorded itself yet.
+    for task_id, body, _ in (batch[0], batch[new.ok - 1]):
+        description = await api.workflow(comment_execution(body)).describe()
+        recorded = await api.http.get(task_path(task_id))
+        if description.status.name != "RUNNING" or recorded.status_code != 404:
+            raise BenchError(f"{task_id}: its workflow is {description.status.name}, GET status answered "
+                             f"{recorded.status_code}; expected RUNNING and 404 (no worker serves the tasks queue)")
     workflows = await started_workflows(api, warmup + new.ok)
     if workflows != warmup + new.ok:
         raise BenchError(f"{workflows} workflows on {api.queue} after {warmup + new.ok} accepted deliveries")
@@ -162,10 +163,11 @@ async def run_result(api: TasksApi, task_id: str, execution_id: str) -> str:
         cause = failure.cause
         while getattr(cause, "cause", None) is not None:
             cause = cause.cause
-        left = (await api.status(task_id))["status"]
-        hint = " (its first activity read the execution before the API's transaction committed it: the API " \
-               "starts the workflow before its commit)" if "is not recorded" in str(cause) else ""
-        raise BenchError(f"the workflow of {task_id} ({execution_id}) failed: {cause!r}{hint}; the task is "
+        try:
+            left = (await api.status(task_id))["status"]
+        except BenchError:  # the run failed before it recorded itself
+            left = "unrecorded"
+        raise BenchError(f"the workflow of {task_id} ({execution_id}) failed: {cause!r}; the task is "
                          f"left {left}") from None
 
 
@@ -177,7 +179,7 @@ async def run_task(api: TasksApi, world: GitHubWorld, n: int) -> dict[str, Any]:
     accept_s = time.perf_counter() - t0
     if why := accepted(response, task_id):
         raise BenchError(f"the comment on {task_id} was not accepted: {why}")
-    execution_id = (await api.status(task_id))["executionId"]
+    execution_id = comment_execution(body)  # the run records itself once a worker takes it
     branch = f"capstan/{execution_id}"
     pull_seen = asyncio.create_task(first_pull(world, branch, t0))
     try:

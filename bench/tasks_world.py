@@ -159,6 +159,13 @@ class TasksApi:
         return self.temporal.get_workflow_handle(coding_task_workflow_id(self.queue, execution_id))
 
 
+def comment_execution(body: bytes) -> str:
+    """The execution id of the run a signed delivery's comment starts (derived from the comment id)."""
+    from models.tasks.ids import comment_execution_id
+
+    return comment_execution_id(json.loads(body)["comment"]["id"])
+
+
 def accepted(response: Any, task_id: str) -> str | None:
     """Why ``response`` is not the 202 ``accepted`` answer for a new task ``task_id`` (None when it is)."""
     try:
