@@ -27,6 +27,7 @@ async def test_a_run_jammed_by_the_old_build_replays_on_todays_code():
     assert types.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) == 2  # add_steps, then pause
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED not in types  # the step write never finished
 
-    result = await Replayer(workflows=PROTOCOL_WORKFLOWS, workflow_runner=SANDBOX).replay_workflow(history)
+    result = await Replayer(workflows=PROTOCOL_WORKFLOWS, workflow_runner=SANDBOX, debug_mode=True).replay_workflow(
+        history)
 
     assert result.replay_failure is None

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
@@ -20,7 +19,7 @@ from tests.workflows.harness import harness_for
 from tests.workflows.protocols.scenarios import HISTORIES, SCENARIOS, WORKFLOW_IDS
 from tests.workflows.protocols.stubs import StubActivities
 from tests.workflows.protocols.variants import ProtocolRunSleepingFirst
-from worker.main import SANDBOX
+from tests.workflows.replay_support import replayer as replayer_of
 from workflows.protocols.protocol_run import ProtocolRunWorkflow
 
 #: Today's histories, plus frozen ones of earlier command shapes still behind a patch
@@ -35,7 +34,7 @@ FROZEN_WORKFLOW_IDS = {"ci-before-any-step": "protocol-run-105"}
 
 def replayer_of_todays_code() -> Replayer:
     """The workflow as the worker runs it: same sandbox, same payload converter."""
-    return Replayer(workflows=[ProtocolRunWorkflow], workflow_runner=SANDBOX, data_converter=pydantic_data_converter)
+    return replayer_of([ProtocolRunWorkflow])
 
 
 def workflow_id_of(path: Path) -> str:
@@ -67,8 +66,7 @@ async def test_a_change_that_issues_another_command_first_fails_replay(path: Pat
     """The guard works: the same workflow with one unguarded command added (a timer before anything else)
     cannot replay what a running workflow already did."""
     history = WorkflowHistory.from_json(workflow_id_of(path), path.read_text())
-    replayer = Replayer(workflows=[ProtocolRunSleepingFirst], workflow_runner=SANDBOX,
-                        data_converter=pydantic_data_converter)
+    replayer = replayer_of([ProtocolRunSleepingFirst])
 
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
