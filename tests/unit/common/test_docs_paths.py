@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[3]
 TOP = ("api", "workflows", "activities", "integrations", "models", "worker", "capstan", "tests", "docs", "bench",
        "scripts", ".ci")
 #: A repository path: a top-level folder, then path segments; a file ends in an extension, a folder in ``/``.
-PATH = re.compile(r"(?<![\w./-])((?:%s)/(?:[\w.-]+/)*(?:[\w-]+\.(?:py|md|json|toml|sh|ya?ml|txt|mako|ini|cfg)\b|"
-                  r"[\w-]+/))" % "|".join(re.escape(top) for top in TOP))
+TOPS = "|".join(re.escape(top) for top in TOP)
+PATH = re.compile(rf"(?<![\w./-])((?:{TOPS})/(?:[\w.-]+/)*(?:[\w-]+\.(?:py|md|json|toml|sh|ya?ml|txt|mako|ini|cfg)\b|"
+                  r"[\w-]+/))")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
