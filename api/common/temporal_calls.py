@@ -228,14 +228,24 @@ async def _was_accepted(client: Client, workflow_id: str, update: str, args: lis
         return False
 
 
-def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiError:
+def _application_error(exc: WorkflowUpdateFailedError) -> ApplicationError | None:
+    """The ``ApplicationError`` a handler or validator raised, found through the failure's causes."""
     cause = exc.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type in rejections:
-        return rejections[cause.type](cause.message)
+    return cause
+
+
+def _unexpected(exc: WorkflowUpdateFailedError) -> ServiceUnavailable:
     log.error("update failed unexpectedly: %s", exc.cause)
     return unavailable("the action failed in the workflow; see the run's events")
+
+
+def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiError:
+    cause = _application_error(exc)
+    if cause is not None and cause.type in rejections:
+        return rejections[cause.type](cause.message)
+    return _unexpected(exc)
 
 
 async def run_workflow(client: Client, start: WorkflowStart, *, timeout: float, result_type: type[R]) -> R:
@@ -278,13 +288,10 @@ class UpdateOutcome:
 
 
 def _refused(exc: WorkflowUpdateFailedError, refusals: Refusals) -> Exception:
-    cause = exc.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type in refusals:
+    cause = _application_error(exc)
+    if cause is not None and cause.type in refusals:
         return refusals[cause.type](cause)
-    log.error("update failed unexpectedly: %s", exc.cause)
-    return unavailable("the action failed in the workflow; see the run's events")
+    return _unexpected(exc)
 
 
 async def _not_finished(client: Client, workflow_id: str, update: str, args: list[Any], update_id: str,
