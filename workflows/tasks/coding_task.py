@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateName,
         WorkflowName,
     )
-    from workflows.common.failures import failure_reason, raise_if_cancelled
+    from workflows.common.failures import failure_reason, raise_if_cancelled, update_refusal
     from workflows.common.records import (
         LOCAL_WRITE_BUDGET,
         RECORDS_RETRY,
@@ -92,12 +92,8 @@ PASSED_ON = frozenset({Refusal.ALREADY_RUNNING, Refusal.DUPLICATE_REQUEST, Refus
 
 
 def passed_on(error: ActivityError) -> ApplicationError:
-    """An activity's refusal as the Update's own (same type and details), or why the request failed."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type in PASSED_ON:
-        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
-    return ApplicationError(f"the run could not be queued: {failure_reason(error)}", type="enqueue_failed",
-                            non_retryable=True)
+    """An activity's refusal as the ``enqueue`` Update's own (same type and details), or why it failed."""
+    return update_refusal(error, PASSED_ON, "the run could not be queued", "enqueue_failed")
 
 
 @workflow.defn(name=WorkflowName.CODING_TASK)

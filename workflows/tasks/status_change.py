@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from models.common.records import RECORD_REJECTED_ERROR
     from models.tasks.requests import ManualStatusChange
     from models.tasks.workflow_io import ActivityName, Refusal, UpdateName, WorkflowName
-    from workflows.common.failures import failure_reason
+    from workflows.common.failures import update_refusal
     from workflows.common.records import execute_local_write
     from workflows.common.retry import bounded_retry
 
@@ -32,11 +32,7 @@ PASSED_ON = frozenset({Refusal.ALREADY_RUNNING, Refusal.GITHUB_REFUSED, Refusal.
 
 
 def _passed_on(error: ActivityError) -> ApplicationError:
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type in PASSED_ON:
-        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
-    return ApplicationError(f"the status could not be set: {failure_reason(error)}", type="status_change_failed",
-                            non_retryable=True)
+    return update_refusal(error, PASSED_ON, "the status could not be set", "status_change_failed")
 
 
 @workflow.defn(name=WorkflowName.TASK_STATUS_CHANGE)
