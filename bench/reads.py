@@ -71,7 +71,8 @@ async def stack(root: Path) -> AsyncIterator[dict[str, str]]:
 
 async def clone_rows(conn: Any, table: str, where: str, copies: int, replace: dict[str, str]) -> None:
     """``copies`` copies of the rows of ``table`` matching ``where``, with the SQL expressions of ``replace``
-    (which may use ``:k``, the copy's number) in place of those columns; identity columns count on."""
+    (which may use ``:k``, the copy's number) in place of those columns; identity columns count on.
+    ``where`` must not match the copies (each copy would be copied again)."""
     columns = [row[0] for row in await conn.execute(text(
         "SELECT column_name FROM information_schema.columns WHERE table_name = :t AND is_identity = 'NO' "
         "AND is_generated = 'NEVER' ORDER BY ordinal_position"), {"t": table})]
@@ -119,7 +120,8 @@ async def seed_maintenance(api: httpx.AsyncClient, engine: Any, rows: int) -> di
                          {"id": "id || '-' || :k"})
         await clone_rows(conn, "maintenance_attempts", f"attempt_id = '{attempt['id']}'", rows,
                          {"attempt_id": "attempt_id || '-' || :k", "event_id": "event_id || '-' || :k"})
-        await clone_rows(conn, "maintenance_workspace_runs", "true", rows, {"id": "id || '-' || :k"})
+        run_id = (await conn.execute(text("SELECT min(id) FROM maintenance_workspace_runs"))).scalar_one()
+        await clone_rows(conn, "maintenance_workspace_runs", f"id = '{run_id}'", rows, {"id": "id || '-' || :k"})
     return {"maintenance attempts": "/maintenance-attempts", "a maintenance attempt":
             f"/maintenance-attempts/{attempt['id']}", "flow events": "/flow-events",
             "workspace runs": "/workspace-runs"}
