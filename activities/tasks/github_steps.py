@@ -30,7 +30,7 @@ from models.common.records import RECORD_REJECTED_ERROR
 from models.tasks.comments import comment_body
 from models.tasks.labels import next_labels
 from models.tasks.requests import ManualStatusChange, TaskRequest
-from models.tasks.status import Priority, progress_of
+from models.tasks.status import TaskPriority, progress_of
 from models.tasks.tables import CodingTaskRow, GitHubUserRow, TaskExecutionRow
 from models.tasks.views import comment_marker, iso, log_line
 from models.tasks.workflow_io import ActivityName, PullRequest, PullRequestInput, Refusal, Transition
@@ -161,7 +161,7 @@ class GitHubSteps:
             if await active_execution(session, task.id) is not None:
                 raise task_running(task.id)
         agent = change.agent or task.agent
-        priority = change.priority or Priority.parse(task.priority)
+        priority = change.priority or TaskPriority.parse(task.priority)
         marker = {"taskId": task.id, "executionId": task.execution_id, "agent": agent, "priority": priority.value,
                   "status": change.status.value, "progress": progress_of(change.status),
                   "createdAt": iso(task.created_at), "updatedAt": iso(utcnow()), "summary": change.summary,

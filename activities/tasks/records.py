@@ -28,7 +28,7 @@ from integrations.stores.task_runs import (
 from models.common.base import utcnow
 from models.tasks.ids import branch_name
 from models.tasks.requests import EnqueuedRun, EnqueueRecord, ManualStatusChange, ResultArrival
-from models.tasks.status import TERMINAL_STATUSES, Priority, TaskStatus, can_transition
+from models.tasks.status import TERMINAL_STATUSES, TaskPriority, TaskStatus, can_transition
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow
 from models.tasks.views import log_line
 from models.tasks.workflow_io import ActivityName, Refusal, Transition
@@ -145,7 +145,7 @@ class TaskRecords:
             now = utcnow()
             task.status, task.summary = change.status, change.summary
             task.agent = change.agent or task.agent
-            task.priority = (change.priority or Priority.parse(task.priority)).value
+            task.priority = (change.priority or TaskPriority.parse(task.priority)).value
             task.updated_at = now
             task.logs = [*task.logs, log_line(now, "info", f"Status set by hand: {change.summary}")]
             session.add(task)

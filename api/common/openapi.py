@@ -175,6 +175,24 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
+def _add_component(models: dict[str, Any], name: str, definition: dict[str, Any]) -> None:
+    """Add a schema of a body a route reads itself; two different models under one name would make one
+    route's document describe another's (two ``Priority`` enums once did), so that fails at once."""
+    known = models.get(name)
+    if known is not None and _shape(known) != _shape(definition):
+        raise ValueError(f"two different schemas are named {name!r} in the OpenAPI document: rename one model")
+    models[name] = definition
+
+
+def _shape(schema: Any) -> Any:
+    """A schema without its defaults: a model both read (a body) and answered documents them only as input."""
+    if isinstance(schema, dict):
+        return {key: _shape(value) for key, value in schema.items() if key != "default"}
+    if isinstance(schema, list):
+        return [_shape(value) for value in schema]
+    return schema
+
+
 def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], schemes: Sequence[SecurityScheme],
                  settings: Settings, gates: GateTable | None = None) -> dict[str, Any]:
     """Write the errors and security of every operation of ``routes`` into FastAPI's ``schema``, naming the
@@ -191,8 +209,8 @@ def document_api(schema: dict[str, Any], routes: Iterable[BaseRoute], schemes: S
     models["ErrorResponse"] = error_schema
     for name, model in _BODY_MODELS.items():
         body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        models.update(body_schema.pop("$defs", {}))
-        models[name] = body_schema
+        for component, definition in {**body_schema.pop("$defs", {}), name: body_schema}.items():
+            _add_component(models, component, definition)
     components["securitySchemes"] = {scheme.name: dict(scheme.spec) for scheme in schemes}
     names = [scheme.name for scheme in schemes]
     enforced = {scheme.name for scheme in schemes if scheme.enforced(settings)}

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from models.tasks.status import Priority, TaskStatus
+from models.tasks.status import TaskPriority, TaskStatus
 
-PriorityValue = Priority | Literal[1, 2, 3]
+PriorityValue = TaskPriority | Literal[1, 2, 3]
 
 
 class CreateTaskBody(BaseModel):

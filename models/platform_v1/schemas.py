@@ -118,14 +118,14 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Priority(StrEnum):
+class TicketPriority(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
 
 
-PRIORITY_RANK = tuple(Priority)
+PRIORITY_RANK = tuple(TicketPriority)
 
 
 class Ticket(Body):
@@ -133,7 +133,7 @@ class Ticket(Body):
     title: Name
     description: Text | None = None
     status: TicketStatus = TicketStatus.NEW
-    priority: Priority = Priority.MEDIUM
+    priority: TicketPriority = TicketPriority.MEDIUM
     assetId: Ref | None = None
     contactId: Ref | None = None
     assignee: Short | None = None

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from models.tasks.agents import normalise_agent
-from models.tasks.status import Priority
+from models.tasks.status import TaskPriority
 
 # The first one sets the priority; a value other than these three stays in the text.
 _PRIORITY_FLAG = re.compile(r"[ \t]*--priority=(low|normal|high)(?![\w-])", re.IGNORECASE)
@@ -19,7 +19,7 @@ class Command:
     #: Whether the comment named the agent (else it is the commenter's default).
     explicit: bool
     instructions: str
-    priority: Priority
+    priority: TaskPriority
 
 
 def _mention(handle: str) -> re.Pattern[str]:
@@ -46,9 +46,9 @@ def parse_command(body: str, handle: str, known_agents: Collection[str], default
         agent, explicit, instructions = normalise_agent(tokens[0]), True, " ".join(tokens[1:])
     else:
         agent, explicit, instructions = default_agent, False, remainder
-    priority = Priority.NORMAL
+    priority = TaskPriority.NORMAL
     flag = _PRIORITY_FLAG.search(instructions)
     if flag:
-        priority = Priority(flag.group(1).lower())
+        priority = TaskPriority(flag.group(1).lower())
         instructions = (instructions[:flag.start()] + instructions[flag.end():]).strip()
     return Command(agent=agent, explicit=explicit, instructions=instructions, priority=priority)

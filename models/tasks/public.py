@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from models.tasks.status import FailureStage, Priority, RunnerKind, TaskStatus
+from models.tasks.status import FailureStage, RunnerKind, TaskPriority, TaskStatus
 
 
 class LogLine(TypedDict):
@@ -38,7 +38,7 @@ class TaskPublic(BaseModel):
     progress: int = Field(description="0 queued, 10 running, 100 ended")
     agent: str
     priority: int = Field(description="1 low, 2 normal, 3 high")
-    priorityName: Priority
+    priorityName: TaskPriority
     repoOwner: str
     repoName: str
     issueNumber: int
@@ -95,7 +95,7 @@ class TaskStatusPublic(BaseModel):
     progress: int
     agent: str
     priority: int
-    priorityName: Priority
+    priorityName: TaskPriority
     executionId: str | None
     branch: str | None
     commitHash: str | None

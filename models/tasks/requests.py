@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from models.common.limits import PG_INTEGER_MAX
 from models.tasks.ids import TaskId
-from models.tasks.status import Priority, TaskStatus
+from models.tasks.status import TaskPriority, TaskStatus
 
 #: The largest value of a Postgres ``BIGINT`` column (GitHub's user, comment and installation ids).
 PG_BIGINT_MAX = 2**63 - 1
@@ -60,7 +60,7 @@ class TaskRequest(BaseModel):
     #: The branch the pull request targets.
     default_branch: str = "main"
     agent: str
-    priority: Priority = Priority.NORMAL
+    priority: TaskPriority = TaskPriority.NORMAL
     instructions: str = ""
     #: The comment that asked (a webhook run reacts 👀 to it; one comment starts at most one run).
     comment_id: int | None = Field(default=None, ge=1, le=PG_BIGINT_MAX)
@@ -107,8 +107,8 @@ class EnqueuedRun(BaseModel):
         return cls(execution_id=loaded["execution_id"], branch=loaded["branch"], request=TaskRequest(
             repo_owner=loaded["repo_owner"], repo_name=loaded["repo_name"], issue_number=loaded["issue_number"],
             issue_title=loaded["issue_title"], issue_body=loaded["issue_body"], clone_url=loaded["clone_url"],
-            default_branch=loaded["base_branch"], agent=loaded["agent"], priority=Priority.parse(loaded["priority"]),
-            instructions=loaded["instructions"], comment_id=comment_id,
+            default_branch=loaded["base_branch"], agent=loaded["agent"],
+            priority=TaskPriority.parse(loaded["priority"]), instructions=loaded["instructions"], comment_id=comment_id,
             source=TaskSource.WEBHOOK if comment_id is not None else TaskSource.DASHBOARD))
 
 
@@ -142,7 +142,7 @@ class ManualStatusChange(BaseModel):
     status: TaskStatus
     summary: str
     agent: str | None = None
-    priority: Priority | None = None
+    priority: TaskPriority | None = None
     pr_url: str | None = None
     pr_number: int | None = Field(default=None, ge=1, le=PG_INTEGER_MAX)
     requester_user_id: int = Field(ge=1, le=PG_BIGINT_MAX)

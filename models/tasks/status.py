@@ -24,17 +24,17 @@ class FailureStage(StrEnum):
     PR = "pr"
 
 
-class Priority(StrEnum):
+class TaskPriority(StrEnum):
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
 
     @property
     def number(self) -> int:
-        return {Priority.LOW: 1, Priority.NORMAL: 2, Priority.HIGH: 3}[self]
+        return {TaskPriority.LOW: 1, TaskPriority.NORMAL: 2, TaskPriority.HIGH: 3}[self]
 
     @classmethod
-    def parse(cls, value: object) -> Priority:
+    def parse(cls, value: object) -> TaskPriority:
         """A word (any case) or 1|2|3 (number or digit string); ``ValueError`` otherwise."""
         if isinstance(value, bool):
             raise ValueError("priority must be low, normal or high")

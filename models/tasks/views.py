@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.tasks.public import ExecutionPublic, TaskPublic, TaskStatusPublic
-from models.tasks.status import FailureStage, Priority, RunnerKind, TaskStatus, progress_of
+from models.tasks.status import FailureStage, RunnerKind, TaskPriority, TaskStatus, progress_of
 from models.tasks.tables import CodingTaskRow, TaskExecutionRow
 
 _FAILED = {TaskStatus.FAILED, TaskStatus.TIMED_OUT}
@@ -33,11 +33,11 @@ def log_line(at: datetime, level: str, message: str) -> dict[str, str | None]:
     return {"time": iso(at), "level": level, "message": message}
 
 
-def _priority(word: str) -> Priority:
+def _priority(word: str) -> TaskPriority:
     try:
-        return Priority.parse(word)
+        return TaskPriority.parse(word)
     except ValueError:
-        return Priority.NORMAL
+        return TaskPriority.NORMAL
 
 
 def _stage(stage: str | None) -> FailureStage | None:

@@ -34,7 +34,7 @@ from models.tasks.config import is_repo_selected
 from models.tasks.ids import TaskId
 from models.tasks.public import RetryAnswer, StopAnswer
 from models.tasks.requests import EnqueueRun, ManualStatusChange, NewIssue, TaskRequest, TaskSource
-from models.tasks.status import ACTIVE_STATUSES, Priority, RunnerKind, TaskStatus
+from models.tasks.status import ACTIVE_STATUSES, RunnerKind, TaskPriority, TaskStatus
 from models.tasks.tables import CodingTaskRow
 
 REPO_NOT_SELECTED = "Repository is not selected in Settings. Add it under Settings > Repositories first."
@@ -59,7 +59,7 @@ class CreateBody:
     issue_title: str | None
     issue_body: str | None
     agent: str
-    priority: Priority
+    priority: TaskPriority
 
 
 def _optional_text(body: dict[str, Any], name: str) -> str | None:
@@ -95,7 +95,7 @@ def parse_create_body(body: Any) -> CreateBody:
         raise BadRequest("issueNumber or prompt is required", code="issueNumber or prompt is required")
     agent = _optional_text(body, "agent")
     try:
-        priority = Priority.parse(body["priority"]) if body.get("priority") is not None else Priority.NORMAL
+        priority = TaskPriority.parse(body["priority"]) if body.get("priority") is not None else TaskPriority.NORMAL
     except ValueError as error:
         raise BadRequest(str(error), code="invalid_priority") from None
     return CreateBody(repo_owner=owner.strip(), repo_name=name.strip(), issue_number=issue_number, prompt=prompt,
@@ -159,7 +159,7 @@ async def retry_task(db: AsyncSession, temporal: Client, settings: Settings, sig
         issue_title=task.issue_title, issue_body=task.issue_body, issue_url=task.issue_url,
         created_by=task.created_by, requested_by=signed_in.user.login, requester_user_id=signed_in.user.id,
         source=TaskSource(task.source), installation_id=task.installation_id, clone_url=task.clone_url,
-        default_branch=task.default_branch, agent=agent, priority=Priority.parse(priority),
+        default_branch=task.default_branch, agent=agent, priority=TaskPriority.parse(priority),
         instructions=latest.instructions if latest else "", github_read="repository")
     recorded = await enqueue(db, temporal, settings, EnqueueRun(request=request, retry_of=task.execution_id),
                              DASHBOARD_REFUSALS)
@@ -194,7 +194,7 @@ class ManualStatus:
     status: TaskStatus
     summary: str
     agent: str | None
-    priority: Priority | None
+    priority: TaskPriority | None
     pr_url: str | None
     pr_number: int | None
 
@@ -215,7 +215,7 @@ def parse_manual_status(body: Any) -> ManualStatus:
         raise BadRequest(f"status must be one of {', '.join(TaskStatus)}", code="invalid_status",
                          extra={"allowed": list(TaskStatus)}) from None
     try:
-        priority = Priority.parse(body["priority"]) if body.get("priority") is not None else None
+        priority = TaskPriority.parse(body["priority"]) if body.get("priority") is not None else None
     except ValueError as error:
         raise BadRequest(str(error), code="invalid_priority") from None
     agent = _optional_text(body, "agent")

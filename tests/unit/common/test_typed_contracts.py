@@ -109,3 +109,20 @@ def test_the_check_tells_a_bare_object_from_a_typed_one():
     assert not typed(spec, {"type": "object"})
     assert not typed(spec, {"type": "object", "additionalProperties": True})
     assert not typed(spec, {})
+
+
+def test_two_different_models_under_one_name_fail_the_document():
+    """A body model's enum once replaced another surface's of the same name in the document (two
+    ``Priority`` enums), so the platform's tickets were documented with the coding tasks' priorities."""
+    from api.common.openapi import _add_component
+
+    models = {"Priority": {"enum": ["low", "medium", "high", "critical"], "type": "string"}}
+    _add_component(models, "Priority", {"enum": ["low", "medium", "high", "critical"], "type": "string"})
+    with pytest.raises(ValueError, match="Priority"):
+        _add_component(models, "Priority", {"enum": ["low", "normal", "high"], "type": "string"})
+
+
+def test_the_priorities_of_tickets_and_of_tasks_are_documented_apart(app):
+    schemas = app.openapi()["components"]["schemas"]
+    assert schemas["TicketPriority"]["enum"] == ["low", "medium", "high", "critical"]
+    assert schemas["TaskPriority"]["enum"] == ["low", "normal", "high"]
