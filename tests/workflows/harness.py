@@ -138,12 +138,16 @@ class ProtocolRunHarness:
     async def settle(self, handle: WorkflowHandle) -> str:
         """Wait until the work the actions queued is done; the run's status (from the workflow's
         result when its workflow closed: a run started before ``STAYS_OPEN``, or cancelled in Temporal)."""
-        try:
-            return await asyncio.wait_for(handle.execute_update(Update.WAIT_IDLE, result_type=str), WAIT_SECONDS)
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-        return (await self.result(handle))["status"]
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                try:
+                    return await handle.execute_update(Update.WAIT_IDLE, result_type=str)
+                except RPCError as error:
+                    if error.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                # The run the Update reached closed: it continued as new (ask the next run) or finished.
+                if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    return (await self.result(handle))["status"]
 
     async def act_and_settle(self, handle: WorkflowHandle, update: str, step_id: int | None = None,
                              arg: Any = None) -> ActionResult:
