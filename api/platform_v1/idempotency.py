@@ -11,7 +11,7 @@ workspace (or ``platform``), route the method and template (``POST /api/v1/ticke
   duplicates, never a read-then-write), the route runs, and its answer (status, body, ETag and Location)
   is stored with the key. A write stores it in its own transaction (``IdempotencyKey.commit``), so a crash
   cannot leave a change without its answer; what a route answers without writing is stored after it;
-- the same key with the same request (method, path and the body's canonical JSON) → the stored answer
+- the same key with the same request (method, path and query string, and the body's canonical JSON) → the stored answer
   again, with ``Idempotent-Replayed: true``;
 - the same key with another request → 422 ``idempotency_key_reused``;
 - the same key while the first request is still in flight → 409 ``idempotency_key_in_flight``
@@ -114,7 +114,7 @@ async def reserve_key(request: Request, caller: CallerDep) -> IdempotencyKey:
     """The key's dependency, after the route's access check: reserve the key, or replay its answer."""
     route: PlatformRoute = request.scope["route"]
     key = _key(request)
-    print_ = RequestPrint(request.method, request.url.path, await request.body())
+    print_ = RequestPrint(request.method, request.url.path, await request.body(), request.url.query)
     held = await keys_of(request).reserve(caller.workspace_id or "platform", caller.actor,
                                           f"{request.method} {route.path_format}", key, print_)
     if isinstance(held, StoredAnswer):

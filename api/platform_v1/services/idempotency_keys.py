@@ -4,11 +4,15 @@ release it. No HTTP here: ``api.platform_v1.idempotency`` reads the header, repl
 A key is stored under (scope, principal, route, key) with the fingerprint of its request; the same key
 with the same request replays the stored answer, with another request it is 422 ``idempotency_key_reused``.
 
-The fingerprint hashes the method, the path and the body's **canonical JSON** (keys sorted, no whitespace,
-non-ASCII escaped), so the same body sent with its keys in another order or other spacing is the same
-request. A body that is not JSON is fingerprinted as its bytes. Keys reserved before fingerprints were
-canonical hold the hash of the body's bytes: ``RequestPrint.matches`` accepts that form too, so their
-identical retries still replay until they expire (``CAPSTAN_IDEMPOTENCY_TTL_HOURS``).
+The fingerprint hashes the method, the path with its query string, and the body's **canonical JSON** (keys
+sorted, no whitespace, non-ASCII escaped), so the same body sent with its keys in another order or other
+spacing is the same request, and ``?a=1`` is another request than ``?a=2``. The query is canonical too (its
+parameters sorted, percent-encoded one way). A body that is not JSON is fingerprinted as its bytes.
+
+Older forms still match their identical retries until they expire (``CAPSTAN_IDEMPOTENCY_TTL_HOURS``), as
+``RequestPrint.matches`` accepts them: keys reserved before fingerprints were canonical hold the hash of the
+body's bytes, and keys reserved before the query counted hold the hash of the path alone (such a key replays
+for its path whatever the query; it cannot tell, and it lives one TTL at most).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
@@ -41,9 +46,10 @@ class KeyReused(ApiError):
     status_code, code = 422, "idempotency_key_reused"
 
 
-def _digest(method: str, path: str, body: bytes) -> str:
+def _digest(method: str, path: str, body: bytes, *more: bytes) -> str:
+    """sha256 of the length-prefixed parts: the three of the older forms, four (the query last) of the current."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), body, *more):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -60,27 +66,39 @@ def canonical_json(body: bytes) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """The fingerprint a key is stored with: the method, the path and the body's canonical JSON."""
-    return _digest(method, path, canonical_json(body))
+def canonical_query(query: str) -> bytes:
+    """The query string in one form (parameters sorted, blank values kept, percent-encoded one way):
+    ``b=2&a=1`` and ``a=1&b=%32`` are one query."""
+    return urlencode(sorted(parse_qsl(query, keep_blank_values=True))).encode()
+
+
+def fingerprint(method: str, path: str, body: bytes, query: str = "") -> str:
+    """The fingerprint a key is stored with: the method, the path, the body's canonical JSON and the canonical
+    query (a fourth part even when empty, so no current fingerprint equals one of the older forms)."""
+    return _digest(method, path, canonical_json(body), canonical_query(query))
 
 
 @dataclass(frozen=True)
 class RequestPrint:
-    """What tells one request from another for its key: method, path and body."""
+    """What tells one request from another for its key: method, path, query string and body."""
 
     method: str
     path: str
     body: bytes
+    query: str = ""
 
     @cached_property
     def current(self) -> str:
-        return fingerprint(self.method, self.path, self.body)
+        return fingerprint(self.method, self.path, self.body, self.query)
 
     def matches(self, stored: str) -> bool:
-        """Whether a stored fingerprint is this request's: canonical, or (a key reserved before fingerprints
-        were canonical) the hash of the same bytes."""
-        return stored == self.current or stored == _digest(self.method, self.path, self.body)
+        """Whether a stored fingerprint is this request's: the current form, or an older one of the same
+        request: the hash of the body's bytes (before fingerprints were canonical), or of the path without
+        the query (before the query counted)."""
+        if stored == self.current:
+            return True
+        older = {_digest(self.method, self.path, self.body), _digest(self.method, self.path, canonical_json(self.body))}
+        return stored in older
 
 
 @dataclass(frozen=True)
@@ -169,8 +187,8 @@ class Keys:
             if row is None:
                 return None
             if not request.matches(row.fingerprint):
-                raise KeyReused("this Idempotency-Key was used for another request (another body or path); use a "
-                                "new key for a new operation")
+                raise KeyReused("this Idempotency-Key was used for another request (another body, path or query); "
+                                "use a new key for a new operation")
             if row.status_code is not None:
                 return StoredAnswer(row.status_code, (row.response_body or "").encode(),
                                     dict(row.response_headers or {}))

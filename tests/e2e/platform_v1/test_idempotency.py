@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.platform_v1.services.idempotency_keys import fingerprint
+from api.platform_v1.services.idempotency_keys import canonical_json, fingerprint
 from capstan.devstack.ports import free_port
 from capstan.settings import Settings
 from models.platform_v1.settings import PlatformSettings
@@ -250,6 +250,27 @@ async def test_a_key_stored_before_fingerprints_were_canonical_replays_its_ident
         await conn.execute(text("UPDATE platform_idempotency_keys SET fingerprint = :print WHERE key = :key"),
                            {"key": key, "print": bytes_fingerprint("POST", "/api/v1/clients", body)})
     again = await ops.post("/clients", content=body, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true", again.text
+    assert again.json() == first.json()
+    other = await ops.post("/clients", content=b'{"name": "Initech"}', headers=headers)
+    assert other.status_code == 422, other.text
+    assert await total(ops) == 1
+
+
+async def test_a_key_stored_before_the_query_counted_replays_its_identical_retry(api, workspaces, db_engine):
+    """A key stored with the fingerprint of method, path and canonical body only (as every key was before the
+    query string counted) keeps its meaning: the identical retry replays, another body is 422."""
+    a, _ = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    key, body = new_key(), b'{"tags": ["vip"], "name": "Globex"}'
+    headers = {**keyed(key), "content-type": "application/json"}
+    first = await ops.post("/clients", content=body, headers=headers)
+    assert first.status_code == 201, first.text
+    path_only = bytes_fingerprint("POST", "/api/v1/clients", canonical_json(body))
+    async with db_engine.begin() as conn:
+        await conn.execute(text("UPDATE platform_idempotency_keys SET fingerprint = :print WHERE key = :key"),
+                           {"key": key, "print": path_only})
+    again = await ops.post("/clients", content=b'{"name":"Globex","tags":["vip"]}', headers=headers)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true", again.text
     assert again.json() == first.json()
     other = await ops.post("/clients", content=b'{"name": "Initech"}', headers=headers)
