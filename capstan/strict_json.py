@@ -22,6 +22,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import accumulate, count
 from typing import Any
 
@@ -66,13 +67,15 @@ class _Refused:
     reason: str
 
 
-def read_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse ``data`` strictly; ``JsonRejected`` says why and where it was refused."""
+def read_json(data: bytes | str, *, max_depth: int = MAX_DEPTH, exact_decimals: bool = False) -> Any:
+    """Parse ``data`` strictly; ``JsonRejected`` says why and where it was refused. With ``exact_decimals``, a
+    number with a fraction or an exponent is the ``Decimal`` of its digits (``10.50``), not the nearest float:
+    what money needs (the same numbers are refused either way)."""
     text = _utf8(data)
     if "\x00" in text:
         raise JsonRejected("nul_byte", f"NUL byte at offset {text.index(chr(0))}")
     _check_depth(text, max_depth)
-    hooks = _NumberHooks()
+    hooks = _NumberHooks(exact_decimals)
     try:
         value = json.loads(text, parse_constant=hooks.constant, parse_float=hooks.floating, parse_int=hooks.integer)
     except json.JSONDecodeError as exc:
@@ -177,8 +180,9 @@ def _decoded_key(token: str) -> str:
 class _NumberHooks:
     """``json.loads`` hooks: refused numbers become ``_Refused`` markers, found later by the walk."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact_decimals: bool = False) -> None:
         self.refused = False
+        self.exact_decimals = exact_decimals
 
     def _refuse(self, literal: str, reason: str) -> _Refused:
         self.refused = True
@@ -187,9 +191,11 @@ class _NumberHooks:
     def constant(self, literal: str) -> _Refused:
         return self._refuse(literal, f"{literal} is not a number JSON allows")
 
-    def floating(self, literal: str) -> float | _Refused:
+    def floating(self, literal: str) -> float | Decimal | _Refused:
         value = float(literal)
-        return value if math.isfinite(value) else self._refuse(literal, "number out of range")
+        if not math.isfinite(value):
+            return self._refuse(literal, "number out of range")
+        return Decimal(literal) if self.exact_decimals else value
 
     def integer(self, literal: str) -> int | _Refused:
         if len(literal) <= _MAX_INT_DIGITS:

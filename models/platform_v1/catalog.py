@@ -51,6 +51,7 @@ RESOURCES: tuple[ResourceSpec, ...] = (
                         "amount": SortKey("amount", SortType.NUMBER)},
                  filters=("clientId", "contractId", "status"), financial=True),
     ResourceSpec("payments", "pay", s.Payment, references={"invoiceId": "invoices"},
+                 agrees_with={"currency": "invoiceId"},
                  sorts={"receivedAt": SortKey("receivedAt"), "amount": SortKey("amount", SortType.NUMBER)},
                  filters=("invoiceId", "method"), financial=True),
     ResourceSpec("runbooks", "rbk", s.Runbook, sorts={**_TITLE, "category": SortKey("category")},

@@ -41,6 +41,9 @@ class ResourceSpec:
     schema: type[BaseModel]
     #: Body fields holding the id of another resource of the same workspace: field → resource name.
     references: Mapping[str, str] = field(default_factory=dict)
+    #: Body fields that must equal the same field of a referenced record: field → reference field
+    #: (a payment's ``currency`` is its invoice's: ``{"currency": "invoiceId"}``).
+    agrees_with: Mapping[str, str] = field(default_factory=dict)
     #: Sortable body fields by API name (``createdAt``/``updatedAt`` are always sortable).
     sorts: Mapping[str, SortKey] = field(default_factory=dict)
     #: Body fields a list filters on by equality (``?status=open&clientId=cli_…``).

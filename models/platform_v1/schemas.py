@@ -5,23 +5,25 @@ their values; references to other resources hold their ids (``cli_…``) and are
 workspace by the engine (``models.platform_v1.catalog`` says which). Dates are ISO 8601 (``2026-05-13``),
 times ISO 8601 with a zone, stored and answered in UTC with six decimals (``2026-05-13T08:00:00.000000Z``:
 one width, so a list sorted by a time is in time order), money a non-negative number with a 3-letter
-currency.
+currency, exact (``models.platform_v1.money``: at most 2 decimal places, a ``Decimal``, never a float's rounding).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from models.platform_v1.money import Money, PositiveMoney, Quantity
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=20_000)]
 Short = Annotated[str, Field(min_length=1, max_length=100)]
 Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z]+_[0-9a-f]{32}$")]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)]
-Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
@@ -246,7 +248,7 @@ class Contract(Body):
     status: ContractStatus = ContractStatus.DRAFT
     startDate: date
     endDate: date | None = None
-    monthlyValue: Money = 0
+    monthlyValue: Money = Decimal(0)
     currency: Currency = "USD"
 
 
@@ -260,7 +262,7 @@ class QuoteStatus(StrEnum):
 
 class QuoteLine(Body):
     description: Name
-    quantity: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]
+    quantity: Quantity
     unitPrice: Money
 
 
@@ -302,7 +304,7 @@ class PaymentMethod(StrEnum):
 
 class Payment(Body):
     invoiceId: Ref
-    amount: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    amount: PositiveMoney
     currency: Currency = "USD"
     method: PaymentMethod
     receivedAt: Moment

@@ -8,7 +8,7 @@ import enum
 import typing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import RootModel
 
 from api.common.deps import SessionDep
@@ -17,6 +17,7 @@ from api.common.openapi import json_body
 from api.common.pagination import Limit, ListPage, Offset, Sort
 from api.platform_v1.access import V1, CallerDep
 from api.platform_v1.answers import json_answer
+from api.platform_v1.bodies import ExactBody
 from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
 from api.platform_v1.services.resources import AUDIT_SORTS, ListQuery, ResourceStore, etag, sort_fields, view
@@ -26,8 +27,6 @@ from models.platform_v1.resource_spec import ResourceSpec
 from models.platform_v1.tables import ResourceRow
 
 router = APIRouter(tags=["resources"])
-
-AnyBody = Annotated[Any, Body()]
 
 
 class MergePatch(RootModel[dict[str, Any]]):
@@ -104,7 +103,7 @@ def register(spec: ResourceSpec) -> None:
                     operation_id=f"create_{spec.prefix}", response_model=public,
                     openapi_extra=json_body(spec.schema))
     async def create_resource(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep,
-                              body: AnyBody) -> Response:
+                              body: ExactBody) -> Response:
         row = await ResourceStore(db, caller).create(spec, body)
         location = f"{request.url.path.rstrip('/')}/{row.id}"
         return await key.commit(db, record_answer(row, status_code=201, location=location))
@@ -117,7 +116,7 @@ def register(spec: ResourceSpec) -> None:
     @platform_route(router, "PUT", one, summary=f"Replace a {noun}", operation_id=f"replace_{spec.prefix}",
                     responses={**WRITE_RESPONSES, **ONE_RESPONSES}, response_model=public,
                     openapi_extra=json_body(spec.schema))
-    async def replace_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
+    async def replace_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: ExactBody,
                                if_match: IfMatch = None) -> Response:
         row = await ResourceStore(db, caller).replace(spec, resource_id, body, if_match)
         return await key.commit(db, record_answer(row))
@@ -126,7 +125,7 @@ def register(spec: ResourceSpec) -> None:
                     operation_id=f"patch_{spec.prefix}", responses={**WRITE_RESPONSES, **ONE_RESPONSES},
                     description="The body is a JSON merge patch (RFC 7386): fields given replace, `null` removes.",
                     response_model=public, openapi_extra=json_body(MergePatch))
-    async def patch_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
+    async def patch_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: ExactBody,
                              if_match: IfMatch = None) -> Response:
         row = await ResourceStore(db, caller).patch(spec, resource_id, body, if_match)
         return await key.commit(db, record_answer(row))

@@ -38,6 +38,7 @@ from api.platform_v1.caller import Caller
 from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME, REFERENCED_BY
 from models.platform_v1.changes import changed_fields, merge_patch
+from models.platform_v1.money import InexactNumber, exact_json_numbers
 from models.platform_v1.resource_spec import ResourceSpec
 from models.platform_v1.tables import (
     AuditRow,
@@ -127,8 +128,15 @@ def validated_body(spec: ResourceSpec, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object: a {spec.singular}", code="validation_error")
     try:
-        # JSON's types, strictly: a number is not "1500" or true, a flag not "yes", a time not 1700000000.
-        parsed = spec.schema.model_validate_json(json.dumps(body), strict=True)
+        # Numbers as the exact JSON text of their digits (a body read with ``Decimal``s may hold one a float
+        # cannot write, refused here rather than rounded), then JSON's types, strictly: a number is not "1500"
+        # or true, a flag not "yes", a time not 1700000000.
+        parsed = spec.schema.model_validate_json(json.dumps(exact_json_numbers(body)), strict=True)
+    except InexactNumber as inexact:
+        where = ".".join(["body", *([inexact.path] if inexact.path else [])])
+        raise BadRequest(f"invalid {spec.singular}: {where}: {inexact}; a number is kept exactly or refused",
+                         code="validation_error", extra={"fields": [
+                             {"field": where, "message": str(inexact), "type": "inexact_number"}]}) from None
     except ValidationError as error:
         fields = [{"field": ".".join(["body", *(str(part) for part in item["loc"])]), "message": item["msg"],
                    "type": item["type"]} for item in error.errors(include_url=False, include_input=False)]
@@ -222,6 +230,20 @@ class ResourceStore:
                                  code="invalid_reference", extra={"fields": [
                                      {"field": f"body.{field}", "message": "names no record of this workspace",
                                       "type": "invalid_reference"}]})
+            self._check_agreement(spec, data, field, found)
+
+    @staticmethod
+    def _check_agreement(spec: ResourceSpec, data: dict[str, Any], reference: str, found: ResourceRow) -> None:
+        """400 naming the field when a field that must agree with the record ``reference`` names does not
+        (a payment in EUR of an invoice in USD)."""
+        for agreeing, through in spec.agrees_with.items():
+            if through != reference or data.get(agreeing) == found.data.get(agreeing):
+                continue
+            theirs = found.data.get(agreeing)
+            raise BadRequest(f"{agreeing} {data.get(agreeing)} is not the {agreeing} {theirs} of {found.id}",
+                             code="validation_error", extra={"fields": [
+                                 {"field": f"body.{agreeing}", "message": f"must be {theirs}, as {reference} has it",
+                                  "type": f"{agreeing}_mismatch"}]})
 
     def _naming(self, source: ResourceSpec, field: str, resource_id: str) -> list[Any]:
         """The conditions of the live records of ``source`` whose ``field`` names ``resource_id``."""
