@@ -28,6 +28,18 @@ from models.common.settings import secret_value
 
 log = logging.getLogger(__name__)
 
+#: The OpenAPI document's description: what each part of the API serves (tags group the routes).
+API_DESCRIPTION = """Capstan serves, behind one API:
+
+- **protocol runs**, **maintenance attempts** and **coding tasks**: durable orchestration of code work on
+  Temporal, with their webhooks and operator routes;
+- the **platform API v1** (`/api/v1`): the multi-tenant API of a managed service provider's workspaces
+  (JWT roles per workspace, `x-workspace-id`, `Idempotency-Key` on every mutation, list envelopes) over
+  clients, assets, tickets, alerts, contracts, invoices and the other resources, workspace settings and
+  sealed secrets, and the edge agent's policy and enrollment.
+
+Every error has one shape: `{error, detail, request_id}`."""
+
 @functools.cache
 def freeze_startup_objects() -> None:
     """What the process built to start (modules, routes, models, their schemas) lives as long as it does:
@@ -66,7 +78,9 @@ def create_app(settings: Settings | None = None, *, temporal_client=None,
     app = FastAPI(
         title="Capstan",
         version=__version__,
-        summary="Durable orchestration for code work: protocol runs, maintenance attempts and coding tasks.",
+        summary="Durable orchestration for code work (protocol runs, maintenance attempts, coding tasks) and the "
+                "multi-tenant platform API v1 under /api/v1.",
+        description=API_DESCRIPTION,
         openapi_tags=[dict(tag) for surface in API_SURFACES for tag in surface.tags],
         lifespan=lifespan,
         docs_url=None,  # served offline instead (api/common/docs_pages.py)

@@ -123,3 +123,11 @@ async def test_v1_openapi_is_the_v1_part_of_the_document_with_its_security(api):
     used_schemas = set(refs(document["paths"])) | set(refs(schemas))
     assert used_schemas == set(schemas), "every schema of the document is used, and every one used is there"
     assert {tag["name"] for tag in document["tags"]} <= {"resources", "workspaces", "settings", "health"}
+
+
+async def test_the_documents_summary_and_description_name_the_platform_api(api):
+    """The app's document says what it serves, the platform API v1 too, not only the code-work surfaces."""
+    info = (await api.get("/openapi.json")).json()["info"]
+    assert "platform API v1" in info["summary"] and "/api/v1" in info["summary"]
+    assert "coding tasks" in info["summary"] and "protocol runs" in info["summary"]
+    assert "**platform API v1** (`/api/v1`)" in info["description"]
