@@ -18,7 +18,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_to_head(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    # "heads": every branch of the revision graph, so revisions written side by side apply before they
+    # are chained (a released tree keeps them in one chain).
+    command.upgrade(alembic_config(database_url), "heads")
 
 
 def autogenerate(database_url: str, message: str) -> None:

@@ -1,0 +1,71 @@
+"""``append_event``: the one way a domain change emits a platform API v1 event (the transactional outbox).
+
+The caller passes its own session: the event and its deliveries are written in the transaction of the
+change that emits them, so a change is never committed without its event nor an event without its change.
+The relay (``OutboxRelayWorkflow``) delivers them afterwards, at least once each. Event data never carries
+amounts or secrets: callers pass ids, names and statuses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.common.base import utcnow
+from models.platform_v1.event_tables import EventDeliveryRow, EventRow
+from models.platform_v1.events import (
+    SEED_TOPICS,
+    TEMPORAL_TOPICS,
+    DeliveryStatus,
+    EventTopic,
+    SubjectType,
+    Subscriber,
+    event_status,
+)
+from models.platform_v1.tables import SettingsRow
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def notification_topics(workspace_settings: dict[str, Any]) -> frozenset[str]:
+    """The topics a workspace's notification adapter receives: none without an adapter URL; else its
+    configured ``topics``, or the seven of the source document."""
+    integrations = workspace_settings.get("integrations")
+    adapter = integrations.get("notifications") if isinstance(integrations, dict) else None
+    if not isinstance(adapter, dict) or not adapter.get("url"):
+        return frozenset()
+    topics = adapter.get("topics")
+    return frozenset(topics) if isinstance(topics, list) else frozenset(SEED_TOPICS)
+
+
+async def subscribers_of(session: AsyncSession, workspace_id: str, topic: EventTopic) -> list[Subscriber]:
+    """Who receives ``topic`` in this workspace, as its settings stand when the event is written."""
+    subscribers = [Subscriber.TEMPORAL] if topic in TEMPORAL_TOPICS else []
+    settings = await session.get(SettingsRow, f"workspace:{workspace_id}")
+    if topic in notification_topics(settings.settings if settings is not None else {}):
+        subscribers.append(Subscriber.NOTIFICATIONS)
+    return subscribers
+
+
+async def append_event(session: AsyncSession, *, workspace_id: str, topic: EventTopic, subject_type: SubjectType,
+                       subject_id: str, data: dict[str, Any], correlation_id: str | None,
+                       occurred_at: datetime | None = None) -> str:
+    """Add an event and one pending delivery per subscriber to ``session``'s transaction; the event's id.
+    The caller commits (or rolls back) the change and its event together."""
+    now = utcnow()
+    subscribers = await subscribers_of(session, workspace_id, topic)
+    deliveries = [DeliveryStatus.PENDING] * len(subscribers)
+    event = EventRow(id=new_event_id(), workspace_id=workspace_id, topic=str(topic), subject_type=str(subject_type),
+                     subject_id=subject_id, data=data, occurred_at=occurred_at or now, correlation_id=correlation_id,
+                     status=str(event_status(deliveries)), created_at=now)
+    session.add(event)
+    await session.flush()  # the deliveries' foreign key needs the event's row first (no ORM relationship orders them)
+    for subscriber in subscribers:
+        session.add(EventDeliveryRow(event_id=event.id, subscriber=str(subscriber), workspace_id=workspace_id,
+                                     status=str(DeliveryStatus.PENDING), next_attempt_at=now, updated_at=now))
+    return event.id

@@ -1,0 +1,73 @@
+"""``append_event`` writes an event with one pending delivery per subscriber in the caller's transaction:
+the timers' topics go to Temporal, the workspace's chosen topics to its notification adapter."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from capstan.db import create_session_factory, session_scope
+from integrations.stores.platform_events import append_event
+from models.platform_v1.event_tables import EventDeliveryRow, EventRow
+from models.platform_v1.events import EventTopic, SubjectType
+from models.platform_v1.tables import SettingsRow, WorkspaceRow
+
+
+@pytest.fixture
+def sessions(db_engine, clean_tables):
+    return create_session_factory(db_engine)
+
+
+async def workspace(sessions, settings: dict | None = None) -> str:
+    async with session_scope(sessions) as session:
+        session.add(WorkspaceRow(id="ws_outbox", name="Outbox"))
+        if settings is not None:
+            await session.flush()
+            session.add(SettingsRow(scope="workspace:ws_outbox", settings=settings))
+    return "ws_outbox"
+
+
+async def emit(sessions, topic: EventTopic, subject_id: str = "tkt_1") -> tuple[EventRow, list[EventDeliveryRow]]:
+    async with session_scope(sessions) as session:
+        event_id = await append_event(session, workspace_id="ws_outbox", topic=topic, subject_type=SubjectType.TICKET,
+                                      subject_id=subject_id, data={"ticketId": subject_id}, correlation_id="corr-1")
+    async with sessions() as session:
+        event = await session.get(EventRow, event_id)
+        deliveries = (await session.exec(select(EventDeliveryRow).where(EventDeliveryRow.event_id == event_id))).all()
+    return event, sorted(deliveries, key=lambda row: row.subscriber)
+
+
+async def test_timer_topics_go_to_temporal_and_seed_topics_to_the_adapter(sessions):
+    await workspace(sessions, {"integrations": {"notifications": {"url": "http://127.0.0.1:9/hook"}}})
+    created, deliveries = await emit(sessions, EventTopic.TICKET_CREATED)
+    assert created.status == "pending" and created.correlation_id == "corr-1"
+    assert [(d.subscriber, d.status, d.attempts) for d in deliveries] == \
+        [("notifications", "pending", 0), ("temporal", "pending", 0)]
+    updated, deliveries = await emit(sessions, EventTopic.TICKET_UPDATED)  # not a seed topic
+    assert [d.subscriber for d in deliveries] == ["temporal"]
+
+
+async def test_an_event_nobody_receives_is_delivered_at_once(sessions):
+    await workspace(sessions)
+    event, deliveries = await emit(sessions, EventTopic.PIPELINE_FAILED)
+    assert (event.status, deliveries) == ("delivered", [])
+
+
+async def test_the_adapter_receives_only_the_topics_it_chose(sessions):
+    await workspace(sessions, {"integrations": {"notifications": {"url": "http://127.0.0.1:9/hook",
+                                                                  "topics": ["pipeline.failed"]}}})
+    _, deliveries = await emit(sessions, EventTopic.PIPELINE_FAILED)
+    assert [d.subscriber for d in deliveries] == ["notifications"]
+    _, deliveries = await emit(sessions, EventTopic.ALERT_TRIGGERED)
+    assert deliveries == []
+
+
+async def test_a_rolled_back_change_leaves_no_event(sessions):
+    await workspace(sessions)
+    with pytest.raises(RuntimeError):
+        async with session_scope(sessions) as session:
+            await append_event(session, workspace_id="ws_outbox", topic=EventTopic.TICKET_CREATED,
+                               subject_type=SubjectType.TICKET, subject_id="tkt_2", data={}, correlation_id=None)
+            raise RuntimeError("the change failed")
+    async with sessions() as session:
+        assert (await session.exec(select(EventRow))).all() == []
