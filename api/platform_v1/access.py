@@ -84,6 +84,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/audit-credentials"): Access(PLATFORM_CONFIG, tenant=False),
     ("GET", f"{V1}/workspace/settings"): Access(OPERATIONAL_READ | {R.INTEGRATION_ADMIN}, tenant=True),
     ("PUT", f"{V1}/workspace/settings"): Access(frozenset({R.MSP_ADMIN, R.DATA_ADMIN}), tenant=True),
+    ("PATCH", f"{V1}/workspace/settings"): Access(frozenset({R.MSP_ADMIN, R.DATA_ADMIN}), tenant=True),
     ("GET", f"{V1}/workspace/secrets"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("POST", f"{V1}/workspace/secrets/{{key}}"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("GET", f"{V1}/workspace/audit-credentials"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),

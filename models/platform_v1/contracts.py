@@ -51,6 +51,14 @@ class SettingsBody(BaseModel):
     settings: dict[str, Any] = Field(description="The whole settings object (it replaces the stored one).")
 
 
+class SettingsPatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    settings: dict[str, Any] = Field(description="A JSON merge patch (RFC 7386) of the settings object: a key "
+                                                 "given replaces (objects merge key by key), `null` removes it, "
+                                                 "a key not given is kept.")
+
+
 class SettingsPublic(BaseModel):
     scope: ScopeName
     workspaceId: str | None = Field(description="The workspace of workspace settings; null for the platform's.")

@@ -18,6 +18,7 @@ from api.platform_v1.services.configuration import (
     PLATFORM,
     SECRET_SORTS,
     credential_events,
+    patch_workspace_settings,
     read_settings,
     scope_of,
     secret_page,
@@ -32,6 +33,7 @@ from models.platform_v1.contracts import (
     SecretPublic,
     SecretWritten,
     SettingsBody,
+    SettingsPatchBody,
     SettingsPublic,
 )
 
@@ -91,10 +93,25 @@ async def get_workspace_settings(caller: CallerDep, db: SessionDep) -> Response:
 
 
 @platform_route(router, "PUT", f"{V1}/workspace/settings", summary="Replace the workspace's settings",
+                description="Four keys are validated (`ticketSla`, `edgeAgent`, `integrations.accounting`, "
+                            "`integrations.notifications`; 400 `validation_error` with the value's path); every "
+                            "other key is free-form.",
                 responses=SETTINGS_RESPONSES, response_model=SettingsPublic)
 async def put_workspace_settings(body: SettingsBody, caller: CallerDep, key: KeyDep, db: SessionDep,
                                  if_match: IfMatch = None) -> Response:
     written = await write_settings(db, caller, scope_of(caller, platform=False), body.settings, if_match)
+    return await key.commit(db, settings_answer(written))
+
+
+@platform_route(router, "PATCH", f"{V1}/workspace/settings",
+                summary="Change keys of the workspace's settings (JSON merge patch)",
+                description="The body is `{\"settings\": <JSON merge patch, RFC 7386>}`: a key given replaces "
+                            "(objects merge key by key), `null` removes it, every other key is kept, so changing "
+                            "one key cannot clobber another (the adapters', the SLA's). Versioned as `PUT` is.",
+                responses=SETTINGS_RESPONSES, response_model=SettingsPublic)
+async def patch_workspace_settings_route(body: SettingsPatchBody, caller: CallerDep, key: KeyDep, db: SessionDep,
+                                         if_match: IfMatch = None) -> Response:
+    written = await patch_workspace_settings(db, caller, scope_of(caller, platform=False), body.settings, if_match)
     return await key.commit(db, settings_answer(written))
 
 

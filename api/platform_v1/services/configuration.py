@@ -1,6 +1,7 @@
 """Settings and secrets, platform-wide (scope ``platform``) and per workspace (scope ``workspace:<id>``).
 
-Settings are one JSON object per scope, replaced whole, versioned (``ETag``/``If-Match``). Secrets are
+Settings are one JSON object per scope, replaced whole (or, a workspace's, merge-patched), versioned
+(``ETag``/``If-Match``); a workspace's typed keys are validated (``models.platform_v1.workspace_settings``). Secrets are
 sealed with ``CAPSTAN_SECRETS_KEY`` (refused with 503 without one) and never read back: lists show the
 keys, when each was set and by whom. Every set or rotation is an event (``GET /api/v1/audit-credentials``).
 
@@ -10,7 +11,7 @@ Writes flush and return what they wrote; their caller commits (a route, with its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Integer, cast, func
@@ -18,12 +19,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.common.errors import ServiceUnavailable
+from api.common.errors import BadRequest, ServiceUnavailable
 from api.common.pagination import ListPage, Sort, SortFields, SortOrder, list_page
 from api.platform_v1.caller import Caller
 from api.platform_v1.services.resources import PreconditionFailed, if_match_holds
 from capstan.secrets import SecretBox
 from models.common.base import utcnow
+from models.platform_v1.changes import merge_patch
 from models.platform_v1.contracts import (
     CredentialEventPublic,
     ScopeName,
@@ -33,6 +35,7 @@ from models.platform_v1.contracts import (
     SettingsPublic,
 )
 from models.platform_v1.tables import SecretEventRow, SecretRow, SettingsRow
+from models.platform_v1.workspace_settings import settings_errors
 
 PLATFORM = "platform"
 WORKSPACE_PREFIX = "workspace:"
@@ -81,6 +84,37 @@ async def read_settings(db: AsyncSession, scope: str) -> SettingsPublic:
 async def write_settings(db: AsyncSession, caller: Caller, scope: str, settings: dict[str, Any],
                          if_match: str | None) -> SettingsPublic:
     """Replace the scope's settings (a new version unless they are the same), after ``If-Match`` (412)."""
+    if scope != PLATFORM:
+        checked_workspace_settings(settings)
+    return await _change_settings(db, caller, scope, if_match, lambda current: settings)
+
+
+async def patch_workspace_settings(db: AsyncSession, caller: Caller, scope: str, patch: dict[str, Any],
+                                   if_match: str | None) -> SettingsPublic:
+    """Apply a JSON merge patch (RFC 7386) to the workspace's settings, after ``If-Match`` (412): the keys it
+    names change, every other key is kept; the result is validated as a PUT's settings are."""
+
+    def patched(current: dict[str, Any]) -> dict[str, Any]:
+        return checked_workspace_settings(merge_patch(current, patch))
+
+    return await _change_settings(db, caller, scope, if_match, patched)
+
+
+def checked_workspace_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` when the keys Capstan reads are valid (``models.platform_v1.workspace_settings``), else 400
+    ``validation_error`` naming each bad value (``body.settings.ticketSla.resolutionMinutes.high``)."""
+    errors = settings_errors(settings)
+    if errors:
+        fields = [{**error, "field": f"body.settings.{error['field']}"} for error in errors]
+        summary = "; ".join(f"{field['field']}: {field['message']}" for field in fields[:5])
+        raise BadRequest(f"invalid workspace settings: {summary}", code="validation_error", extra={"fields": fields})
+    return settings
+
+
+async def _change_settings(db: AsyncSession, caller: Caller, scope: str, if_match: str | None,
+                           new_settings: Callable[[dict[str, Any]], dict[str, Any]]) -> SettingsPublic:
+    """Lock the scope's row, check ``If-Match``, and store ``new_settings(current)`` as a new version unless
+    they are the same."""
     # The scope's row exists before it is locked (version 0: no settings yet), so two first writes at
     # once are two versions, one after the other, not a duplicate key.
     await db.exec(insert(SettingsRow).values(scope=scope, settings={}, version=0, updated_at=utcnow())
@@ -90,6 +124,7 @@ async def write_settings(db: AsyncSession, caller: Caller, scope: str, settings:
     current = f'"{row.version}"'
     if not if_match_holds(if_match, current):
         raise PreconditionFailed(f"If-Match {if_match} is not the current version {current}: read it again")
+    settings = new_settings(dict(row.settings))
     if row.version == 0 or row.settings != settings:
         row.settings, row.version, row.updated_by, row.updated_at = settings, row.version + 1, caller.actor, utcnow()
         db.add(row)
