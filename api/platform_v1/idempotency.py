@@ -85,9 +85,10 @@ class IdempotencyKey:
     value: str
     reservation: Reservation
 
-    async def commit(self, db: AsyncSession, response: R) -> R:
-        """Commit ``db``'s write with ``response`` stored under the key, in the same transaction."""
-        await self.reservation.store(db, answer_of(response))
+    async def commit(self, db: AsyncSession, response: R, *, kept: Response | None = None) -> R:
+        """Commit ``db``'s write with ``response`` stored under the key, in the same transaction; or ``kept``
+        when the answer holds what must not be stored (a secret shown once), which a replay then answers."""
+        await self.reservation.store(db, answer_of(kept if kept is not None else response))
         await db.commit()
         return response
 

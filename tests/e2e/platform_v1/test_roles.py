@@ -57,12 +57,18 @@ def test_the_table_covers_exactly_the_routes_the_app_serves(settings):
     assert sorted(set(ROUTE_ACCESS) - served) == [], "in the role table but not served"
 
 
+#: Where the edge agent (``endpoint_agent``) has routes of its own.
+ENDPOINT_AGENT_ROUTES = (f"{V1_PREFIX}/edge-agent/",)
+
+
 def test_the_table_follows_the_role_descriptions():
     """What models/platform_v1/roles.py and the access module's docstring promise of each role."""
     for (method, path), access in ROUTE_ACCESS.items():
         route = f"{method} {path}"
         assert Role.MSP_ADMIN in access.roles, f"{route}: msp_admin may do everything"
-        assert not access.roles & {Role.ENDPOINT_AGENT, Role.CLIENT_PORTAL}, f"{route}: not their own routes"
+        assert Role.CLIENT_PORTAL not in access.roles, f"{route}: not the portal's own route"
+        if Role.ENDPOINT_AGENT in access.roles:
+            assert path.startswith(ENDPOINT_AGENT_ROUTES), f"{route}: not the edge agent's own route"
         assert (Role.PLATFORM_ADMIN in access.roles) == (not access.tenant), \
             f"{route}: platform_admin has exactly the non-tenant configuration"
         if method != "GET":

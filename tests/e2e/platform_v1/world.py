@@ -35,6 +35,8 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("PUT", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"timezone": "Europe/London",
                                                                             "owner": word}},
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
+    ("PATCH", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"owner": f"{word} desk"}},
+    ("POST", f"{V1_PREFIX}/edge-agent/enrollment/rotate"): lambda word: {"graceSeconds": 60},
 }
 
 
