@@ -245,6 +245,23 @@ class ResourceStore:
                                  {"field": f"body.{agreeing}", "message": f"must be {theirs}, as {reference} has it",
                                   "type": f"{agreeing}_mismatch"}]})
 
+    async def _refuse_disagreeing_referrers(self, spec: ResourceSpec, row: ResourceRow, data: dict[str, Any]) -> None:
+        """400 naming the field when a change of it would leave live records that must agree with this one
+        disagreeing (an invoice's currency changed under its payments). The row is locked ``FOR UPDATE``, so no
+        record naming it is written meanwhile."""
+        for source, field in REFERENCED_BY[spec.name]:
+            for agreeing, through in source.agrees_with.items():
+                value = data.get(agreeing)
+                if through != field or value == row.data.get(agreeing):
+                    continue
+                live = (await self.db.exec(select(cast(func.count(), Integer)).select_from(ResourceRow).where(
+                    *self._naming(source, field, row.id), _field_value(agreeing) != str(value)))).one()
+                if live:
+                    raise BadRequest(f"{agreeing}: {live} {_noun(source.name, live)} of {row.id} have another "
+                                     f"{agreeing}; change theirs first", code="validation_error", extra={"fields": [
+                                         {"field": f"body.{agreeing}", "message": f"{source.name} of this record are "
+                                          f"in another {agreeing}", "type": f"{agreeing}_mismatch"}]})
+
     def _naming(self, source: ResourceSpec, field: str, resource_id: str) -> list[Any]:
         """The conditions of the live records of ``source`` whose ``field`` names ``resource_id``."""
         return [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == source.name,
@@ -326,6 +343,7 @@ class ResourceStore:
         self._check_version(row, if_match)
         data = validated_body(spec, new_body(row.data))
         await self.check_references(spec, data)
+        await self._refuse_disagreeing_referrers(spec, row, data)
         changes = changed_fields(row.data, data)
         if changes:
             row.data, row.version = data, row.version + 1

@@ -95,6 +95,15 @@ async def test_a_payment_in_another_currency_than_its_invoice_is_400(api, worksp
     assert paid.status_code == 201, paid.text
     moved = await records.v1.patch(f"/payments/{paid.json()['id']}", json={"currency": "GBP"})
     assert_error(moved, 400, "validation_error")
+    # Nor may the invoice's currency change under its payment.
+    changed = await records.v1.patch(f"/invoices/{invoice['id']}", json={"currency": "USD"})
+    error = assert_error(changed, 400, "validation_error")
+    assert [(f["field"], f["type"]) for f in error["fields"]] == [("body.currency", "currency_mismatch")]
+    assert (await records.v1.get(f"/invoices/{invoice['id']}")).json()["currency"] == "EUR"
+    renamed = await records.v1.patch(f"/invoices/{invoice['id']}", json={"number": "INV-7"})
+    assert renamed.status_code == 200, renamed.text
+    unpaid = await records.create("invoices", currency="EUR", number="INV-8")
+    assert (await records.v1.patch(f"/invoices/{unpaid['id']}", json={"currency": "USD"})).status_code == 200
 
 
 def test_sums_of_stored_amounts_are_exact():
