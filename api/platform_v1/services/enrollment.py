@@ -6,7 +6,8 @@ rotation replaces the current token; the one replaced stays valid for the rotati
 any older one stops at once), so at most two tokens are valid at any time. Rotations of one workspace run
 one after the other (the workspace's row is locked), and a partial unique index keeps one current token.
 
-``enrollment_token_valid`` is what the events ingest asks for an ``endpoint_agent`` caller.
+``enrollment_token_valid`` is what the events ingest asks for an ``endpoint_agent`` caller
+(``require_enrollment_token`` answers its refusal: 403 ``enrollment_invalid``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.common.errors import Forbidden
 from api.platform_v1.caller import Caller
 from models.common.base import utcnow
 from models.platform_v1.edge_agent import HINT_LENGTH, TOKEN_BYTES, EnrollmentIssued, EnrollmentPublic
@@ -55,6 +57,18 @@ async def enrollment_token_valid(db: AsyncSession, workspace_id: str, token: str
     for stored in hashes:  # every hash compared, whichever matches
         matched |= hmac.compare_digest(stored.encode(), offered.encode())
     return matched
+
+
+#: The header an edge agent sends its enrollment token in.
+ENROLLMENT_HEADER = "x-enrollment-token"
+
+
+async def require_enrollment_token(db: AsyncSession, workspace_id: str, token: str | None) -> None:
+    """403 ``enrollment_invalid`` unless ``token`` is valid (``enrollment_token_valid``); the same answer for a
+    wrong, expired or missing token and for a workspace that never issued one."""
+    if not await enrollment_token_valid(db, workspace_id, token):
+        raise Forbidden(f"{ENROLLMENT_HEADER} is not this workspace's enrollment token (nor the one it replaced, "
+                        "within its grace period)", code="enrollment_invalid")
 
 
 async def _current_and_previous(db: AsyncSession,

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.platform_v1.services.enrollment import enrollment_token_valid
+from api.common.errors import ApiError
+from api.platform_v1.services.enrollment import enrollment_token_valid, require_enrollment_token
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.support import V1
 from tests.support import assert_error
@@ -58,6 +59,10 @@ async def test_a_workspace_without_a_token_has_none_and_accepts_none(api, worksp
                              "issuedAt": None, "issuedBy": None, "previousTokenValidUntil": None}
     for token in ("", None, "x" * 43, "x" * 10_000):
         assert not await token_valid(db_engine, a, token)
+    async with AsyncSession(db_engine) as db:
+        with pytest.raises(ApiError) as refused:
+            await require_enrollment_token(db, a, "x" * 43)
+    assert (refused.value.status_code, refused.value.code) == (403, "enrollment_invalid")
 
 
 async def test_a_rotation_shows_the_token_once_and_stores_only_its_hash(api, workspaces, db_engine):
