@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, cast, func
+from sqlalchemy import Integer, Text, cast, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,7 +45,7 @@ async def batch_page(db: AsyncSession, caller: Caller, query: BatchQuery) -> Lis
         conditions.append(IngestBatchRow.source == query.source)
     if query.q:
         answered = func.concat_ws(" ", IngestBatchRow.id, IngestBatchRow.source, IngestBatchRow.created_by,
-                                  IngestBatchRow.correlation_id, cast(IngestBatchRow.by_type, type_=func.text().type))
+                                  IngestBatchRow.correlation_id, cast(IngestBatchRow.by_type, Text))
         conditions.append(answered.ilike(_like(query.q)))
     total = (await db.exec(select(cast(func.count(), Integer)).select_from(IngestBatchRow).where(*conditions))).one()
     tiebreak = col(IngestBatchRow.id).desc() if query.sort.order == SortOrder.DESC else col(IngestBatchRow.id).asc()
