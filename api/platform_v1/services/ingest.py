@@ -9,7 +9,8 @@ In order, nothing written until the batch is known good:
    accepted events, the others the workspace already had (duplicates, not applied again). The primary key
    decides, so two concurrent batches holding one id never both apply it (the second waits for the first's
    commit). The ids go in sorted, so two batches lock shared ids in one order and cannot deadlock on them;
-4. the accepted events take effect in the batch's order: telemetry and heartbeats are stored by that insert;
+4. the records the accepted events change or name are locked in id order (``ResourceStore.hold``), then the
+   events take effect in the batch's order: telemetry and heartbeats are stored by that insert;
    an alert is created and an asset's status set through ``ResourceStore`` (the one writer of records, which
    audits them with the caller as actor, checks their references and emits their events); ``pipeline.failed``
    is appended to the outbox. A reference to no record of the workspace is 400 ``invalid_reference`` naming the
@@ -179,6 +180,7 @@ class Ingest:
         received_at = utcnow()
         batch_id = new_batch_id()
         accepted = await self._accept(batch_id, events, received_at)
+        await self._hold_records([checked for checked in events if checked.event.id in accepted])
         by_type: Counter[str] = Counter({str(checked.event.type): 0 for checked in events})
         for checked in events:
             if checked.event.id not in accepted:
@@ -200,6 +202,24 @@ class Ingest:
             "event_ids": [c.event.id for c in events], "types": [str(c.event.type) for c in events],
             "times": [event_time(c.event, received_at) for c in events], "data": [c.stored for c in events]})
         return {event_id for (event_id,) in rows.all()}
+
+    async def _hold_records(self, events: list[CheckedEvent]) -> None:
+        """Lock every record the events change or name, in id order, before the first change: the assets whose
+        status changes as a change would, the records alerts name as a reference would. Two batches then wait
+        for each other's records in one order (a batch that locked an asset to change it, while another held
+        the alerts' count and waited to name that asset, deadlocked)."""
+        exclusive: dict[str, tuple[str, bool]] = {}
+        for checked in events:
+            data = checked.data
+            if isinstance(data, AssetStateChangedData):
+                exclusive[data.assetId] = ("assets", True)
+            elif isinstance(data, AlertTriggeredData):
+                for resource_id, kind in ((data.assetId, "assets"), (data.clientId, "clients")):
+                    if resource_id is not None:
+                        exclusive.setdefault(resource_id, (kind, False))
+        for resource_id in sorted(exclusive):
+            kind, changes = exclusive[resource_id]
+            await self.store.hold(BY_NAME[kind], resource_id, exclusive=changes)
 
     async def _effect(self, source: str, checked: CheckedEvent, received_at: datetime) -> None:
         event, data = checked.event, checked.data

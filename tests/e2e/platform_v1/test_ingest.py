@@ -281,3 +281,16 @@ async def test_a_batch_of_another_workspace_names_nothing_of_it(ops, api, worksp
     assert (await ops.post(INGEST, json={"events": events})).json()["accepted"] == 3
     in_b = await V1(api, "ops_engineer", workspace=b).post(INGEST, json={"events": events})
     assert in_b.json()["accepted"] == 3 and in_b.json()["workspaceId"] == b
+
+
+async def test_concurrent_batches_changing_and_naming_one_asset_all_apply(ops, workspaces):
+    """Each batch names the asset in alerts and changes its status: the records are locked before the first
+    change, so the batches wait for each other rather than deadlock (which Postgres would end with a 503)."""
+    records = Records(ops)
+    asset, other = await records.create("assets"), await records.create("assets")
+    batches = [[alert(assetId=asset["id"]), alert(assetId=other["id"]), state_change(other["id"], "maintenance"),
+                alert(assetId=asset["id"]), state_change(asset["id"], status)][::step]
+               for step in (1, -1) for status in ("maintenance", "active", "lost")]
+    answers = await asyncio.gather(*(ops.post(INGEST, json={"events": events}) for events in batches))
+    assert [a.status_code for a in answers] == [202] * len(batches), [a.text for a in answers]
+    assert (await ops.get("/alerts", params={"limit": 100})).json()["page"]["total"] == 3 * len(batches)
