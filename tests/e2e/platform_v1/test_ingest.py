@@ -125,12 +125,16 @@ async def test_the_third_event_naming_no_record_refuses_the_whole_batch(ops, api
     a, b = workspaces
     asset = await Records(ops).create("assets")
     asset_of_b = await Records(V1(api, "ops_engineer", workspace=b)).create("assets")
+    deleted = await Records(ops).create("assets")
+    assert (await ops.delete(f"/assets/{deleted['id']}")).status_code == 204
     before = await written(db_engine, a)
     head = [telemetry(), alert(assetId=asset["id"])]
     for broken, field in ((alert(assetId=f"ast_{uuid.uuid4().hex}"), "assetId"),
                           (alert(clientId=asset_of_b["clientId"]), "clientId"),
                           (state_change(asset_of_b["id"], "retired"), "assetId"),
-                          (state_change(f"ast_{uuid.uuid4().hex}", "retired"), "assetId")):
+                          (state_change(f"ast_{uuid.uuid4().hex}", "retired"), "assetId"),
+                          (state_change(deleted["id"], "retired"), "assetId"),
+                          (alert(assetId=deleted["id"]), "assetId")):
         tail = [state_change(asset["id"], "maintenance"), pipeline_failure()]
         refused = assert_error(await ops.post(INGEST, json={"events": [*head, broken, *tail]}), 400,
                                "invalid_reference")
