@@ -298,3 +298,18 @@ async def test_concurrent_batches_changing_and_naming_one_asset_all_apply(ops, w
     answers = await asyncio.gather(*(ops.post(INGEST, json={"events": events}) for events in batches))
     assert [a.status_code for a in answers] == [202] * len(batches), [a.text for a in answers]
     assert (await ops.get("/alerts", params={"limit": 100})).json()["page"]["total"] == 3 * len(batches)
+
+
+async def test_a_caller_the_route_refuses_writes_nothing(api, db_engine, workspaces):
+    """No role of the route, a workspace the token does not name, a body over the size limit: refused before
+    anything of the batch is read into Postgres."""
+    a, b = workspaces
+    before = {a: await written(db_engine, a), b: await written(db_engine, b)}
+    batch = {"events": [alert(), telemetry()]}
+    assert_error(await V1(api, "viewer", workspace=a).post(INGEST, json=batch), 403, "forbidden_role")
+    assert_error(await V1(api, "billing", "data_admin", workspace=a).post(INGEST, json=batch), 403, "forbidden_role")
+    outsider = V1(api, "ops_engineer", workspace=a)
+    assert_error(await outsider.post(INGEST, json=batch, headers={"x-workspace-id": b}), 404, "workspace_not_found")
+    huge = {"events": [telemetry(blob="x" * 15_000) for _ in range(80)]}  # each event fits; the body does not
+    assert_error(await outsider.post(INGEST, json=huge), 413)
+    assert {a: await written(db_engine, a), b: await written(db_engine, b)} == before
