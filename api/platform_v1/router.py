@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, resources, workspaces
+from api.platform_v1.routes import configuration, ingest, resources, workspaces
 
 router = APIRouter()
-for module in (workspaces, configuration, resources):
+for module in (workspaces, configuration, resources, ingest):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -21,6 +21,9 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
+        {"name": "events", "description": "Events sent in: the ingest of telemetry, alerts, asset states and "
+                                          "pipeline failures, and its batches."},
+        {"name": "edge-agent", "description": "What an enrolled edge agent reads."},
     ],
     gates={"/api/v1": PlatformJwt()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {
