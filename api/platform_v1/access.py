@@ -15,8 +15,9 @@ writes it; ``billing`` owns the financial resources (contracts, quotes, invoices
 the client directory; ``integration_admin`` reads what the accounting adapters sync and manages the
 workspace's secrets; ``data_admin`` writes broadly; ``automation_operator`` reads operational data
 (it executes agents, in a later API); ``platform_admin`` only the non-tenant configuration
-(workspaces, platform settings and secrets); ``endpoint_agent`` reads its policy and enrollment (``/edge-agent``);
-``client_portal`` has only its own routes (the portal). ``msp_admin`` may do everything.
+(workspaces, platform settings and secrets); ``endpoint_agent`` has only its own routes (the ingest, with
+its enrollment token, and ``/edge-agent/…``), ``client_portal`` only the portal's. ``msp_admin`` may do
+everything.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ FINANCIAL_WRITE = frozenset({R.MSP_ADMIN, R.BILLING, R.DATA_ADMIN})
 #: The client directory: read by everyone who works for clients, billing and the accounting adapters too.
 DIRECTORY = frozenset({"clients", "contacts"})
 PLATFORM_CONFIG = frozenset({R.MSP_ADMIN, R.PLATFORM_ADMIN})
-#: The edge agent's own routes: the agent, and who runs the fleet.
+#: The edge agent's own routes, and who else reads them.
 EDGE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.ENDPOINT_AGENT})
+#: Who sends events in (an ``endpoint_agent`` with its enrollment token too).
+INGEST = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN, R.ENDPOINT_AGENT})
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/edge-agent/policy"): Access(EDGE, tenant=True),
     ("GET", f"{V1}/edge-agent/enrollment"): Access(EDGE, tenant=True),
     ("POST", f"{V1}/edge-agent/enrollment/rotate"): Access(frozenset({R.MSP_ADMIN, R.OPS_ENGINEER}), tenant=True),
+    ("POST", f"{V1}/events/ingest"): Access(INGEST, tenant=True),
+    ("GET", f"{V1}/events/ingest-batches"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/edge-agent/ingest-status"): Access(EDGE | {R.VIEWER}, tenant=True),
     **_resource_access(),
 }
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, edge_agent, resources, workspaces
+from api.platform_v1.routes import configuration, edge_agent, ingest, resources, workspaces
 
 router = APIRouter()
-for module in (workspaces, configuration, edge_agent, resources):
+for module in (workspaces, configuration, edge_agent, resources, ingest):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -21,7 +21,9 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
-        {"name": "edge-agent", "description": "The edge agent's policy and enrollment token."},
+        {"name": "events", "description": "Events sent in: the ingest of telemetry, alerts, asset states and "
+                                          "pipeline failures, and its batches."},
+        {"name": "edge-agent", "description": "The edge agent's policy, its enrollment token and what it sent in."},
     ],
     gates={"/api/v1": PlatformJwt()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {

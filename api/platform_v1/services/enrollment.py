@@ -71,6 +71,13 @@ async def require_enrollment_token(db: AsyncSession, workspace_id: str, token: s
                         "within its grace period)", code="enrollment_invalid")
 
 
+async def has_current_token(db: AsyncSession, workspace_id: str) -> bool:
+    """Whether the workspace has issued a token (its current one is valid until the next rotation)."""
+    found = (await db.exec(select(EnrollmentTokenRow.id).where(
+        EnrollmentTokenRow.workspace_id == workspace_id, col(EnrollmentTokenRow.valid_until).is_(None)))).first()
+    return found is not None
+
+
 async def _current_and_previous(db: AsyncSession,
                                 workspace_id: str) -> tuple[EnrollmentTokenRow | None, EnrollmentTokenRow | None]:
     rows = (await db.exec(select(EnrollmentTokenRow).where(EnrollmentTokenRow.workspace_id == workspace_id)

@@ -171,3 +171,26 @@ async def test_each_route_answers_its_roles_only(api, workspaces, role):
     answers = [(await caller.get(POLICY)).status_code, (await caller.get(ENROLLMENT)).status_code,
                (await caller.post(ROTATE)).status_code]
     assert answers == expected, (role, answers)
+
+
+async def test_an_enrolled_agent_ingests_with_its_token_and_the_replaced_one_within_grace(api, workspaces, db_engine):
+    a, _ = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    agent = V1(api, "endpoint_agent", workspace=a, sub="edge-42")
+
+    def batch(n: int) -> dict:
+        return {"source": "edge-42", "events": [{"id": f"hb-{n}", "type": "telemetry", "data": {"cpu": n}}]}
+
+    assert (await ops.get("/edge-agent/ingest-status")).json()["enrolled"] is False
+    first = (await ops.post(ROTATE)).json()["token"]
+    assert (await ops.get("/edge-agent/ingest-status")).json()["enrolled"] is True
+    sent = await agent.post("/events/ingest", json=batch(1), headers={"x-enrollment-token": first})
+    assert sent.status_code == 202, sent.text
+    second = (await ops.post(ROTATE, json={"graceSeconds": 600})).json()["token"]
+    for n, token in enumerate((first, second), start=2):
+        answer = await agent.post("/events/ingest", json=batch(n), headers={"x-enrollment-token": token})
+        assert answer.status_code == 202, answer.text
+    await ops.post(ROTATE)  # no grace: both earlier tokens stop
+    for token in (first, second, "", first + "x"):
+        refused = await agent.post("/events/ingest", json=batch(9), headers={"x-enrollment-token": token})
+        assert_error(refused, 403, "enrollment_invalid")

@@ -20,9 +20,20 @@ from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
-from tests.e2e.platform_v1.world import PUBLIC, call_for, create, resource_of, seed, served_v1_routes, v1_routes
+from tests.e2e.platform_v1.world import (
+    ENROLLMENT_REFUSED,
+    PUBLIC,
+    call_for,
+    create,
+    resource_of,
+    seed,
+    served_v1_routes,
+    v1_routes,
+)
 
 WORD = "rolecall"
+#: The edge agent's routes outside ``/edge-agent/``.
+EDGE_AGENT_ROUTES = {f"{V1_PREFIX}/events/ingest"}
 ROLES_LINE = re.compile(r"\*\*Roles:\*\* (?P<roles>[^(]*)\((?P<scope>[^)]*)\)\.")
 
 
@@ -41,7 +52,11 @@ async def test_every_route_answers_every_role_as_the_table_says(api, settings, w
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
             call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
             response = await call.send(caller)
-            if role in access.roles:
+            if (role, method, path) in ENROLLMENT_REFUSED:
+                if response.status_code != 403 or response.json().get("error") != "enrollment_invalid":
+                    failures.append(f"{role} may, with its enrollment token: {call} -> {response.status_code} "
+                                    f"{response.text[:200]}")
+            elif role in access.roles:
                 if not 200 <= response.status_code < 300:
                     failures.append(f"{role} may: {call} -> {response.status_code} {response.text[:200]}")
             elif response.status_code != 403 or response.json().get("error") != "forbidden_role":
@@ -57,18 +72,15 @@ def test_the_table_covers_exactly_the_routes_the_app_serves(settings):
     assert sorted(set(ROUTE_ACCESS) - served) == [], "in the role table but not served"
 
 
-#: Where the edge agent (``endpoint_agent``) has routes of its own.
-ENDPOINT_AGENT_ROUTES = (f"{V1_PREFIX}/edge-agent/",)
-
-
 def test_the_table_follows_the_role_descriptions():
     """What models/platform_v1/roles.py and the access module's docstring promise of each role."""
     for (method, path), access in ROUTE_ACCESS.items():
         route = f"{method} {path}"
         assert Role.MSP_ADMIN in access.roles, f"{route}: msp_admin may do everything"
-        assert Role.CLIENT_PORTAL not in access.roles, f"{route}: not the portal's own route"
-        if Role.ENDPOINT_AGENT in access.roles:
-            assert path.startswith(ENDPOINT_AGENT_ROUTES), f"{route}: not the edge agent's own route"
+        assert Role.CLIENT_PORTAL not in access.roles, f"{route}: not the portal's"
+        # The edge agent reads its /edge-agent/ routes but never issues its own enrollment token.
+        assert (Role.ENDPOINT_AGENT in access.roles) == (path in EDGE_AGENT_ROUTES or (path.startswith(
+            f"{V1_PREFIX}/edge-agent/") and method == "GET")), f"{route}: the edge agent has exactly its own routes"
         assert (Role.PLATFORM_ADMIN in access.roles) == (not access.tenant), \
             f"{route}: platform_admin has exactly the non-tenant configuration"
         if method != "GET":

@@ -37,7 +37,15 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
     ("PATCH", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"owner": f"{word} desk"}},
     ("POST", f"{V1_PREFIX}/edge-agent/enrollment/rotate"): lambda word: {"graceSeconds": 60},
+    ("POST", f"{V1_PREFIX}/events/ingest"): lambda word: {"source": f"{word}-rmm", "events": [
+        {"id": f"{word}-{uuid.uuid4().hex}", "type": "telemetry", "data": {"note": word}}]},
 }
+#: The success status of a mutating route that is not a resource's, where it is not 201 (POST) or 200.
+OTHER_SUCCESS: dict[tuple[str, str], int] = {("POST", f"{V1_PREFIX}/events/ingest"): 202}
+#: (role, route) pairs the role table allows but a check after it refuses without more than a token: an
+#: ``endpoint_agent`` ingests only with its workspace's enrollment token (403 ``enrollment_invalid``); the calls
+#: here send none (``test_edge_agent`` rotates one, sends it and gets 202).
+ENROLLMENT_REFUSED = {("endpoint_agent", "POST", f"{V1_PREFIX}/events/ingest")}
 
 
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
