@@ -48,6 +48,8 @@ FINANCIAL_WRITE = frozenset({R.MSP_ADMIN, R.BILLING, R.DATA_ADMIN})
 #: The client directory: read by everyone who works for clients, billing and the accounting adapters too.
 DIRECTORY = frozenset({"clients", "contacts"})
 PLATFORM_CONFIG = frozenset({R.MSP_ADMIN, R.PLATFORM_ADMIN})
+#: The workspace's adapters (accounting, notifications).
+ADAPTERS = frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/workspace/secrets"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("POST", f"{V1}/workspace/secrets/{{key}}"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("GET", f"{V1}/workspace/audit-credentials"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
+    ("GET", f"{V1}/events/outbox"): Access(OPERATIONAL_READ | {R.INTEGRATION_ADMIN}, tenant=True),
+    ("POST", f"{V1}/agent-runtime/outbox-failures/{{event_id}}/retry"): Access(
+        frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN}), tenant=True),
+    ("POST", f"{V1}/integrations/notifications/test"): Access(ADAPTERS, tenant=True),
     **_resource_access(),
 }
 

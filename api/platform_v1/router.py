@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, resources, workspaces
+from api.platform_v1.routes import configuration, notifications, outbox, resources, workspaces
 
 router = APIRouter()
-for module in (workspaces, configuration, resources):
+for module in (workspaces, configuration, resources, outbox, notifications):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -21,6 +21,8 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
+        {"name": "events", "description": "The transactional outbox: events the changes emitted, their deliveries."},
+        {"name": "integrations", "description": "The workspace's adapters (notifications)."},
     ],
     gates={"/api/v1": PlatformJwt()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {

@@ -16,15 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.common.base import utcnow
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
-from models.platform_v1.events import (
-    SEED_TOPICS,
-    TEMPORAL_TOPICS,
-    DeliveryStatus,
-    EventTopic,
-    SubjectType,
-    Subscriber,
-    event_status,
-)
+from models.platform_v1.events import DeliveryStatus, EventTopic, SubjectType, Subscriber, event_status
+from models.platform_v1.notification_adapter import notification_adapter
 from models.platform_v1.tables import SettingsRow
 
 
@@ -35,21 +28,22 @@ def new_event_id() -> str:
 def notification_topics(workspace_settings: dict[str, Any]) -> frozenset[str]:
     """The topics a workspace's notification adapter receives: none without an adapter URL; else its
     configured ``topics``, or the seven of the source document."""
-    integrations = workspace_settings.get("integrations")
-    adapter = integrations.get("notifications") if isinstance(integrations, dict) else None
-    if not isinstance(adapter, dict) or not adapter.get("url"):
-        return frozenset()
-    topics = adapter.get("topics")
-    return frozenset(topics) if isinstance(topics, list) else frozenset(SEED_TOPICS)
+    adapter = notification_adapter(workspace_settings)
+    return adapter.topics if adapter is not None else frozenset()
 
 
 async def subscribers_of(session: AsyncSession, workspace_id: str, topic: EventTopic) -> list[Subscriber]:
-    """Who receives ``topic`` in this workspace, as its settings stand when the event is written."""
-    subscribers = [Subscriber.TEMPORAL] if topic in TEMPORAL_TOPICS else []
+    """Who receives ``topic`` in this workspace, as its settings stand when the event is written.
+
+    Only the notification adapter, for now: the ``temporal`` subscriber (``TEMPORAL_TOPICS`` arming the SLA
+    and overdue timers) gets its deliveries once those timer workflows exist. Until then a ``temporal``
+    delivery would have nothing to deliver to and would sit ``pending`` forever, holding its event
+    ``pending`` with it; ``Subscriber.TEMPORAL`` and ``TEMPORAL_TOPICS`` stay, for that change.
+    """
     settings = await session.get(SettingsRow, f"workspace:{workspace_id}")
     if topic in notification_topics(settings.settings if settings is not None else {}):
-        subscribers.append(Subscriber.NOTIFICATIONS)
-    return subscribers
+        return [Subscriber.NOTIFICATIONS]
+    return []
 
 
 async def append_event(session: AsyncSession, *, workspace_id: str, topic: EventTopic, subject_type: SubjectType,
