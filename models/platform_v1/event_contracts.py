@@ -40,6 +40,12 @@ class EventPublic(BaseModel):
     deliveries: list[DeliveryPublic]
 
 
+class NoFields(BaseModel):
+    """The body of an action that takes no fields: ``{}`` or none; any field is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class NotificationTestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -6,7 +6,7 @@ Usage::
     with FakeNotificationReceiver() as receiver:       # or the ``notification_receiver`` fixture
         receiver.hook_url                                # the adapter URL to put in the workspace settings
         receiver.fail_next(2, status=503)                # the next two POSTs answer 503
-        receiver.answer_slowly(3.0)                      # the next POST answers after 3 s
+        receiver.answer_slowly(3.0)                      # the one after answers 200, after 3 s
         receiver.stop(); receiver.start()                # down (connection refused), then back on its port
         receiver.received[-1].headers["x-capstan-signature"]
         receiver.signed_by("secret", receiver.received[-1])
@@ -53,8 +53,8 @@ class FakeNotificationReceiver(ServedInThread):
         self.hook_url = f"{self.url}/hook"
         self._lock = threading.Lock()
         self._received: list[Notification] = []
-        self._failures: list[int] = []
-        self._delays: list[float] = []
+        #: What the next POSTs answer, in order: (status, seconds before answering); then 200 at once.
+        self._script: list[tuple[int, float]] = []
 
     def asgi(self) -> Starlette:
         return Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
@@ -62,8 +62,7 @@ class FakeNotificationReceiver(ServedInThread):
     async def _hook(self, request: Request) -> Response:
         body = await request.body()
         with self._lock:
-            status = self._failures.pop(0) if self._failures else 200
-            delay = self._delays.pop(0) if self._delays else 0.0
+            status, delay = self._script.pop(0) if self._script else (200, 0.0)
         if delay:
             await asyncio.sleep(delay)
         with self._lock:
@@ -72,11 +71,11 @@ class FakeNotificationReceiver(ServedInThread):
 
     def fail_next(self, count: int, status: int = 500) -> None:
         with self._lock:
-            self._failures.extend([status] * count)
+            self._script.extend([(status, 0.0)] * count)
 
     def answer_slowly(self, seconds: float, count: int = 1) -> None:
         with self._lock:
-            self._delays.extend([seconds] * count)
+            self._script.extend([(200, seconds)] * count)
 
     @property
     def received(self) -> list[Notification]:

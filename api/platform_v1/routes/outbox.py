@@ -14,7 +14,7 @@ from api.platform_v1.answers import json_answer
 from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
 from api.platform_v1.services.outbox import OUTBOX_SORTS, OutboxQuery, nudge_relay, outbox_page, retry_failed_event
-from models.platform_v1.event_contracts import EventPublic
+from models.platform_v1.event_contracts import EventPublic, NoFields
 from models.platform_v1.events import EventStatus, EventTopic
 
 router = APIRouter(tags=["events"])
@@ -49,7 +49,7 @@ async def list_outbox(caller: CallerDep, db: SessionDep, limit: Limit = 50, offs
                             "makes them again at once.",
                 responses=RETRY_RESPONSES, response_model=EventPublic)
 async def retry_outbox_failure(event_id: EventId, caller: CallerDep, key: KeyDep, db: SessionDep,
-                               temporal: TemporalDep, settings: SettingsDep) -> Response:
+                               temporal: TemporalDep, settings: SettingsDep, body: NoFields | None = None) -> Response:
     event = await retry_failed_event(db, caller, event_id)
     answer = await key.commit(db, json_answer(event, status_code=202))
     await nudge_relay(temporal, settings, [event.id])

@@ -124,8 +124,9 @@ async def send_test_notification(db: AsyncSession, client: Client, settings: Set
     """One delivery of ``notification.test`` by ``NotificationTestWorkflow``, waited for up to 15 s (then 503
     ``no_worker``). 409 ``adapter_not_configured`` without the workspace's ``integrations.notifications``."""
     stored = await db.get(SettingsRow, f"workspace:{caller.tenant}")
+    adapter = notification_adapter(stored.settings if stored is not None else None)
     await db.rollback()  # no connection held while Temporal works
-    if notification_adapter(stored.settings if stored is not None else None) is None:
+    if adapter is None:
         raise AdapterNotConfigured("the workspace has no integrations.notifications setting (its url): set it with "
                                    "PUT /api/v1/workspace/settings")
     event_id = new_event_id()

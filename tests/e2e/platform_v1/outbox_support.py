@@ -9,13 +9,18 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.common.resources import WorkerResources
 from api.platform_v1.services.outbox import relay_schedule_id
+from capstan.db import create_session_factory, session_scope
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName
+from integrations.stores.platform_events import new_event_id
+from models.common.base import utcnow
+from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from tests.e2e.platform_v1.support import V1
 from tests.fakes.notification_receiver import FakeNotificationReceiver
 from worker.main import serve_surfaces
@@ -55,6 +60,20 @@ async def notify_to(admin: V1, receiver: FakeNotificationReceiver, *, topics: li
     if secret is not None:
         stored = await admin.post("/workspace/secrets/notifications.signing_secret", json={"value": secret})
         assert stored.status_code in (200, 201), stored.text
+
+
+async def failed_event(db_engine: AsyncEngine, workspace: str) -> str:
+    """A failed event of ``workspace`` (its notification out of tries), written as the relay leaves one."""
+    now, event_id = utcnow(), new_event_id()
+    async with session_scope(create_session_factory(db_engine)) as session:
+        session.add(EventRow(id=event_id, workspace_id=workspace, topic="alert.triggered", subject_type="alert",
+                             subject_id=f"alr_{event_id[4:]}", data={"title": "Disk full"}, occurred_at=now,
+                             correlation_id=None, status="failed", created_at=now))
+        await session.flush()
+        session.add(EventDeliveryRow(event_id=event_id, subscriber="notifications", workspace_id=workspace,
+                                     status="failed", attempts=5, next_attempt_at=now,
+                                     last_error="the adapter answered HTTP 500", updated_at=now))
+    return event_id
 
 
 async def outbox(client: V1, **params: str) -> list[dict[str, Any]]:

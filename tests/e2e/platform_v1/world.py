@@ -35,7 +35,12 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("PUT", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"timezone": "Europe/London",
                                                                             "owner": word}},
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
+    ("POST", f"{V1_PREFIX}/agent-runtime/outbox-failures/{{event_id}}/retry"): lambda word: {},
+    ("POST", f"{V1_PREFIX}/integrations/notifications/test"): lambda word: {"message": f"{word} says hello"},
 }
+#: The id of an outbox event in ``Ids`` (a failed one, ``outbox_support.failed_event``).
+EVENT = "event"
+NO_EVENT = f"evt_{'0' * 32}"
 
 
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
@@ -103,7 +108,7 @@ def call_for(method: str, template: str, *, workspace: str, ids: Ids, word: str,
     """A valid request of ``method template``: path ids from ``ids`` (``workspace`` for a workspace id),
     the body's references from ``body_ids`` (``ids`` unless given)."""
     resource = resource_of(template)
-    values = {"workspace_id": workspace, "key": SECRET_KEY}
+    values = {"workspace_id": workspace, "key": SECRET_KEY, "event_id": ids.get(EVENT, NO_EVENT)}
     if resource is not None:
         values["resource_id"] = ids[resource]
     try:
