@@ -5,8 +5,15 @@ last error, and the retry route delivers it."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.app import create_app
+from capstan.devstack.ports import free_port
 from capstan.settings import Settings
 from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.outbox_support import (
@@ -165,3 +172,40 @@ async def test_nothing_is_lost_while_the_relay_is_down(temporal_client, settings
         await delete_relay_schedule(temporal_client, settings)
     assert sorted(n.headers["x-capstan-delivery"] for n in notification_receiver.received) == \
         sorted(e["id"] for e in events)
+
+
+async def test_the_api_nudges_the_relay_so_a_notification_does_not_wait_for_the_sweep(
+        api, settings, temporal_client, workspaces, notification_receiver):
+    """A sweep every hour: the event still leaves within seconds of its commit, because the route triggers the
+    relay's Schedule once it has committed."""
+    settings.platform = PlatformSettings(jwt_secret=JWT_SECRET, outbox_max_attempts=MAX_ATTEMPTS,
+                                         outbox_sweep_seconds=3600)
+    admin = V1(api, "msp_admin", workspace=workspaces[0])
+    await notify_to(admin, notification_receiver)
+    try:
+        async with running_relay(temporal_client, settings):
+            started = time.monotonic()
+            event = await _delivered(admin, await _ticket(admin))
+            assert event["status"] == "delivered" and time.monotonic() - started < 15
+    finally:
+        await delete_relay_schedule(temporal_client, settings)
+
+
+async def test_with_temporal_down_at_the_commit_the_write_succeeds_and_the_sweep_delivers(
+        api, api_factory, settings, temporal_client, workspaces, notification_receiver):
+    admin = V1(api, "msp_admin", workspace=workspaces[0])
+    await notify_to(admin, notification_receiver)
+    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
+    app = create_app(settings, temporal_client=nowhere)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://capstan.test") as cut:
+            started = time.monotonic()
+            ticket_id = await _ticket(V1(cut, "msp_admin", workspace=workspaces[0]))
+            assert time.monotonic() - started < 10, "the nudge's failure held the request"
+    assert (await event_of(admin, ticket_id, "ticket.created"))["status"] == "pending"
+    try:
+        async with running_relay(temporal_client, settings):
+            assert (await _delivered(admin, ticket_id))["status"] == "delivered"
+    finally:
+        await delete_relay_schedule(temporal_client, settings)
+    assert len(notification_receiver.received) == 1
