@@ -24,9 +24,10 @@ class OutboxActivityName(StrEnum):
 
 
 class RelaySweep(BaseModel):
-    """The relay's input (the Schedule's action): how many deliveries one activity claims."""
+    """The relay's input (the Schedule's action): how many deliveries one activity claims and makes at once
+    (side by side, so a batch takes one adapter timeout, at most 30 s, whatever its size)."""
 
-    batch_size: int = Field(default=50, ge=1, le=500)
+    batch_size: int = Field(default=16, ge=1, le=64)
 
 
 class RelayBatch(BaseModel):

@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api.app import create_app
 from capstan.devstack.ports import free_port
 from capstan.settings import Settings
+from models.platform_v1.outbox_io import RelaySweep
 from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.outbox_support import (
     SIGNING_SECRET,
@@ -159,9 +160,10 @@ async def test_nothing_is_lost_while_the_receiver_is_down(admin, notification_re
 
 
 async def test_nothing_is_lost_while_the_relay_is_down(temporal_client, settings, admin, notification_receiver):
-    """No worker: every event waits, pending; once a worker serves the relay each reaches the receiver once."""
+    """No worker: every event waits, pending; once a worker serves the relay each reaches the receiver once
+    (more than one batch of them)."""
     await notify_to(admin, notification_receiver)
-    ticket_ids = [await _ticket(admin, f"Ticket {n}") for n in range(5)]
+    ticket_ids = [await _ticket(admin, f"Ticket {n}") for n in range(RelaySweep().batch_size + 4)]
     events = [await event_of(admin, ticket_id, "ticket.created") for ticket_id in ticket_ids]
     assert {e["status"] for e in events} == {"pending"} and notification_receiver.received == []
     try:
