@@ -20,7 +20,7 @@ from models.platform_v1.events import EventStatus, EventTopic
 router = APIRouter(tags=["events"])
 
 TEXT_MAX = 200
-EventId = Annotated[str, Path(max_length=64, description="`evt_` + 32 hex digits.")]
+EventId = Annotated[str, Path(description="`evt_` + 32 hex digits; any other id is 404, as an unknown one.")]
 RETRY_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "`invalid_transition` (with `currentStatus`): the event is not failed; or "
                          "`idempotency_key_in_flight` (see `Retry-After`)"}}

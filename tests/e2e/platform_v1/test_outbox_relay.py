@@ -137,7 +137,7 @@ async def test_out_of_tries_the_event_fails_and_the_retry_route_delivers_it(api,
     again = await ops.post(f"/agent-runtime/outbox-failures/{failed['id']}/retry")
     assert again.status_code == 409, again.text
     assert again.json()["error"] == "invalid_transition" and again.json()["currentStatus"] == "delivered"
-    for unknown in ("evt_" + "0" * 32, "not-an-id"):
+    for unknown in ("evt_" + "0" * 32, "not-an-id", "evt_" + "f" * 400):
         missing = await ops.post(f"/agent-runtime/outbox-failures/{unknown}/retry")
         assert missing.status_code == 404 and missing.json()["error"] == "not_found", missing.text
     assert (await ops.post(f"/agent-runtime/outbox-failures/{failed['id']}/retry", json={"x": 1})).status_code == 400
