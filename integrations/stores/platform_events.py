@@ -20,6 +20,15 @@ from models.platform_v1.events import DeliveryStatus, EventTopic, SubjectType, S
 from models.platform_v1.notification_adapter import notification_adapter
 from models.platform_v1.tables import SettingsRow
 
+#: ``session.info`` key: the ids of the events this session appended with a delivery to make.
+_TO_DELIVER = "platform_events.to_deliver"
+
+
+def events_to_deliver(session: AsyncSession) -> list[str]:
+    """The events appended through ``session`` that have a delivery to make: after its commit, the relay has
+    work (the writer nudges it); an event nobody receives needs no relay."""
+    return list(session.info.get(_TO_DELIVER, ()))
+
 
 def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
@@ -59,6 +68,8 @@ async def append_event(session: AsyncSession, *, workspace_id: str, topic: Event
                      status=str(event_status(deliveries)), created_at=now)
     session.add(event)
     await session.flush()  # the deliveries' foreign key needs the event's row first (no ORM relationship orders them)
+    if subscribers:
+        session.info.setdefault(_TO_DELIVER, []).append(event.id)
     for subscriber in subscribers:
         session.add(EventDeliveryRow(event_id=event.id, subscriber=str(subscriber), workspace_id=workspace_id,
                                      status=str(DeliveryStatus.PENDING), next_attempt_at=now, updated_at=now))

@@ -13,7 +13,13 @@ from api.platform_v1.access import V1, CallerDep
 from api.platform_v1.answers import json_answer
 from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
-from api.platform_v1.services.outbox import OUTBOX_SORTS, OutboxQuery, nudge_relay, outbox_page, retry_failed_event
+from api.platform_v1.services.outbox import (
+    OUTBOX_SORTS,
+    OutboxQuery,
+    nudge_relay_now,
+    outbox_page,
+    retry_failed_event,
+)
 from models.platform_v1.event_contracts import EventPublic, NoFields
 from models.platform_v1.events import EventStatus, EventTopic
 
@@ -52,5 +58,5 @@ async def retry_outbox_failure(event_id: EventId, caller: CallerDep, key: KeyDep
                                temporal: TemporalDep, settings: SettingsDep, body: NoFields | None = None) -> Response:
     event = await retry_failed_event(db, caller, event_id)
     answer = await key.commit(db, json_answer(event, status_code=202))
-    await nudge_relay(temporal, settings, [event.id])
+    await nudge_relay_now(temporal, settings)
     return answer

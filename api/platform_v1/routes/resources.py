@@ -106,11 +106,10 @@ def register(spec: ResourceSpec) -> None:
                     openapi_extra=json_body(spec.schema))
     async def create_resource(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
                               temporal: TemporalDep, settings: SettingsDep) -> Response:
-        store = ResourceStore(db, caller)
-        row = await store.create(spec, body)
+        row = await ResourceStore(db, caller).create(spec, body)
         location = f"{request.url.path.rstrip('/')}/{row.id}"
         answer = await key.commit(db, record_answer(row, status_code=201, location=location))
-        await nudge_relay(temporal, settings, store.events_written)
+        await nudge_relay(temporal, settings, db)
         return answer
 
     @platform_route(router, "GET", one, summary=f"One {noun}", operation_id=f"get_{spec.prefix}",
@@ -123,10 +122,9 @@ def register(spec: ResourceSpec) -> None:
                     openapi_extra=json_body(spec.schema))
     async def replace_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
                                temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
-        store = ResourceStore(db, caller)
-        row = await store.replace(spec, resource_id, body, if_match)
+        row = await ResourceStore(db, caller).replace(spec, resource_id, body, if_match)
         answer = await key.commit(db, record_answer(row))
-        await nudge_relay(temporal, settings, store.events_written)
+        await nudge_relay(temporal, settings, db)
         return answer
 
     @platform_route(router, "PATCH", one, summary=f"Change fields of a {noun} (JSON merge patch)",
@@ -135,10 +133,9 @@ def register(spec: ResourceSpec) -> None:
                     response_model=public, openapi_extra=json_body(MergePatch))
     async def patch_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
                              temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
-        store = ResourceStore(db, caller)
-        row = await store.patch(spec, resource_id, body, if_match)
+        row = await ResourceStore(db, caller).patch(spec, resource_id, body, if_match)
         answer = await key.commit(db, record_answer(row))
-        await nudge_relay(temporal, settings, store.events_written)
+        await nudge_relay(temporal, settings, db)
         return answer
 
     referenced_by = ", ".join(f"`{field}` of {source.name}" for source, field in REFERENCED_BY[spec.name])
@@ -154,10 +151,9 @@ def register(spec: ResourceSpec) -> None:
                                    if referenced_by else ""))
     async def delete_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep,
                               temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
-        store = ResourceStore(db, caller)
-        await store.delete(spec, resource_id, if_match)
+        await ResourceStore(db, caller).delete(spec, resource_id, if_match)
         answer = await key.commit(db, Response(status_code=204))
-        await nudge_relay(temporal, settings, store.events_written)
+        await nudge_relay(temporal, settings, db)
         return answer
 
     @platform_route(router, "GET", f"{one}/audit", summary=f"Every change of a {noun}, newest first",

@@ -2,8 +2,8 @@
 retry of a failed event, the relay's nudge, and the notification test's start.
 
 The events themselves are written by the changes that emit them (``ResourceStore`` → ``append_event``); the
-relay (``OutboxRelayWorkflow``) delivers them. After a commit that wrote events the route nudges the relay's
-Schedule (``nudge_relay``), which never fails the request: the Schedule's sweep catches up.
+relay (``OutboxRelayWorkflow``) delivers them. After a commit that wrote an event with a delivery to make, the
+route nudges the relay's Schedule (``nudge_relay``), which never fails the request: the Schedule's sweep catches up.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from api.platform_v1.caller import Caller
 from capstan.settings import Settings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from integrations.stores.outbox_relay import event_message, retry_failed
-from integrations.stores.platform_events import new_event_id
+from integrations.stores.platform_events import events_to_deliver, new_event_id
 from models.platform_v1.event_contracts import DeliveryPublic, EventPublic, NotificationTestPublic
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from models.platform_v1.events import EventStatus, EventTopic
@@ -113,10 +113,16 @@ def relay_schedule_id(settings: Settings) -> str:
     return outbox_relay_schedule_id(surface_task_queue(settings.temporal, WorkerSurfaceName.PLATFORM_V1))
 
 
-async def nudge_relay(client: Client, settings: Settings, events_written: list[str]) -> None:
-    """After a commit that wrote events: ask the relay to sweep now (a hint; never an error)."""
-    if events_written:
+async def nudge_relay(client: Client, settings: Settings, db: AsyncSession) -> None:
+    """After ``db``'s commit: ask the relay to sweep now if it appended an event with a delivery to make (a
+    hint; never an error)."""
+    if events_to_deliver(db):
         await nudge_schedule(client, relay_schedule_id(settings))
+
+
+async def nudge_relay_now(client: Client, settings: Settings) -> None:
+    """Ask the relay to sweep now (a retried event's deliveries are due)."""
+    await nudge_schedule(client, relay_schedule_id(settings))
 
 
 async def send_test_notification(db: AsyncSession, client: Client, settings: Settings, caller: Caller,

@@ -12,8 +12,8 @@ commits with its answer stored under its ``Idempotency-Key``, so change, audit a
 
 Events: a create, change or delete appends the events it emits (``models.platform_v1.resource_events``: tickets,
 alerts, asset status, invoices) to the outbox in the same transaction (``append_event``), so a change is never
-committed without its event nor an event without its change; ``events_written`` lists their ids, for the
-caller to nudge the relay once it has committed.
+committed without its event nor an event without its change. Once it has committed, the caller nudges the
+relay when one has a delivery to make (``events_to_deliver``, ``services.outbox.nudge_relay``).
 
 References hold the way a foreign key would: a write that names a record takes a ``FOR KEY SHARE`` lock
 on it, a delete takes ``FOR UPDATE`` on its record and then refuses (409 ``referenced``) while live
@@ -180,8 +180,6 @@ class ResourceStore:
         self.db = db
         self.caller = caller
         self.workspace_id = caller.tenant
-        #: Ids of the events this store's writes appended (committed, or rolled back, with them).
-        self.events_written: list[str] = []
 
     def _scoped(self, spec: ResourceSpec):
         return select(ResourceRow).where(ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == spec.name)
@@ -282,10 +280,9 @@ class ResourceStore:
     async def _emit(self, row: ResourceRow, before: dict[str, Any] | None, action: str, changes: dict[str, Any],
                     source: TicketSource = TicketSource.API) -> None:
         for event in resource_events(row.kind, row.id, before, row.data, action, changes, source):
-            self.events_written.append(await append_event(
-                self.db, workspace_id=self.workspace_id, topic=event.topic, subject_type=event.subject_type,
-                subject_id=event.subject_id, data=event.data, correlation_id=self.caller.correlation_id,
-                occurred_at=row.updated_at))
+            await append_event(self.db, workspace_id=self.workspace_id, topic=event.topic,
+                               subject_type=event.subject_type, subject_id=event.subject_id, data=event.data,
+                               correlation_id=self.caller.correlation_id, occurred_at=row.updated_at)
 
     @staticmethod
     def _check_version(row: ResourceRow, if_match: str | None) -> None:

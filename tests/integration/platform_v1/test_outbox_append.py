@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from capstan.db import create_session_factory, session_scope
-from integrations.stores.platform_events import append_event
+from integrations.stores.platform_events import append_event, events_to_deliver
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from models.platform_v1.events import EventTopic, SubjectType
 from models.platform_v1.tables import SettingsRow, WorkspaceRow
@@ -71,3 +71,13 @@ async def test_a_rolled_back_change_leaves_no_event(sessions):
             raise RuntimeError("the change failed")
     async with sessions() as session:
         assert (await session.exec(select(EventRow))).all() == []
+
+
+async def test_only_an_event_with_a_delivery_to_make_asks_for_the_relay(sessions):
+    await workspace(sessions, {"integrations": {"notifications": {"url": "http://127.0.0.1:9/hook"}}})
+    async with session_scope(sessions) as session:
+        received = await append_event(session, workspace_id="ws_outbox", topic=EventTopic.TICKET_CREATED,
+                                      subject_type=SubjectType.TICKET, subject_id="tkt_1", data={}, correlation_id=None)
+        await append_event(session, workspace_id="ws_outbox", topic=EventTopic.TICKET_UPDATED,
+                           subject_type=SubjectType.TICKET, subject_id="tkt_1", data={}, correlation_id=None)
+        assert events_to_deliver(session) == [received]
