@@ -32,8 +32,6 @@ from models.platform_v1.outbox_io import (
 )
 from models.platform_v1.settings import PlatformSettings
 
-NO_ADAPTER = "the workspace has no notification adapter (integrations.notifications.url)"
-
 
 class OutboxActivities:
     def __init__(self, sessions: SessionFactory, box: SecretBox, settings: PlatformSettings) -> None:
@@ -45,7 +43,8 @@ class OutboxActivities:
     async def deliver_due_events(self, sweep: RelaySweep) -> RelayBatch:
         """Claim up to ``batch_size`` due deliveries, POST them side by side (the batch takes one adapter
         timeout at most, well inside the activity's), record each outcome."""
-        claimed = await claim_due(self.sessions, limit=sweep.batch_size)
+        max_attempts = self.settings.outbox_max_attempts
+        claimed = await claim_due(self.sessions, limit=sweep.batch_size, max_attempts=max_attempts)
         if not claimed:
             return RelayBatch(claimed=0, delivered=0, retrying=0, failed=0)
         targets: dict[str, asyncio.Task[NotificationTarget]] = {}
@@ -55,8 +54,8 @@ class OutboxActivities:
                 targets[claim.workspace_id] = asyncio.ensure_future(
                     notification_target(self.sessions, self.box, claim.workspace_id))
             target = await targets[claim.workspace_id]
-            if target.adapter is None:
-                delivered, error = False, NO_ADAPTER
+            if target.adapter is None or target.problem is not None:
+                delivered, error = False, target.problem
             else:
                 outcome = await send_notification(
                     client, target.adapter.url, notification_body(claim.message), topic=claim.topic,
@@ -64,7 +63,7 @@ class OutboxActivities:
                     timeout_seconds=target.adapter.timeout_seconds, correlation_id=claim.correlation_id)
                 delivered, error = outcome.delivered, outcome.error
             return await record_outcome(self.sessions, claim, delivered=delivered, error=error,
-                                        max_attempts=self.settings.outbox_max_attempts)
+                                        max_attempts=max_attempts)
 
         async with notification_client() as client:
             statuses = await asyncio.gather(*(deliver(claim, client) for claim in claimed))
@@ -75,8 +74,8 @@ class OutboxActivities:
     async def send_test_notification(self, test: NotificationTestInput) -> NotificationTestResult:
         """One delivery of topic ``notification.test`` to the workspace's adapter, as the relay makes them."""
         target = await notification_target(self.sessions, self.box, test.workspace_id)
-        if target.adapter is None:
-            return NotificationTestResult(delivered=False, error=NO_ADAPTER, duration_ms=0, event_id=test.event_id)
+        if target.adapter is None or target.problem is not None:
+            return NotificationTestResult(delivered=False, error=target.problem, duration_ms=0, event_id=test.event_id)
         message = {"id": test.event_id, "workspaceId": test.workspace_id, "topic": NOTIFICATION_TEST_TOPIC,
                    "subject": {"type": str(SubjectType.WORKSPACE), "id": test.workspace_id},
                    "data": {"message": test.message}, "occurredAt": iso_z(utcnow()),

@@ -4,7 +4,9 @@
   relays never take the same rows), counts the try (``attempts + 1``) and leases them for ``lease``
   (``next_attempt_at`` moves past the try), then commits: no lock is held during the HTTP call. A relay
   that dies before it records the outcome loses nothing: once the lease is over the delivery is due again
-  and is sent again (at least once; ``x-capstan-delivery`` lets a receiver drop the copy).
+  and is sent again (at least once; ``x-capstan-delivery`` lets a receiver drop the copy). Tries stay
+  bounded even so: a delivery found due with its last try used and no outcome recorded is ``failed``
+  (``LOST_OUTCOME``), for an operator to retry, rather than tried forever.
 - ``record_outcome`` writes one try's outcome if the delivery is still the one claimed (same ``attempts``,
   still pending; a stale claim changes nothing): delivered; or again after a backoff of 1, 2, 4 s …;
   or ``failed`` once ``max_attempts`` tries are used. The event's status follows its deliveries
@@ -22,7 +24,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from capstan.db import SessionFactory, session_scope
-from capstan.secrets import SecretBox
+from capstan.secrets import SecretBox, SecretsUnreadable
 from models.common.base import iso_z, utcnow
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from models.platform_v1.events import DeliveryStatus, EventStatus, Subscriber, event_status
@@ -32,6 +34,8 @@ from models.platform_v1.tables import SecretRow, SettingsRow
 #: Past the longest try (an adapter's ``timeoutSeconds`` is at most 30 s) and the activity's own timeout.
 DEFAULT_LEASE = timedelta(seconds=90)
 MAX_BACKOFF_SECONDS = 300
+#: The error of a delivery whose last allowed try never recorded its outcome.
+LOST_OUTCOME = "the relay stopped during the last try, whose outcome is unknown"
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,10 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
-async def claim_due(sessions: SessionFactory, *, limit: int, lease: timedelta = DEFAULT_LEASE,
+async def claim_due(sessions: SessionFactory, *, limit: int, max_attempts: int, lease: timedelta = DEFAULT_LEASE,
                     now: datetime | None = None) -> list[ClaimedDelivery]:
     now = now or utcnow()
+    exhausted: list[ClaimedDelivery] = []
     async with session_scope(sessions) as session:
         due = (await session.exec(
             select(EventDeliveryRow)
@@ -75,15 +80,24 @@ async def claim_due(sessions: SessionFactory, *, limit: int, lease: timedelta = 
             select(EventRow).where(col(EventRow.id).in_([row.event_id for row in due])))).all()}
         claimed = []
         for row in due:
+            event = events[row.event_id]
+            if row.attempts >= max_attempts:  # its last try's outcome was lost: failed below, not tried again
+                exhausted.append(_claim(row, event))
+                continue
             row.attempts += 1
             row.next_attempt_at = now + lease
             row.updated_at = now
             session.add(row)
-            event = events[row.event_id]
-            claimed.append(ClaimedDelivery(event_id=row.event_id, workspace_id=row.workspace_id,
-                                           subscriber=row.subscriber, attempt=row.attempts, topic=event.topic,
-                                           correlation_id=event.correlation_id, message=event_message(event)))
+            claimed.append(_claim(row, event))
+    for lost in exhausted:  # each in its own transaction, locking as record_outcome always does (event first)
+        await record_outcome(sessions, lost, delivered=False, error=LOST_OUTCOME, max_attempts=max_attempts, now=now)
     return claimed
+
+
+def _claim(row: EventDeliveryRow, event: EventRow) -> ClaimedDelivery:
+    return ClaimedDelivery(event_id=row.event_id, workspace_id=row.workspace_id, subscriber=row.subscriber,
+                           attempt=row.attempts, topic=event.topic, correlation_id=event.correlation_id,
+                           message=event_message(event))
 
 
 async def refresh_event_status(session: AsyncSession, event: EventRow) -> EventStatus:
@@ -150,10 +164,15 @@ async def retry_failed(session: AsyncSession, workspace_id: str, event_id: str) 
 
 @dataclass(frozen=True)
 class NotificationTarget:
-    """Where and how a workspace's notifications go, as its settings and secrets stand now."""
+    """Where and how a workspace's notifications go, as its settings and secrets stand now; ``problem`` says
+    why none can be sent (no adapter, or a signing secret this worker cannot open: never sent unsigned)."""
 
     adapter: NotificationAdapter | None
     signing_secret: str | None
+    problem: str | None = None
+
+
+NO_ADAPTER = "the workspace has no notification adapter (integrations.notifications.url)"
 
 
 async def notification_target(sessions: SessionFactory, box: SecretBox, workspace_id: str) -> NotificationTarget:
@@ -162,4 +181,10 @@ async def notification_target(sessions: SessionFactory, box: SecretBox, workspac
         settings = await session.get(SettingsRow, scope)
         secret = await session.get(SecretRow, (scope, SIGNING_SECRET_KEY))
     adapter = notification_adapter(settings.settings if settings is not None else None)
-    return NotificationTarget(adapter, box.open_value(secret.sealed_value) if secret is not None else None)
+    if adapter is None:
+        return NotificationTarget(None, None, NO_ADAPTER)
+    try:
+        return NotificationTarget(adapter, box.open_value(secret.sealed_value) if secret is not None else None)
+    except SecretsUnreadable:
+        return NotificationTarget(adapter, None, f"the signing secret {SIGNING_SECRET_KEY} cannot be opened with "
+                                                 "this worker's CAPSTAN_SECRETS_KEY")
