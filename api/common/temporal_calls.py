@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
+    ScheduleOverlapPolicy,
     WithStartWorkflowOperation,
     WorkflowFailureError,
     WorkflowUpdateFailedError,
@@ -380,3 +381,17 @@ async def start_new_workflow(client: Client, start: WorkflowStart, *, timeout: f
         raise unavailable("the workflow service did not answer in time; try again") from None
     except (RPCError, RuntimeError) as exc:
         raise await _unreachable(client, exc, f"start of {workflow_id}") from None
+
+
+async def nudge_schedule(client: Client, schedule_id: str, *, timeout: float = 1.0) -> bool:
+    """Run the schedule's action now, or once after the run in progress (``BUFFER_ONE``): a hint that never
+    fails its caller (Temporal down, no such schedule yet: the schedule's own period catches up). Whether
+    Temporal took it."""
+    try:
+        async with asyncio.timeout(timeout):
+            await client.get_schedule_handle(schedule_id).trigger(
+                overlap=ScheduleOverlapPolicy.BUFFER_ONE, rpc_timeout=timedelta(seconds=timeout))
+        return True
+    except (RPCError, RuntimeError, TimeoutError) as exc:
+        log.info("schedule %s not nudged: %r", schedule_id, exc)
+        return False

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, edge_agent, ingest, resources, workspaces
+from api.platform_v1.routes import configuration, edge_agent, ingest, notifications, outbox, resources, workspaces
 
 router = APIRouter()
-for module in (workspaces, configuration, edge_agent, resources, ingest):
+for module in (workspaces, configuration, edge_agent, resources, ingest, outbox, notifications):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -21,9 +21,11 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
-        {"name": "events", "description": "Events sent in: the ingest of telemetry, alerts, asset states and "
-                                          "pipeline failures, and its batches."},
+        {"name": "events", "description": "Events sent in (the ingest of telemetry, alerts, asset states and "
+                                          "pipeline failures, and its batches) and the transactional outbox "
+                                          "(the events changes emitted, and their deliveries)."},
         {"name": "edge-agent", "description": "The edge agent's policy, its enrollment token and what it sent in."},
+        {"name": "integrations", "description": "The workspace's adapters (notifications)."},
     ],
     gates={"/api/v1": PlatformJwt()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {

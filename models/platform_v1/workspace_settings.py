@@ -100,7 +100,7 @@ class AccountingSetting(_Typed):
     """``integrations.accounting``: where the accounting adapter is (its token is the secret ``accounting.token``)."""
 
     baseUrl: AdapterUrl
-    timeoutSeconds: Annotated[int, Field(ge=1, le=60)] = DEFAULT_ADAPTER_TIMEOUT_SECONDS
+    timeoutSeconds: Annotated[float, Field(ge=1, le=60, allow_inf_nan=False)] = DEFAULT_ADAPTER_TIMEOUT_SECONDS
 
 
 class NotificationsSetting(_Typed):
@@ -109,7 +109,7 @@ class NotificationsSetting(_Typed):
 
     url: AdapterUrl
     topics: Annotated[list[EventTopic], Field(min_length=1), AfterValidator(_distinct)] | None = None
-    timeoutSeconds: Annotated[int, Field(ge=1, le=30)] = DEFAULT_ADAPTER_TIMEOUT_SECONDS
+    timeoutSeconds: Annotated[float, Field(ge=1, le=30, allow_inf_nan=False)] = DEFAULT_ADAPTER_TIMEOUT_SECONDS
 
 
 class IntegrationsSetting(BaseModel):
@@ -188,7 +188,7 @@ class AccountingAdapter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     baseUrl: str
-    timeoutSeconds: int
+    timeoutSeconds: float
 
 
 def accounting_adapter(settings: Mapping[str, Any]) -> AccountingAdapter | None:
@@ -202,7 +202,7 @@ class NotificationsAdapter(BaseModel):
 
     url: str
     topics: frozenset[EventTopic]
-    timeoutSeconds: int
+    timeoutSeconds: float
 
 
 def notifications_adapter(settings: Mapping[str, Any]) -> NotificationsAdapter | None:

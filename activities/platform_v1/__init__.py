@@ -1,0 +1,14 @@
+"""The platform API v1 surface's activities, built on one worker process's shared resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activities.common.resources import WorkerResources
+from activities.platform_v1.outbox import OutboxActivities
+
+
+def platform_v1_activities(resources: WorkerResources) -> list[Callable]:
+    """Every activity of ``PLATFORM_V1_WORKFLOWS``, on the platform_v1 task queue."""
+    outbox = OutboxActivities(resources.sessions, resources.secret_box, resources.settings.platform)
+    return [outbox.deliver_due_events, outbox.send_test_notification]
