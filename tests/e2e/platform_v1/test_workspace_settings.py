@@ -164,6 +164,9 @@ def test_readers_fill_in_the_defaults():
         ("https://books.example/api", 20)
     notifications = notifications_adapter({"integrations": {"notifications": {"url": "https://h.example"}}})
     assert notifications is not None and notifications.topics == SEED_TOPICS and notifications.timeoutSeconds == 10
+    fractional = notifications_adapter({"integrations": {"notifications": {"url": "https://h.example",
+                                                                           "timeoutSeconds": 2.5}}})
+    assert fractional is not None and fractional.timeoutSeconds == 2.5
     # A value stored before it was validated reads as absent, not as a crash.
     assert edge_agent_policy({"edgeAgent": {"heartbeatSeconds": "often"}}).heartbeatSeconds == 60
     assert accounting_adapter({"integrations": {"accounting": {"baseUrl": "ftp://x"}}}) is None
