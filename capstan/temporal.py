@@ -29,6 +29,7 @@ class WorkerSurfaceName(StrEnum):
     PROTOCOLS = "protocols"
     MAINTENANCE = "maintenance"
     TASKS = "tasks"
+    PLATFORM_V1 = "platform_v1"
 
 
 def surface_task_queue(settings: TemporalSettings, surface: WorkerSurfaceName | str) -> str:

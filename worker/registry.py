@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 from activities.common.resources import WorkerResources
 from activities.maintenance import maintenance_activities
+from activities.platform_v1 import platform_v1_activities
 from activities.protocols import protocol_activities
 from activities.tasks import task_activities
 from capstan.settings import Settings, TemporalSettings
 from capstan.temporal import WorkerSurfaceName, surface_task_queue
-from worker.schedules import SurfaceSchedules, maintenance_schedules, protocol_schedules
+from worker.schedules import SurfaceSchedules, maintenance_schedules, platform_v1_schedules, protocol_schedules
 from workflows.maintenance import MAINTENANCE_WORKFLOWS
+from workflows.platform_v1 import PLATFORM_V1_WORKFLOWS
 from workflows.protocols import PROTOCOL_WORKFLOWS
 from workflows.tasks import TASK_WORKFLOWS
 
@@ -39,6 +41,7 @@ WORKER_SURFACES: list[WorkerSurface] = [
     WorkerSurface(WorkerSurfaceName.PROTOCOLS, PROTOCOL_WORKFLOWS, protocol_activities, protocol_schedules),
     WorkerSurface(WorkerSurfaceName.MAINTENANCE, MAINTENANCE_WORKFLOWS, maintenance_activities, maintenance_schedules),
     WorkerSurface(WorkerSurfaceName.TASKS, TASK_WORKFLOWS, task_activities),
+    WorkerSurface(WorkerSurfaceName.PLATFORM_V1, PLATFORM_V1_WORKFLOWS, platform_v1_activities, platform_v1_schedules),
 ]
 
 

@@ -78,6 +78,11 @@ def protocol_schedules(settings: Settings) -> SurfaceSchedules:
     ))])
 
 
+def platform_v1_schedules(settings: Settings) -> SurfaceSchedules:
+    """The platform API v1's schedules (the outbox relay's comes with the outbox); none yet."""
+    return SurfaceSchedules([])
+
+
 def maintenance_schedules(settings: Settings) -> SurfaceSchedules:
     """One schedule per feed source of the sources file, polling it every ``pollIntervalSeconds``."""
     queue = surface_task_queue(settings.temporal, WorkerSurfaceName.MAINTENANCE)

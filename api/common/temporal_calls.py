@@ -316,7 +316,8 @@ async def start_with_update(client: Client, start: WorkflowStart, update: str, a
                             timeout: float, result_type: type[R], refusals: Refusals) -> R:
     """Start a new workflow together with its first Update (update-with-start, one RPC) and return the
     Update's answer, all within ``timeout`` seconds. A refused Update raises its refusal; one not
-    finished in time is 503 ``action_pending`` (it will be applied) or ``no_worker``."""
+    finished in time is 503 ``action_pending`` (it will be applied) or ``no_worker``; a start the
+    ``id_reuse_policy`` refuses (the workflow ran and closed) is 409 ``workflow_closed``."""
     workflow_id = str(start.options["id"])
     update_id = str(uuid.uuid4())
     rpc_timeout = timedelta(seconds=timeout)
@@ -329,6 +330,8 @@ async def start_with_update(client: Client, start: WorkflowStart, update: str, a
             return await handle.result(rpc_timeout=rpc_timeout)
     except WorkflowUpdateFailedError as exc:
         raise _refused(exc, refusals) from None
+    except WorkflowAlreadyStartedError:
+        raise workflow_closed() from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         await _not_finished(client, workflow_id, update, list(args), update_id, result_type, timeout)
         raise unavailable(f"the request was accepted but not finished within {timeout:.0f}s (a database write or "
@@ -380,3 +383,17 @@ async def start_new_workflow(client: Client, start: WorkflowStart, *, timeout: f
         raise unavailable("the workflow service did not answer in time; try again") from None
     except (RPCError, RuntimeError) as exc:
         raise await _unreachable(client, exc, f"start of {workflow_id}") from None
+
+
+async def cancel_workflow(client: Client, workflow_id: str, run_id: str | None = None) -> bool:
+    """Ask Temporal to cancel the workflow's run (``run_id``, else the latest): ``True`` once asked, ``False``
+    when it is not running (it ended, or never started). The workflow decides what a cancel does."""
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).cancel()
+        return True
+    except RPCError as exc:
+        if is_not_found(exc):
+            return False
+        raise await _unreachable(client, exc, f"cancel of {workflow_id}") from None
+    except RuntimeError as exc:
+        raise await _unreachable(client, exc, f"cancel of {workflow_id}") from None

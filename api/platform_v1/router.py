@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, resources, workspaces
+from api.platform_v1.routes import agents, artifacts, configuration, executions, resources, webhooks, workspaces
+from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, resources):
+for module in (workspaces, configuration, resources, executions, agents, artifacts, webhooks):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -21,10 +22,20 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
+        {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
+                                              "workflow-completed webhook."},
+        {"name": "agents", "description": "The workspace's agent registry and heartbeats."},
     ],
-    gates={"/api/v1": PlatformJwt()},
+    gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AgentFieldSignature()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
-        enforced=lambda settings: settings.platform.auth_mode == "enabled")],
+        enforced=lambda settings: settings.platform.auth_mode == "enabled"),
+        SecurityScheme(AGENTFIELD_SIGNATURE, {
+            "type": "apiKey", "in": "header", "name": "x-agentfield-signature",
+            "description": "`sha256=` + hex HMAC-SHA256(CAPSTAN_AGENTFIELD_WEBHOOK_SECRET, raw body) "
+                           "(`POST /api/v1/webhooks/workflow-completed`)."},
+            # Without the secret the webhook refuses every delivery (503), unless authentication is disabled.
+            enforced=lambda settings: bool(settings.platform.agentfield_webhook_secret)
+            or settings.platform.auth_mode == "enabled")],
 )

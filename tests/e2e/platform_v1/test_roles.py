@@ -19,6 +19,7 @@ import jwt
 from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
+from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.platform_v1.world import PUBLIC, call_for, create, resource_of, seed, served_v1_routes, v1_routes
 
@@ -26,10 +27,10 @@ WORD = "rolecall"
 ROLES_LINE = re.compile(r"\*\*Roles:\*\* (?P<roles>[^(]*)\((?P<scope>[^)]*)\)\.")
 
 
-async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces):
+async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, worker, agent_node):
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = await seed(admin, WORD)
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
     routes = v1_routes(settings)
     failures: list[str] = []
     for method, path, access in routes:
@@ -39,6 +40,8 @@ async def test_every_route_answers_every_role_as_the_table_says(api, settings, w
             resource = resource_of(path)
             if method == "DELETE" and resource is not None and role in access.roles:
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
+            if role in access.roles:
+                call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
             call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
             response = await call.send(caller)
             if role in access.roles:
@@ -61,12 +64,19 @@ def test_the_table_follows_the_role_descriptions():
     """What models/platform_v1/roles.py and the access module's docstring promise of each role."""
     for (method, path), access in ROUTE_ACCESS.items():
         route = f"{method} {path}"
+        if access.signed:
+            assert not access.roles and not access.tenant, f"{route}: a signed webhook has no role and no workspace"
+            continue
         assert Role.MSP_ADMIN in access.roles, f"{route}: msp_admin may do everything"
         assert not access.roles & {Role.ENDPOINT_AGENT, Role.CLIENT_PORTAL}, f"{route}: not their own routes"
         assert (Role.PLATFORM_ADMIN in access.roles) == (not access.tenant), \
             f"{route}: platform_admin has exactly the non-tenant configuration"
         if method != "GET":
-            assert not access.roles & {Role.VIEWER, Role.AUTOMATION_OPERATOR}, f"{route}: a read-only role writes"
+            assert Role.VIEWER not in access.roles, f"{route}: a read-only role writes"
+            executes = path.startswith((f"{V1_PREFIX}/execute/", f"{V1_PREFIX}/workflow-executions/",
+                                        f"{V1_PREFIX}/agent-runtime/agents/"))
+            assert (Role.AUTOMATION_OPERATOR in access.roles) == executes, \
+                f"{route}: automation_operator writes only what runs agents"
         resource = resource_of(path)
         if resource is not None:
             financial = resource in {"contracts", "quotes", "invoices", "payments"}
@@ -84,6 +94,10 @@ async def test_the_openapi_description_of_each_route_names_exactly_its_roles(api
     failures = []
     for (method, path), access in sorted(ROUTE_ACCESS.items()):
         operation = document["paths"].get(path, {}).get(method.lower())
+        if access.signed:
+            if operation is None or "**Access:** the signature" not in operation.get("description", ""):
+                failures.append(f"{method} {path}: the description does not say it is signed, not role-checked")
+            continue
         if operation is None:
             failures.append(f"{method} {path}: not in /api/v1/openapi")
             continue
@@ -108,9 +122,11 @@ def _none_token(workspace: str) -> str:
                        "exp": now + 600}, None, algorithm="none")
 
 
-async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces):
+async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces, worker,
+                                                                               agent_node):
     a, _ = workspaces
-    ids = await seed(V1(api, "msp_admin", workspace=a), WORD)
+    admin = V1(api, "msp_admin", workspace=a)
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
     everything = [role.value for role in Role]
     bad_tokens = {
         "no token": None,

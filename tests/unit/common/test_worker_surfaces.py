@@ -116,7 +116,7 @@ def test_surfaces_are_chosen_by_name_and_default_to_all():
 
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--surfaces", "protocols,nope"], {},
-     "unknown worker surface(s) nope; known surfaces: maintenance, protocols, tasks"),
+     "unknown worker surface(s) nope; known surfaces: maintenance, platform_v1, protocols, tasks"),
     (["--surfaces", ""], {}, "no worker surface chosen"),
     ([], {"CAPSTAN_WORKER_SURFACES": "ops"}, "unknown worker surface(s) ops"),
 ])

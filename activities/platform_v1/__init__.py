@@ -1,0 +1,17 @@
+"""The platform API v1 surface's activities, built on one worker process's shared resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activities.common.resources import WorkerResources
+from activities.platform_v1.executions import ExecutionActivities
+
+
+def platform_v1_activities(resources: WorkerResources) -> list[Callable]:
+    """Every activity the platform v1 workflows call, on the ``capstan-platform_v1`` task queue."""
+    executions = ExecutionActivities(resources.sessions, resources.secret_box)
+    return [
+        executions.record_platform_execution_queued, executions.record_platform_execution_running,
+        executions.record_platform_execution_ended, executions.call_platform_agent,
+    ]

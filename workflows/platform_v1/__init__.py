@@ -1,0 +1,7 @@
+"""The platform API v1 surface's workflows, on the ``capstan-platform_v1`` task queue."""
+
+from workflows.platform_v1.agent_execution import AgentExecutionWorkflow
+
+PLATFORM_V1_WORKFLOWS: list[type] = [AgentExecutionWorkflow]
+
+__all__ = ["PLATFORM_V1_WORKFLOWS", "AgentExecutionWorkflow"]
