@@ -155,7 +155,7 @@ class WorkflowCompletedPayload(BaseModel):
     status: str | None = Field(None, max_length=100)
     result: Any = None
     error_message: str | None = Field(None, max_length=100_000)
-    duration_ms: int | None = Field(None, ge=0, le=2**53)
+    duration_ms: int | None = Field(None, ge=0, le=2**31 - 1)
     timestamp: str | None = Field(None, max_length=100)
 
 

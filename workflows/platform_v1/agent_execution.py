@@ -234,7 +234,19 @@ class AgentExecutionWorkflow:
         return Ending(ExecutionStatus.FAILED, FailureCode.AGENT_FAILED, report.error_message)
 
     async def _end(self, ending: Ending, began: datetime) -> None:
+        """Write the one ending; a cancel arriving meanwhile does not interrupt the write (it is shielded), and
+        changes nothing once the ending is decided."""
         self._ending_decided = True
+        write = asyncio.ensure_future(self._write_end(ending, began))
+        while True:
+            try:
+                await asyncio.shield(write)
+                return
+            except asyncio.CancelledError:
+                if write.done():
+                    return
+
+    async def _write_end(self, ending: Ending, began: datetime) -> None:
         now = workflow.now()
         write = EndedWrite(
             execution_id=self._run.execution_id, workspace_id=self._run.workspace_id, run_id=workflow.info().run_id,

@@ -42,7 +42,14 @@ from models.platform_v1.executions import (
     derived_id,
     execution_workflow_id,
 )
-from models.platform_v1.workflow_io import AgentExecutionInput, Registered, Registration, UpdateName, WorkflowName
+from models.platform_v1.workflow_io import (
+    INVALID_TRANSITION,
+    AgentExecutionInput,
+    Registered,
+    Registration,
+    UpdateName,
+    WorkflowName,
+)
 
 DEFAULT_WAIT_SECONDS = 30
 TARGET = re.compile(rf"^(?P<agent>{AGENT_NAME.pattern[1:-1]})\.(?P<reasoner>{AGENT_NAME.pattern[1:-1]})$")
@@ -96,12 +103,14 @@ async def execute(db: AsyncSession, temporal: Client, settings: Settings, caller
     try:
         registered = await temporal_calls.start_with_update(
             temporal, start, UpdateName.REGISTER, [Registration(request=execution_id, wait_seconds=wait)],
-            timeout=wait + REGISTER_TIMEOUT_SECONDS, result_type=Registered, refusals={})
+            timeout=wait + REGISTER_TIMEOUT_SECONDS, result_type=Registered,
+            refusals={INVALID_TRANSITION: lambda error: temporal_calls.workflow_closed()})
         finished = registered.ended and wait > 0
     except ApiError as error:
         if error.code != "workflow_closed":
             raise
-        finished = wait > 0  # the same request, once more, after its execution ended: answered from the record
+        # The same request once more, after its execution ended (or while a retry's run holds it): the record.
+        finished = wait > 0
     row = await store.execution_of(db, execution_id, caller.tenant)
     assert row is not None, "recorded by its workflow before the register Update answered"
     await hand_back(db)

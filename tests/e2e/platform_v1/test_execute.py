@@ -160,3 +160,24 @@ async def test_each_answer_of_the_agent_ends_the_execution_as_the_contract_says(
         evidence = (await ops.get(record["evidenceRef"].removeprefix("/api/v1"))).json()
         assert [attempt["attempt"] for attempt in evidence["attempts"]] == list(range(1, tries + 1)), name
     assert "authorization" not in agent_node.calls("reject")[0].headers  # no agents.token secret set
+
+
+async def test_an_artifact_is_the_workspace_s_own_and_gone_after_its_retention(api, worker, workspaces, agent_node,
+                                                                              settings):
+    a, b = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    await register_agent(ops, agent_node.url)
+    record = (await execute(ops, "helper.echo")).json()
+    path = record["outputRef"].removeprefix("/api/v1")
+    assert (await V1(api, "viewer", workspace=a).get(path)).status_code == 200
+    for other in (V1(api, "msp_admin", workspace=b).get(path), ops.get("/artifacts/art_" + "0" * 32),
+                  ops.get("/artifacts/not-an-id")):
+        answer = await other
+        assert (answer.status_code, answer.json()["error"]) == (404, "not_found"), answer.text
+    assert (await V1(api, "billing", workspace=a).get(path)).status_code == 403
+    settings.api.public_url = "https://capstan.example.com"
+    absolute = (await ops.get(f"/workflow-executions/{record['id']}")).json()
+    assert absolute["outputRef"] == f"https://capstan.example.com{record['outputRef']}"
+    settings.platform.artifact_retention_days = 1e-9  # every artifact is older than that
+    gone = await ops.get(path)
+    assert (gone.status_code, gone.json()["error"]) == (410, "gone")
