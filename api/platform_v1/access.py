@@ -107,6 +107,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", f"{V1}/agent-runtime/agents/{{agent_id}}"): Access(EXECUTE, tenant=True),
     ("POST", f"{V1}/agent-runtime/agents/{{agent_id}}/heartbeat"): Access(EXECUTE, tenant=True),
     ("POST", f"{V1}/execute/{{target}}"): Access(EXECUTE, tenant=True),
+    ("GET", f"{V1}/agent-runtime/health"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
 }
 

@@ -8,11 +8,20 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import agents, artifacts, configuration, executions, resources, webhooks, workspaces
+from api.platform_v1.routes import (
+    agents,
+    artifacts,
+    configuration,
+    executions,
+    resources,
+    runtime,
+    webhooks,
+    workspaces,
+)
 from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, resources, executions, agents, artifacts, webhooks):
+for module in (workspaces, configuration, resources, executions, agents, runtime, artifacts, webhooks):
     router.include_router(module.router)
 
 surface = ApiSurface(

@@ -164,3 +164,57 @@ class WebhookAnswer(BaseModel):
     executionId: str | None = None
     deliveryId: str | None = None
     reason: str | None = None
+
+
+# --- the agent runtime -------------------------------------------------------------------------------
+
+ComponentStatus = Literal["ok", "degraded"]
+
+
+class ServiceComponent(BaseModel):
+    status: ComponentStatus
+    detail: str
+
+
+class AgentsComponent(BaseModel):
+    status: ComponentStatus
+    total: int
+    healthy: int
+    stale: int
+
+
+class OutboxComponent(BaseModel):
+    status: ComponentStatus
+    pending: int
+    failed: int
+    oldestPendingSeconds: float | None
+
+
+class JobsComponent(BaseModel):
+    status: ComponentStatus
+    queued: int
+    running: int
+    failed: int
+
+
+class RuntimeComponents(BaseModel):
+    temporal: ServiceComponent
+    workers: ServiceComponent
+    agents: AgentsComponent
+    outbox: OutboxComponent
+    jobs: JobsComponent
+
+
+class RuntimeHealth(BaseModel):
+    status: ComponentStatus = Field(description="`degraded` when any component is.")
+    checkedAt: Timestamp
+    components: RuntimeComponents
+
+
+class RuntimeQueue(BaseModel):
+    name: str
+    workflowPollers: int
+    activityPollers: int
+    backlog: int | None = Field(description="Approximate tasks waiting (workflow + activity); null when the "
+                                            "server reports no statistics.")
+    backlogAgeSeconds: float | None
