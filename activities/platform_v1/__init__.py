@@ -14,4 +14,5 @@ def platform_v1_activities(resources: WorkerResources) -> list[Callable]:
     return [
         executions.record_platform_execution_queued, executions.record_platform_execution_running,
         executions.record_platform_execution_ended, executions.call_platform_agent,
+        executions.check_platform_smoke_database,
     ]

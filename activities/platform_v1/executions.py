@@ -33,6 +33,8 @@ from models.platform_v1.workflow_io import (
     QueuedWrite,
     Registered,
     RunningWrite,
+    SmokeCheck,
+    SmokeRecord,
 )
 
 
@@ -40,8 +42,8 @@ def evidence_of(write: EndedWrite) -> bytes:
     """The evidence artifact: who was called, each try, the callback, the Temporal run (no payload)."""
     target = write.target
     evidence = {
-        "executionId": write.execution_id, "target": target.name,
-        "agent": {"id": target.agent_id, "baseUrl": target.base_url, "version": target.version},
+        "executionId": write.execution_id, "target": target.name if target else None,
+        "agent": {"id": target.agent_id, "baseUrl": target.base_url, "version": target.version} if target else None,
         "attempts": [{"attempt": a.attempt, "startedAt": iso_z(a.started_at), "durationMs": a.duration_ms,
                       "httpStatus": a.http_status, "error": a.error} for a in write.attempts],
         "callback": {"deliveryId": write.callback.delivery_id, "receivedAt": iso_z(write.callback.received_at)}
@@ -81,6 +83,20 @@ class ExecutionActivities:
                 return False
             await store.write_completed_event(session, row)
         return True
+
+    @records_activity(ActivityName.SMOKE_DATABASE)
+    async def check_platform_smoke_database(self, record: SmokeRecord) -> SmokeCheck:
+        """Write the smoke execution's record ``running`` and read it back in another transaction."""
+        clock = time.monotonic()
+        async with session_scope(self.sessions) as session:
+            await store.record_smoke_running(session, record)
+        async with session_scope(self.sessions) as session:
+            row = await store.execution_of(session, record.run.execution_id, record.run.workspace_id)
+        passed = row is not None and row.run_id == record.run_id
+        return SmokeCheck(name="database", status="passed" if passed else "failed",
+                          duration_ms=int((time.monotonic() - clock) * 1000),
+                          detail="wrote and read back the execution's record" if passed
+                          else "the record written was not read back")
 
     @activity.defn(name=ActivityName.CALL_AGENT)
     async def call_platform_agent(self, call: AgentCall) -> AttemptResult:

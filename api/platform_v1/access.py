@@ -109,6 +109,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{V1}/execute/{{target}}"): Access(EXECUTE, tenant=True),
     ("GET", f"{V1}/agent-runtime/health"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
+    ("POST", f"{V1}/agent-runtime/smoke"): Access(frozenset({R.MSP_ADMIN, R.OPS_ENGINEER}), tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
 }
 

@@ -24,7 +24,7 @@ from models.platform_v1.executions import (
     ExecutionType,
     statuses_moving_to,
 )
-from models.platform_v1.workflow_io import FAILURE_MESSAGE_MAX, EndedWrite, QueuedWrite, RunningWrite
+from models.platform_v1.workflow_io import FAILURE_MESSAGE_MAX, EndedWrite, QueuedWrite, RunningWrite, SmokeRecord
 
 JSON = "application/json"
 
@@ -95,6 +95,19 @@ async def record_queued(session: AsyncSession, write: QueuedWrite) -> ExecutionR
     if row is None or row.run_id != write.run_id:
         raise TransitionRefused(row.status if row is not None else None)
     return row
+
+
+async def record_smoke_running(session: AsyncSession, record: SmokeRecord) -> None:
+    """A smoke execution's record, ``running`` from the start (its run is its only writer)."""
+    run = record.run
+    target = run.target
+    await session.exec(insert(ExecutionRow).values(
+        id=run.execution_id, workspace_id=run.workspace_id, type=ExecutionType.SMOKE,
+        target=target.name if target else None, agent_id=target.agent_id if target else None,
+        reasoner=target.reasoner if target else None, status=ExecutionStatus.RUNNING, retry_count=0,
+        input_artifact_id=run.input_artifact_id, created_by=run.created_by, correlation_id=run.correlation_id,
+        workflow_id=record.workflow_id, run_id=record.run_id, started_at=record.started_at,
+    ).on_conflict_do_nothing(index_elements=["id"]))
 
 
 async def record_running(session: AsyncSession, write: RunningWrite) -> bool:

@@ -218,3 +218,24 @@ class RuntimeQueue(BaseModel):
     backlog: int | None = Field(description="Approximate tasks waiting (workflow + activity); null when the "
                                             "server reports no statistics.")
     backlogAgeSeconds: float | None
+
+
+class SmokeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(None, max_length=200, description="`agent.reasoner`: also call it once.")
+    input: dict[str, Any] | None = Field(None, description="The agent's input (default `{}`); with a target only.")
+
+
+class SmokeCheckPublic(BaseModel):
+    name: Literal["worker", "database", "agent"]
+    status: Literal["passed", "failed"]
+    durationMs: int
+    detail: str
+
+
+class SmokeAnswer(BaseModel):
+    status: Literal["passed", "failed"]
+    executionId: str
+    durationMs: int
+    checks: list[SmokeCheckPublic]

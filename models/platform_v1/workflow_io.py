@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 class WorkflowName(StrEnum):
     AGENT_EXECUTION = "AgentExecutionWorkflow"
+    PLATFORM_SMOKE = "PlatformSmokeWorkflow"
 
 
 class ActivityName(StrEnum):
@@ -22,6 +23,7 @@ class ActivityName(StrEnum):
     RECORD_EXECUTION_RUNNING = "record_platform_execution_running"
     RECORD_EXECUTION_ENDED = "record_platform_execution_ended"
     CALL_AGENT = "call_platform_agent"
+    SMOKE_DATABASE = "check_platform_smoke_database"
 
 
 class UpdateName(StrEnum):
@@ -168,6 +170,41 @@ class EndedWrite(BaseModel):
     output_artifact_id: str | None = None
     completed_at: datetime
     duration_ms: int
-    target: AgentTarget
+    #: The agent called (``None``: a smoke run without a target).
+    target: AgentTarget | None
     attempts: list[AttemptResult] = Field(default_factory=list)
     callback: CallbackReport | None = None
+
+
+class SmokeInput(BaseModel):
+    """``POST /agent-runtime/smoke``: a worker, database and (with a target) agent check, as an execution."""
+
+    execution_id: str
+    workspace_id: str
+    target: AgentTarget | None = None
+    input_artifact_id: str | None = None
+    created_by: str | None = None
+    correlation_id: str | None = None
+
+
+class SmokeRecord(BaseModel):
+    """The smoke execution's record, written ``running`` and read back by the database check."""
+
+    run: SmokeInput
+    workflow_id: str
+    run_id: str
+    started_at: datetime
+
+
+class SmokeCheck(BaseModel):
+    name: str
+    status: str
+    duration_ms: int
+    detail: str
+
+
+class SmokeResult(BaseModel):
+    status: str
+    execution_id: str
+    duration_ms: int
+    checks: list[SmokeCheck]

@@ -8,9 +8,11 @@ from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.pagination import ListPage, list_page
 from api.platform_v1.access import V1, CallerDep
 from api.platform_v1.answers import json_answer
+from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
 from api.platform_v1.services.runtime import queue_of, runtime_health
-from models.platform_v1.execution_contracts import RuntimeHealth, RuntimeQueue
+from api.platform_v1.services.smoke import run_smoke
+from models.platform_v1.execution_contracts import RuntimeHealth, RuntimeQueue, SmokeAnswer, SmokeBody
 
 router = APIRouter(tags=["agents"])
 
@@ -32,3 +34,19 @@ async def get_runtime_health(caller: CallerDep, db: SessionDep, temporal: Tempor
 async def get_runtime_queues(caller: CallerDep, temporal: TemporalDep, settings: SettingsDep) -> Response:
     queue = await queue_of(temporal, settings)
     return json_answer(list_page([queue], limit=1, offset=0, total=1))
+
+
+@platform_route(router, "POST", f"{V1}/agent-runtime/smoke", summary="Run the platform's smoke check",
+                description="Runs `PlatformSmokeWorkflow` (an execution of type `smoke`) and waits up to 30 s for its "
+                            "checks: `worker` (a workflow task and an activity ran), `database` (the activity wrote "
+                            "and read Postgres), and with a `target` `agent` (one call, not retried, answered 2xx). "
+                            "`status` is `failed` when a check failed or no worker answered within 30 s. An unknown "
+                            "target → 404, as for execute.",
+                responses={400: {"description": "`invalid_target`, or a bad body"},
+                           404: {"description": "`agent_not_found` or `reasoner_not_found`"},
+                           503: {"description": "`agent_unavailable` (a stale agent, `Retry-After: 5`), or Temporal "
+                                                "unreachable"}},
+                response_model=SmokeAnswer)
+async def post_smoke(caller: CallerDep, key: KeyDep, db: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                     body: SmokeBody | None = None) -> Response:
+    return json_answer(await run_smoke(db, temporal, settings, caller, key.value, body or SmokeBody()))

@@ -62,3 +62,46 @@ async def test_no_worker_stale_agents_and_a_failed_event_degrade_their_component
     assert other["agents"]["total"] == 0 and other["outbox"]["failed"] == 0  # workspace B sees its own
     refused = await V1(api, "viewer", workspace=a).get("/agent-runtime/health", params={"deep": "1"})
     assert (refused.status_code, refused.json()["error"]) == (400, "unknown_parameter")
+
+
+async def test_the_smoke_check_runs_its_checks_as_an_execution(api, worker, workspaces, agent_node):
+    a, _ = workspaces
+    ops = V1(api, "ops_engineer", workspace=a)
+    await register_agent(ops, agent_node.url)
+    bare = await ops.post("/agent-runtime/smoke")
+    assert bare.status_code == 200, bare.text
+    assert bare.json()["status"] == "passed"
+    assert [(c["name"], c["status"]) for c in bare.json()["checks"]] == [("worker", "passed"), ("database", "passed")]
+    record = (await ops.get(f"/workflow-executions/{bare.json()['executionId']}")).json()
+    assert (record["type"], record["status"], record["target"]) == ("smoke", "succeeded", None)
+
+    with_agent = await ops.post("/agent-runtime/smoke", json={"target": "helper.echo", "input": {"ping": 1}})
+    assert with_agent.status_code == 200 and with_agent.json()["status"] == "passed", with_agent.text
+    assert with_agent.json()["checks"][-1]["name"] == "agent"
+    [call] = agent_node.calls("echo")
+    assert call.json == {"ping": 1} and call.headers["x-execution-id"] == with_agent.json()["executionId"]
+
+    rejected = await ops.post("/agent-runtime/smoke", json={"target": "helper.reject"})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "failed"
+    assert rejected.json()["checks"][-1] == {**rejected.json()["checks"][-1], "name": "agent", "status": "failed"}
+    assert len(agent_node.calls("reject")) == 1  # not retried
+    failed = (await ops.get(f"/workflow-executions/{rejected.json()['executionId']}")).json()
+    assert failed["type"] == "smoke" and failed["status"] == "failed"
+
+    for body, status, error in (({"target": "nobody.echo"}, 404, "agent_not_found"),
+                                ({"target": "helper"}, 400, "invalid_target"),
+                                ({"input": {}}, 400, "validation_error"), ({"extra": 1}, 400, "validation_error")):
+        refused = await ops.post("/agent-runtime/smoke", json=body)
+        assert (refused.status_code, refused.json()["error"]) == (status, error), (body, refused.text)
+    viewer = await V1(api, "viewer", workspace=a).post("/agent-runtime/smoke")
+    assert viewer.status_code == 403
+
+
+async def test_the_smoke_check_without_a_worker_fails_after_30_seconds(api, workspaces):
+    a, _ = workspaces
+    started = time.monotonic()
+    answer = await V1(api, "msp_admin", workspace=a).post("/agent-runtime/smoke")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "failed" and 29 <= time.monotonic() - started < 45
+    [check] = answer.json()["checks"]
+    assert check["name"] == "worker" and check["status"] == "failed" and "no worker" in check["detail"]

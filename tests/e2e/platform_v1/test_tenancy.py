@@ -116,7 +116,7 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
                                     f"{other.json()['detail']!r}")
         elif "{execution_id}" in path or "{artifact_id}" in path:
             expect("B's execution or artifact from A", response, 404, "not_found")
-        elif method == "POST" and ("{agent_id}" in path or "{target}" in path):
+        elif method == "POST" and ("{agent_id}" in path or "{target}" in path or path.endswith("/smoke")):
             # Agent ids are names in each workspace's own registry: B's agent is no agent of A's.
             expect("B's agent from A", response, 404, "agent_not_found")
         elif method == "PUT" and "{agent_id}" in path:

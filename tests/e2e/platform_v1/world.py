@@ -48,6 +48,7 @@ ENGINE_BODIES: dict[tuple[str, str], Callable[[str, Ids], dict[str, Any] | None]
         "reasoners": [{"id": name} for name in ("echo", "reject", "hold", "later", "flaky")]},
     ("POST", f"{V1_PREFIX}/agent-runtime/agents/{{agent_id}}/heartbeat"): lambda word, ids: {"version": f"{word}-2"},
     ("POST", f"{V1_PREFIX}/execute/{{target}}"): lambda word, ids: {"input": {"word": word}, "mode": "async"},
+    ("POST", f"{V1_PREFIX}/agent-runtime/smoke"): lambda word, ids: {"target": ids["target"], "input": {"w": word}},
 }
 #: The engine's path parameters, from the ids of its seed.
 ENGINE_PARAMETERS = {"execution_id": "executions", "artifact_id": "artifacts", "agent_id": "agents",

@@ -36,6 +36,10 @@ from models.platform_v1.workflow_io import (
     Registered,
     Registration,
     RunningWrite,
+    SmokeCheck,
+    SmokeInput,
+    SmokeRecord,
+    SmokeResult,
     UpdateName,
     WorkflowName,
 )
@@ -85,9 +89,13 @@ class StubActivities:
                                           CallOutcome.UNAVAILABLE: 503, CallOutcome.REJECTED: 400}.get(outcome),
                              output_artifact_id="art_" + "1" * 32 if outcome == CallOutcome.OUTPUT else None)
 
+    @activity.defn(name=ActivityName.SMOKE_DATABASE)
+    async def smoke_database(self, record: SmokeRecord) -> SmokeCheck:
+        return SmokeCheck(name="database", status="passed", duration_ms=3, detail="wrote and read back")
+
     @property
     def activities(self) -> list:
-        return [self.record_queued, self.record_running, self.record_ended, self.call_agent]
+        return [self.record_queued, self.record_running, self.record_ended, self.call_agent, self.smoke_database]
 
 
 def execution_input(request: str = "req-1", retry_count: int = 0, callback_timeout: int = 600,
@@ -152,6 +160,14 @@ async def run_scenarios(client: Client) -> dict[str, tuple[str, str]]:
             await asyncio.wait_for(handle.result(), 30)
         await _until(lambda: len(stubs.ended) == 3)
         runs["cancelled"] = (handle.id, handle.result_run_id)
+
+        smoke = execution_input()
+        handle = await client.start_workflow(
+            WorkflowName.PLATFORM_SMOKE, SmokeInput(execution_id=smoke.execution_id, workspace_id=smoke.workspace_id,
+                                                    target=smoke.target, input_artifact_id=smoke.input_artifact_id),
+            id=f"{queue}:smoke:{smoke.execution_id}", task_queue=queue, result_type=SmokeResult)
+        await asyncio.wait_for(handle.result(), 30)
+        runs["smoke"] = (handle.id, handle.result_run_id)
     return runs
 
 

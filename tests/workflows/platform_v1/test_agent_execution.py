@@ -11,7 +11,16 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from models.platform_v1.workflow_io import ALREADY_ENDED, INVALID_TRANSITION, CallOutcome, Registration, UpdateName
+from models.platform_v1.workflow_io import (
+    ALREADY_ENDED,
+    INVALID_TRANSITION,
+    CallOutcome,
+    Registration,
+    SmokeInput,
+    SmokeResult,
+    UpdateName,
+    WorkflowName,
+)
 from tests.workflows.platform_v1.scenarios import (
     StubActivities,
     _until,
@@ -129,3 +138,19 @@ async def test_a_cancel_while_waiting_records_cancelled(workflow_env):
         with pytest.raises(Exception):  # noqa: B017 - the run ends cancelled
             await asyncio.wait_for(handle.result(), 30)
     assert stubs.ended[0].status == "cancelled" and stubs.ended[0].failure_code is None
+
+
+async def test_a_smoke_run_reports_its_checks_and_ends_its_record(workflow_env):
+    stubs = StubActivities(outcomes=deque([CallOutcome.REJECTED]))
+    async with stub_worker(workflow_env.client, stubs) as queue:
+        run = execution_input()
+        result = await workflow_env.client.execute_workflow(
+            WorkflowName.PLATFORM_SMOKE, SmokeInput(execution_id=run.execution_id, workspace_id=run.workspace_id,
+                                                    target=run.target, input_artifact_id=run.input_artifact_id),
+            id=f"{queue}:smoke", task_queue=queue, result_type=SmokeResult)
+    assert result.status == "failed"
+    assert [(check.name, check.status) for check in result.checks] == [
+        ("worker", "passed"), ("database", "passed"), ("agent", "failed")]
+    [ended] = stubs.ended
+    assert ended.status == "failed" and "agent" in (ended.failure_message or "")
+    assert [call.attempt for call in stubs.calls] == [1]

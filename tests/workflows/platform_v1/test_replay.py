@@ -9,7 +9,10 @@ import pytest
 from temporalio.workflow import NondeterminismError
 
 from tests.workflows.platform_v1.scenarios import HISTORIES, run_scenarios
-from tests.workflows.platform_v1.variants import AgentExecutionCallingBeforeRunning
+from tests.workflows.platform_v1.variants import (
+    AgentExecutionCallingBeforeRunning,
+    PlatformSmokeWithoutItsDatabaseCheck,
+)
 from tests.workflows.replay_support import fetched_histories, recorded_history, replayer
 from workflows.platform_v1 import PLATFORM_V1_WORKFLOWS
 
@@ -17,7 +20,7 @@ RECORDED = sorted(HISTORIES.glob("*.json"))
 
 
 def test_every_way_an_execution_ends_has_a_recorded_history():
-    assert {path.stem for path in RECORDED} == {"retried-then-succeeded", "callback", "cancelled"}
+    assert {path.stem for path in RECORDED} == {"retried-then-succeeded", "callback", "cancelled", "smoke"}
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.stem)
@@ -31,8 +34,11 @@ async def test_todays_runs_replay(workflow_env):
         assert (await replayer(PLATFORM_V1_WORKFLOWS).replay_workflow(history)).replay_failure is None
 
 
-@pytest.mark.parametrize("history", ["retried-then-succeeded", "callback"])
-async def test_a_nondeterministic_change_fails_the_replay(history: str):
+@pytest.mark.parametrize(("history", "variant"), [
+    ("retried-then-succeeded", AgentExecutionCallingBeforeRunning),
+    ("callback", AgentExecutionCallingBeforeRunning),
+    ("smoke", PlatformSmokeWithoutItsDatabaseCheck),
+], ids=["retried-call-before-running", "callback-call-before-running", "smoke-without-database-check"])
+async def test_a_nondeterministic_change_fails_the_replay(history: str, variant: type):
     with pytest.raises(NondeterminismError):
-        await replayer([AgentExecutionCallingBeforeRunning]).replay_workflow(
-            recorded_history(HISTORIES / f"{history}.json"))
+        await replayer([variant]).replay_workflow(recorded_history(HISTORIES / f"{history}.json"))

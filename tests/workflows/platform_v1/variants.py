@@ -1,12 +1,13 @@
-"""A deliberately nondeterministic change of ``AgentExecutionWorkflow``, registered under the real workflow's
-name: it calls the agent before recording the execution ``running`` (an activity moved), as a careless edit
-could. Replaying a recorded history against it must fail."""
+"""Deliberately nondeterministic changes of the platform v1 workflows, registered under the real workflows'
+names, as a careless edit could make them: ``AgentExecutionWorkflow`` calling the agent before recording the
+execution ``running`` (an activity moved), ``PlatformSmokeWorkflow`` without its database check. Replaying a
+recorded history against them must fail."""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
-from models.platform_v1.workflow_io import AgentExecutionInput, WorkflowName
+from models.platform_v1.workflow_io import AgentExecutionInput, SmokeInput, SmokeResult, WorkflowName
 from workflows.platform_v1.agent_execution import AgentExecutionWorkflow
 
 
@@ -21,3 +22,12 @@ class AgentExecutionCallingBeforeRunning(AgentExecutionWorkflow):
         await self._end(ending, began)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return str(ending.status)
+
+
+@workflow.defn(name=WorkflowName.PLATFORM_SMOKE)
+class PlatformSmokeWithoutItsDatabaseCheck:
+    """Ends the record without the database check first (an activity left out)."""
+
+    @workflow.run
+    async def run(self, smoke: SmokeInput) -> SmokeResult:
+        return SmokeResult(status="passed", execution_id=smoke.execution_id, duration_ms=0, checks=[])
