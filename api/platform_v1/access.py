@@ -15,9 +15,10 @@ The roles, from their descriptions: ``viewer`` reads operational data; ``ops_eng
 writes it; ``billing`` owns the financial resources (contracts, quotes, invoices, payments) and reads
 the client directory; ``integration_admin`` reads what the accounting adapters sync and manages the
 workspace's secrets; ``data_admin`` writes broadly; ``automation_operator`` reads operational data
-and executes agents (execute, retry, cancel, the agent registry); ``platform_admin`` only the non-tenant configuration
-(workspaces, platform settings and secrets); ``endpoint_agent`` and ``client_portal`` have only their
-own routes (telemetry ingest, the portal), none here. ``msp_admin`` may do everything.
+and executes agents (execute, retry, cancel, the agent registry); ``platform_admin`` only the non-tenant
+configuration (workspaces, platform settings and secrets); ``endpoint_agent`` has only its own routes (the
+ingest, with its enrollment token, and ``/edge-agent/…``), ``client_portal`` only the portal's. ``msp_admin``
+may do everything.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ DIRECTORY = frozenset({"clients", "contacts"})
 PLATFORM_CONFIG = frozenset({R.MSP_ADMIN, R.PLATFORM_ADMIN})
 #: Who runs agents: starts, retries and cancels executions, registers agents and their heartbeats.
 EXECUTE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.AUTOMATION_OPERATOR})
+#: The edge agent's own routes, and who else reads them.
+EDGE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.ENDPOINT_AGENT})
+#: Who sends events in (an ``endpoint_agent`` with its enrollment token too).
+INGEST = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN, R.ENDPOINT_AGENT})
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/workspace/secrets"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("POST", f"{V1}/workspace/secrets/{{key}}"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
     ("GET", f"{V1}/workspace/audit-credentials"): Access(frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN}), tenant=True),
+    ("POST", f"{V1}/events/ingest"): Access(INGEST, tenant=True),
+    ("GET", f"{V1}/events/ingest-batches"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/edge-agent/ingest-status"): Access(EDGE | {R.VIEWER}, tenant=True),
     **_resource_access(),
     ("GET", f"{V1}/workflow-executions"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/workflow-executions/{{execution_id}}"): Access(OPERATIONAL_READ, tenant=True),

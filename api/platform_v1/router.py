@@ -13,6 +13,7 @@ from api.platform_v1.routes import (
     artifacts,
     configuration,
     executions,
+    ingest,
     resources,
     runtime,
     webhooks,
@@ -21,7 +22,7 @@ from api.platform_v1.routes import (
 from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, resources, executions, agents, runtime, artifacts, webhooks):
+for module in (workspaces, configuration, resources, ingest, executions, agents, runtime, artifacts, webhooks):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -31,6 +32,9 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
+        {"name": "events", "description": "Events sent in: the ingest of telemetry, alerts, asset states and "
+                                          "pipeline failures, and its batches."},
+        {"name": "edge-agent", "description": "What an enrolled edge agent reads."},
         {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
                                               "workflow-completed webhook."},
         {"name": "agents", "description": "The workspace's agent registry and heartbeats."},

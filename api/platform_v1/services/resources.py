@@ -223,6 +223,14 @@ class ResourceStore:
                                      {"field": f"body.{field}", "message": "names no record of this workspace",
                                       "type": "invalid_reference"}]})
 
+    async def hold(self, spec: ResourceSpec, resource_id: str, *, exclusive: bool) -> None:
+        """Lock a live record of this workspace until the transaction ends, as a change (``FOR UPDATE``) or a
+        reference (``FOR KEY SHARE``) of it would; nothing when there is none. A write of several records takes
+        its locks first, in one order, so two such writes wait for each other instead of deadlocking."""
+        query = self._scoped(spec).where(ResourceRow.id == resource_id, col(ResourceRow.deleted_at).is_(None))
+        await self.db.exec(query.with_only_columns(ResourceRow.id).with_for_update(  # type: ignore[call-overload]
+            **({} if exclusive else {"read": True, "key_share": True})))
+
     def _naming(self, source: ResourceSpec, field: str, resource_id: str) -> list[Any]:
         """The conditions of the live records of ``source`` whose ``field`` names ``resource_id``."""
         return [ResourceRow.workspace_id == self.workspace_id, ResourceRow.kind == source.name,

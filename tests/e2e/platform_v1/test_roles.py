@@ -21,9 +21,20 @@ from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
-from tests.e2e.platform_v1.world import PUBLIC, call_for, create, resource_of, seed, served_v1_routes, v1_routes
+from tests.e2e.platform_v1.world import (
+    ENROLLMENT_REFUSED,
+    PUBLIC,
+    call_for,
+    create,
+    resource_of,
+    seed,
+    served_v1_routes,
+    v1_routes,
+)
 
 WORD = "rolecall"
+#: The edge agent's routes outside ``/edge-agent/``.
+EDGE_AGENT_ROUTES = {f"{V1_PREFIX}/events/ingest"}
 ROLES_LINE = re.compile(r"\*\*Roles:\*\* (?P<roles>[^(]*)\((?P<scope>[^)]*)\)\.")
 
 
@@ -44,7 +55,11 @@ async def test_every_route_answers_every_role_as_the_table_says(api, settings, w
                 call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
             call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
             response = await call.send(caller)
-            if role in access.roles:
+            if (role, method, path) in ENROLLMENT_REFUSED:
+                if response.status_code != 403 or response.json().get("error") != "enrollment_invalid":
+                    failures.append(f"{role} may, with its enrollment token: {call} -> {response.status_code} "
+                                    f"{response.text[:200]}")
+            elif role in access.roles:
                 if not 200 <= response.status_code < 300:
                     failures.append(f"{role} may: {call} -> {response.status_code} {response.text[:200]}")
             elif response.status_code != 403 or response.json().get("error") != "forbidden_role":
@@ -68,7 +83,9 @@ def test_the_table_follows_the_role_descriptions():
             assert not access.roles and not access.tenant, f"{route}: a signed webhook has no role and no workspace"
             continue
         assert Role.MSP_ADMIN in access.roles, f"{route}: msp_admin may do everything"
-        assert not access.roles & {Role.ENDPOINT_AGENT, Role.CLIENT_PORTAL}, f"{route}: not their own routes"
+        assert Role.CLIENT_PORTAL not in access.roles, f"{route}: not the portal's"
+        assert (Role.ENDPOINT_AGENT in access.roles) == (path in EDGE_AGENT_ROUTES or path.startswith(
+            f"{V1_PREFIX}/edge-agent/")), f"{route}: the edge agent has exactly its own routes"
         assert (Role.PLATFORM_ADMIN in access.roles) == (not access.tenant), \
             f"{route}: platform_admin has exactly the non-tenant configuration"
         if method != "GET":

@@ -35,7 +35,15 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("PUT", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"timezone": "Europe/London",
                                                                             "owner": word}},
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
+    ("POST", f"{V1_PREFIX}/events/ingest"): lambda word: {"source": f"{word}-rmm", "events": [
+        {"id": f"{word}-{uuid.uuid4().hex}", "type": "telemetry", "data": {"note": word}}]},
 }
+#: The success status of a mutating route that is not a resource's, where it is not 201 (POST) or 200.
+OTHER_SUCCESS: dict[tuple[str, str], int] = {("POST", f"{V1_PREFIX}/events/ingest"): 202}
+#: (role, route) pairs the role table allows but a check after it refuses without more than a token: an
+#: ``endpoint_agent`` ingests only with its workspace's enrollment token (403 ``enrollment_invalid``), and no
+#: workspace can issue one until the enrollment routes exist (then: rotate one and send it, expect 202).
+ENROLLMENT_REFUSED = {("endpoint_agent", "POST", f"{V1_PREFIX}/events/ingest")}
 
 
 #: A valid body of each engine route (executions, agents), which needs the ids of the engine's seed

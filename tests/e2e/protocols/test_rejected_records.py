@@ -177,6 +177,9 @@ async def test_an_action_the_run_cannot_finish_in_time_is_503_with_retry_after_a
             await holder.rollback()
         assert_error(response, 503, "action_pending")
         assert response.headers["Retry-After"].isdigit()
+        # The pause is recorded once the write can go through; a client that honours Retry-After then sees
+        # it (an action is checked against the record, so one sent before the record shows it is a 409).
+        assert await settle(temporal_client, rid) == "paused"
         resumed = await asyncio.wait_for(api.post(f"/protocols/{rid}/actions/resume"), 10)
-        assert resumed.status_code == 200, resumed.text  # the pause was applied once the write could go through
+        assert resumed.status_code == 200, resumed.text
         assert (await event_types(api, rid))[-2:] == ["protocol_paused", "protocol_resumed"]
