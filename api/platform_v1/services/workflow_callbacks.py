@@ -28,7 +28,7 @@ from integrations.stores import platform_executions as store
 from models.common.base import utcnow
 from models.platform_v1.engine_tables import WebhookDeliveryRow
 from models.platform_v1.execution_contracts import WebhookAnswer, WorkflowCompletedPayload
-from models.platform_v1.executions import ARTIFACT_PREFIX, ENDED, derived_id
+from models.platform_v1.executions import ACTIVE, ARTIFACT_PREFIX, ENDED, derived_id
 from models.platform_v1.workflow_io import (
     ALREADY_ENDED,
     FAILURE_MESSAGE_MAX,
@@ -93,7 +93,10 @@ async def _record_delivery(db: AsyncSession, delivery_id: str, workspace_id: str
 
 def _ignored(error: Any) -> Exception:
     details = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
-    return _Ignored(f"the execution has its outcome already ({details.get('status', 'ended')})")
+    status = details.get("status")
+    if status in ACTIVE:
+        return _Ignored("the execution has taken an outcome already (an earlier delivery); it is being recorded")
+    return _Ignored(f"the execution has ended ({status or 'ended'})")
 
 
 async def take_callback(db: AsyncSession, temporal: Client, delivery_header: str | None, raw: bytes) -> WebhookAnswer:
