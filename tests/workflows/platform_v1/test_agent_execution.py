@@ -21,7 +21,7 @@ from models.platform_v1.workflow_io import (
     UpdateName,
     WorkflowName,
 )
-from tests.workflows.platform_v1.scenarios import (
+from tests.workflows.platform_v1.execution_scenarios import (
     StubActivities,
     _until,
     callback,

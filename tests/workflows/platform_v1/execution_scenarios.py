@@ -1,6 +1,6 @@
 """``AgentExecutionWorkflow`` driven with stub activities: the workflow tests and the replay test's histories.
 
-``python -m tests.workflows.platform_v1.scenarios`` records ``histories/*.json`` anew: only for a deliberate
+``python -m tests.workflows.platform_v1.execution_scenarios`` records ``execution_histories/*.json`` anew: only for a deliberate
 change of the workflow's commands, once no running execution can meet the old code path (else guard the
 change with ``workflow.patched``).
 """
@@ -47,7 +47,7 @@ from tests.workflows.replay_support import record_scenarios
 from worker.main import SANDBOX
 from workflows.platform_v1 import PLATFORM_V1_WORKFLOWS
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = Path(__file__).resolve().parent / "execution_histories"
 MOMENT = datetime(2026, 12, 8, tzinfo=UTC)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from temporalio.workflow import NondeterminismError
 
-from tests.workflows.platform_v1.scenarios import HISTORIES, run_scenarios
-from tests.workflows.platform_v1.variants import (
+from tests.workflows.platform_v1.execution_scenarios import HISTORIES, run_scenarios
+from tests.workflows.platform_v1.execution_variants import (
     AgentExecutionCallingBeforeRunning,
     PlatformSmokeWithoutItsDatabaseCheck,
 )
