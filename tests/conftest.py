@@ -44,7 +44,7 @@ from worker.main import WorkerResources, serve_surfaces
 
 # Fixtures of the fake servers that stand in for what this machine cannot reach.
 pytest_plugins = ["tests.fakes.forge", "tests.fakes.workspace_backend", "tests.fakes.feeds", "tests.fakes.github",
-                  "tests.fakes.fly"]
+                  "tests.fakes.fly", "tests.fakes.notification_receiver"]
 
 # Settings read from a developer's shell must not leak into tests.
 for _name in list(os.environ):

@@ -33,6 +33,8 @@ from capstan.temporal import WorkerSurfaceName, surface_task_queue
 from models.maintenance.feed_config import effective_interval_seconds, load_feed_sources
 from models.maintenance.workflow_io import FeedPollRequest, feed_schedule_id, feed_schedule_prefix
 from models.maintenance.workflow_io import WorkflowName as MaintenanceWorkflow
+from models.platform_v1.outbox_io import OutboxWorkflowName, RelaySweep
+from models.platform_v1.workflow_ids import outbox_relay_schedule_id
 from models.protocols.workflow_io import LostSetupSweep, WorkflowName
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ LOST_SETUP_EVERY = timedelta(seconds=30)
 LOST_SETUP_TIMEOUT = timedelta(minutes=5)
 #: A feed poll that cannot finish ends, so the next one runs.
 FEED_POLL_TIMEOUT = timedelta(minutes=10)
+#: A relay sweep that cannot finish (no worker, Postgres down) ends, so SKIP does not skip every later one.
+OUTBOX_RELAY_TIMEOUT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,18 @@ def protocol_schedules(settings: Settings) -> SurfaceSchedules:
 
 
 def platform_v1_schedules(settings: Settings) -> SurfaceSchedules:
-    """The platform API v1's schedules (the outbox relay's comes with the outbox); none yet."""
-    return SurfaceSchedules([])
+    """The outbox relay: one sweep every ``CAPSTAN_OUTBOX_SWEEP_SECONDS``, never two at once (the API's nudges
+    trigger it in between, ``api.common.temporal_calls.nudge_schedule``)."""
+    queue = surface_task_queue(settings.temporal, WorkerSurfaceName.PLATFORM_V1)
+    schedule_id = outbox_relay_schedule_id(queue)
+    return SurfaceSchedules([SurfaceSchedule(schedule_id, Schedule(
+        action=ScheduleActionStartWorkflow(OutboxWorkflowName.OUTBOX_RELAY, RelaySweep(), id=schedule_id,
+                                           task_queue=queue, execution_timeout=OUTBOX_RELAY_TIMEOUT),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(
+            seconds=settings.platform.outbox_sweep_seconds))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(note="Delivers the platform API's outbox events (notifications); kept by capstan worker."),
+    ))])
 
 
 def maintenance_schedules(settings: Settings) -> SurfaceSchedules:

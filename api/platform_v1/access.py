@@ -56,6 +56,8 @@ EXECUTE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.AUTOMATION_OPERATOR})
 EDGE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.ENDPOINT_AGENT})
 #: Who sends events in (an ``endpoint_agent`` with its enrollment token too).
 INGEST = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN, R.ENDPOINT_AGENT})
+#: The workspace's adapters (accounting, notifications).
+ADAPTERS = frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{V1}/events/ingest"): Access(INGEST, tenant=True),
     ("GET", f"{V1}/events/ingest-batches"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/edge-agent/ingest-status"): Access(EDGE | {R.VIEWER}, tenant=True),
+    ("GET", f"{V1}/events/outbox"): Access(OPERATIONAL_READ | {R.INTEGRATION_ADMIN}, tenant=True),
+    ("POST", f"{V1}/agent-runtime/outbox-failures/{{event_id}}/retry"): Access(
+        frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN}), tenant=True),
+    ("POST", f"{V1}/integrations/notifications/test"): Access(ADAPTERS, tenant=True),
     **_resource_access(),
     ("GET", f"{V1}/workflow-executions"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/workflow-executions/{{execution_id}}"): Access(OPERATIONAL_READ, tenant=True),

@@ -14,6 +14,8 @@ from api.platform_v1.routes import (
     configuration,
     executions,
     ingest,
+    notifications,
+    outbox,
     resources,
     runtime,
     webhooks,
@@ -22,7 +24,8 @@ from api.platform_v1.routes import (
 from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, resources, ingest, executions, agents, runtime, artifacts, webhooks):
+for module in (workspaces, configuration, resources, ingest, outbox, notifications, executions, agents, runtime,
+               artifacts, webhooks):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -32,9 +35,11 @@ surface = ApiSurface(
         {"name": "workspaces", "description": "The tenants (platform_admin, msp_admin)."},
         {"name": "settings", "description": "Platform and workspace settings and sealed secrets."},
         {"name": "resources", "description": "Clients, tickets, invoices and the other records of a workspace."},
-        {"name": "events", "description": "Events sent in: the ingest of telemetry, alerts, asset states and "
-                                          "pipeline failures, and its batches."},
+        {"name": "events", "description": "Events sent in (the ingest of telemetry, alerts, asset states and "
+                                          "pipeline failures, and its batches) and the transactional outbox "
+                                          "(the events changes emitted, and their deliveries)."},
         {"name": "edge-agent", "description": "What an enrolled edge agent reads."},
+        {"name": "integrations", "description": "The workspace's adapters (notifications)."},
         {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
                                               "workflow-completed webhook."},
         {"name": "agents", "description": "The workspace's agent registry and heartbeats."},

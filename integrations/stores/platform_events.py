@@ -16,16 +16,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.common.base import utcnow
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
-from models.platform_v1.events import (
-    SEED_TOPICS,
-    TEMPORAL_TOPICS,
-    DeliveryStatus,
-    EventTopic,
-    SubjectType,
-    Subscriber,
-    event_status,
-)
+from models.platform_v1.events import DeliveryStatus, EventTopic, SubjectType, Subscriber, event_status
+from models.platform_v1.notification_adapter import notification_adapter
 from models.platform_v1.tables import SettingsRow
+
+#: ``session.info`` key: the ids of the events this session appended with a delivery to make.
+_TO_DELIVER = "platform_events.to_deliver"
+
+
+def events_to_deliver(session: AsyncSession) -> list[str]:
+    """The events appended through ``session`` that have a delivery to make: after its commit, the relay has
+    work (the writer nudges it); an event nobody receives needs no relay."""
+    return list(session.info.get(_TO_DELIVER, ()))
 
 
 def new_event_id() -> str:
@@ -35,21 +37,22 @@ def new_event_id() -> str:
 def notification_topics(workspace_settings: dict[str, Any]) -> frozenset[str]:
     """The topics a workspace's notification adapter receives: none without an adapter URL; else its
     configured ``topics``, or the seven of the source document."""
-    integrations = workspace_settings.get("integrations")
-    adapter = integrations.get("notifications") if isinstance(integrations, dict) else None
-    if not isinstance(adapter, dict) or not adapter.get("url"):
-        return frozenset()
-    topics = adapter.get("topics")
-    return frozenset(topics) if isinstance(topics, list) else frozenset(SEED_TOPICS)
+    adapter = notification_adapter(workspace_settings)
+    return adapter.topics if adapter is not None else frozenset()
 
 
 async def subscribers_of(session: AsyncSession, workspace_id: str, topic: EventTopic) -> list[Subscriber]:
-    """Who receives ``topic`` in this workspace, as its settings stand when the event is written."""
-    subscribers = [Subscriber.TEMPORAL] if topic in TEMPORAL_TOPICS else []
+    """Who receives ``topic`` in this workspace, as its settings stand when the event is written.
+
+    Only the notification adapter, for now: the ``temporal`` subscriber (``TEMPORAL_TOPICS`` arming the SLA
+    and overdue timers) gets its deliveries once those timer workflows exist. Until then a ``temporal``
+    delivery would have nothing to deliver to and would sit ``pending`` forever, holding its event
+    ``pending`` with it; ``Subscriber.TEMPORAL`` and ``TEMPORAL_TOPICS`` stay, for that change.
+    """
     settings = await session.get(SettingsRow, f"workspace:{workspace_id}")
     if topic in notification_topics(settings.settings if settings is not None else {}):
-        subscribers.append(Subscriber.NOTIFICATIONS)
-    return subscribers
+        return [Subscriber.NOTIFICATIONS]
+    return []
 
 
 async def append_event(session: AsyncSession, *, workspace_id: str, topic: EventTopic, subject_type: SubjectType,
@@ -65,6 +68,8 @@ async def append_event(session: AsyncSession, *, workspace_id: str, topic: Event
                      status=str(event_status(deliveries)), created_at=now)
     session.add(event)
     await session.flush()  # the deliveries' foreign key needs the event's row first (no ORM relationship orders them)
+    if subscribers:
+        session.info.setdefault(_TO_DELIVER, []).append(event.id)
     for subscriber in subscribers:
         session.add(EventDeliveryRow(event_id=event.id, subscriber=str(subscriber), workspace_id=workspace_id,
                                      status=str(DeliveryStatus.PENDING), next_attempt_at=now, updated_at=now))

@@ -1,4 +1,4 @@
-"""The platform API v1's settings: JWT authentication and idempotency.
+"""The platform API v1's settings: JWT authentication, idempotency and the event outbox's relay.
 
 Composed with the process settings in ``capstan.settings.Settings``; every field is listed in docs/settings.md."""
 
@@ -41,6 +41,14 @@ class PlatformSettings(SettingsBase):
     idempotency_ttl_hours: float = Field(
         24.0, validation_alias=env_aliases("IDEMPOTENCY_TTL_HOURS"), gt=0, le=24 * 30,
         description="How long an `Idempotency-Key` and its stored response are kept.")
+    outbox_max_attempts: int = Field(
+        5, validation_alias=env_aliases("OUTBOX_MAX_ATTEMPTS"), ge=1, le=100,
+        description="Tries per event delivery (a notification POST) before it is `failed`; backoff 1 s, 2 s, 4 s, … "
+                    "between them.")
+    outbox_sweep_seconds: float = Field(
+        2.0, validation_alias=env_aliases("OUTBOX_SWEEP_SECONDS"), ge=1, le=3600,
+        description="Period of the outbox relay's sweep (`OutboxRelayWorkflow` on a Temporal Schedule); the API "
+                    "also nudges it after each write that emitted an event.")
     agentfield_webhook_secret: SecretStr | None = Field(
         None, validation_alias=env_aliases("AGENTFIELD_WEBHOOK_SECRET", "AGENTFIELD_WEBHOOK_SECRET"),
         description="HMAC-SHA256 key of `POST /api/v1/webhooks/workflow-completed` (`x-agentfield-signature`). "

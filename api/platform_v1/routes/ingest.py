@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from api.common.deps import SessionDep
+from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.openapi import json_body
 from api.common.pagination import Limit, ListPage, Offset, Sort
 from api.platform_v1.access import V1, CallerDep
@@ -16,6 +16,7 @@ from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
 from api.platform_v1.services.ingest import Ingest
 from api.platform_v1.services.ingest_reads import BATCH_SORTS, BatchQuery, batch_page, ingest_status
+from api.platform_v1.services.outbox import nudge_relay
 from models.platform_v1.ingest import SOURCE_MAX_LENGTH, IngestBatchPublic, IngestBody, IngestStatusPublic
 
 router = APIRouter(tags=["events"])
@@ -39,10 +40,12 @@ Q_MAX_LENGTH = 200
                             "open alert, `asset.state_changed` sets an asset's status, `pipeline.failed` emits "
                             "that event. An event `id` the workspace already accepted is a duplicate, not applied "
                             "again. Any invalid event or reference refuses the whole batch (400), writing nothing.")
-async def ingest_events(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep,
-                        enrollment_token: EnrollmentToken = None) -> Response:
+async def ingest_events(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep, temporal: TemporalDep,
+                        settings: SettingsDep, enrollment_token: EnrollmentToken = None) -> Response:
     batch = await Ingest(db, caller).run(await request.body(), enrollment_token)
-    return await key.commit(db, json_answer(batch, status_code=202))
+    answer = await key.commit(db, json_answer(batch, status_code=202))
+    await nudge_relay(temporal, settings, db)
+    return answer
 
 
 @platform_route(router, "GET", f"{V1}/events/ingest-batches", summary="The batches the workspace ingested",

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import RootModel
 
-from api.common.deps import SessionDep
+from api.common.deps import SessionDep, SettingsDep, TemporalDep
 from api.common.errors import BadRequest
 from api.common.openapi import json_body
 from api.common.pagination import Limit, ListPage, Offset, Sort
@@ -19,6 +19,7 @@ from api.platform_v1.access import V1, CallerDep
 from api.platform_v1.answers import json_answer
 from api.platform_v1.idempotency import KeyDep
 from api.platform_v1.routing import platform_route
+from api.platform_v1.services.outbox import nudge_relay
 from api.platform_v1.services.resources import AUDIT_SORTS, ListQuery, ResourceStore, etag, sort_fields, view
 from models.platform_v1.catalog import REFERENCED_BY, RESOURCES
 from models.platform_v1.contracts import AuditEntryPublic, public_model
@@ -103,11 +104,13 @@ def register(spec: ResourceSpec) -> None:
     @platform_route(router, "POST", many, summary=f"Create a {noun}", status_code=201,
                     operation_id=f"create_{spec.prefix}", response_model=public,
                     openapi_extra=json_body(spec.schema))
-    async def create_resource(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep,
-                              body: AnyBody) -> Response:
+    async def create_resource(request: Request, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
+                              temporal: TemporalDep, settings: SettingsDep) -> Response:
         row = await ResourceStore(db, caller).create(spec, body)
         location = f"{request.url.path.rstrip('/')}/{row.id}"
-        return await key.commit(db, record_answer(row, status_code=201, location=location))
+        answer = await key.commit(db, record_answer(row, status_code=201, location=location))
+        await nudge_relay(temporal, settings, db)
+        return answer
 
     @platform_route(router, "GET", one, summary=f"One {noun}", operation_id=f"get_{spec.prefix}",
                     responses=ONE_RESPONSES, response_model=public)
@@ -118,18 +121,22 @@ def register(spec: ResourceSpec) -> None:
                     responses={**WRITE_RESPONSES, **ONE_RESPONSES}, response_model=public,
                     openapi_extra=json_body(spec.schema))
     async def replace_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
-                               if_match: IfMatch = None) -> Response:
+                               temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
         row = await ResourceStore(db, caller).replace(spec, resource_id, body, if_match)
-        return await key.commit(db, record_answer(row))
+        answer = await key.commit(db, record_answer(row))
+        await nudge_relay(temporal, settings, db)
+        return answer
 
     @platform_route(router, "PATCH", one, summary=f"Change fields of a {noun} (JSON merge patch)",
                     operation_id=f"patch_{spec.prefix}", responses={**WRITE_RESPONSES, **ONE_RESPONSES},
                     description="The body is a JSON merge patch (RFC 7386): fields given replace, `null` removes.",
                     response_model=public, openapi_extra=json_body(MergePatch))
     async def patch_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep, body: AnyBody,
-                             if_match: IfMatch = None) -> Response:
+                             temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
         row = await ResourceStore(db, caller).patch(spec, resource_id, body, if_match)
-        return await key.commit(db, record_answer(row))
+        answer = await key.commit(db, record_answer(row))
+        await nudge_relay(temporal, settings, db)
+        return answer
 
     referenced_by = ", ".join(f"`{field}` of {source.name}" for source, field in REFERENCED_BY[spec.name])
     delete_responses = {**WRITE_RESPONSES, **ONE_RESPONSES}
@@ -143,9 +150,11 @@ def register(spec: ResourceSpec) -> None:
                                 + (f" Refused (409 `referenced`) while live records name it ({referenced_by})."
                                    if referenced_by else ""))
     async def delete_resource(resource_id: str, caller: CallerDep, key: KeyDep, db: SessionDep,
-                              if_match: IfMatch = None) -> Response:
+                              temporal: TemporalDep, settings: SettingsDep, if_match: IfMatch = None) -> Response:
         await ResourceStore(db, caller).delete(spec, resource_id, if_match)
-        return await key.commit(db, Response(status_code=204))
+        answer = await key.commit(db, Response(status_code=204))
+        await nudge_relay(temporal, settings, db)
+        return answer
 
     @platform_route(router, "GET", f"{one}/audit", summary=f"Every change of a {noun}, newest first",
                     operation_id=f"audit_{spec.prefix}", response_model=ListPage[AuditEntryPublic])

@@ -10,6 +10,11 @@ checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against 
 flushes the change and its audit record and returns the row; it does not commit: its caller does (a route
 commits with its answer stored under its ``Idempotency-Key``, so change, audit and answer are one transaction).
 
+Events: a create, change or delete appends the events it emits (``models.platform_v1.resource_events``: tickets,
+alerts, asset status, invoices) to the outbox in the same transaction (``append_event``), so a change is never
+committed without its event nor an event without its change. Once it has committed, the caller nudges the
+relay when one has a delivery to make (``events_to_deliver``, ``services.outbox.nudge_relay``).
+
 References hold the way a foreign key would: a write that names a record takes a ``FOR KEY SHARE`` lock
 on it, a delete takes ``FOR UPDATE`` on its record and then refuses (409 ``referenced``) while live
 records name it. Whichever comes second sees the other's commit: a delete never leaves a live record
@@ -35,9 +40,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.common.errors import ApiError, BadRequest, Conflict, NotFound
 from api.common.pagination import ListPage, Sort, SortFields, SortOrder, list_page
 from api.platform_v1.caller import Caller
+from integrations.stores.platform_events import append_event
 from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME, REFERENCED_BY
 from models.platform_v1.changes import changed_fields, merge_patch
+from models.platform_v1.resource_events import DELETE, TicketSource, resource_events
 from models.platform_v1.resource_spec import ResourceSpec
 from models.platform_v1.tables import (
     AuditRow,
@@ -278,12 +285,20 @@ class ResourceStore:
                              actor=self.caller.actor, changes=changes, version=row.version,
                              correlation_id=self.caller.correlation_id))
 
+    async def _emit(self, row: ResourceRow, before: dict[str, Any] | None, action: str, changes: dict[str, Any],
+                    source: TicketSource = TicketSource.API) -> None:
+        for event in resource_events(row.kind, row.id, before, row.data, action, changes, source):
+            await append_event(self.db, workspace_id=self.workspace_id, topic=event.topic,
+                               subject_type=event.subject_type, subject_id=event.subject_id, data=event.data,
+                               correlation_id=self.caller.correlation_id, occurred_at=row.updated_at)
+
     @staticmethod
     def _check_version(row: ResourceRow, if_match: str | None) -> None:
         if not if_match_holds(if_match, etag(row)):
             raise PreconditionFailed(f"If-Match {if_match} is not the current version {etag(row)}: read it again")
 
-    async def create(self, spec: ResourceSpec, body: Any) -> ResourceRow:
+    async def create(self, spec: ResourceSpec, body: Any, *, source: TicketSource = TicketSource.API) -> ResourceRow:
+        """A new record; ``source`` is how a ticket came to be (its ``ticket.created`` event says it)."""
         data = validated_body(spec, body)
         await self.check_references(spec, data)
         now = utcnow()
@@ -294,6 +309,7 @@ class ResourceStore:
         await self.db.flush()
         self._audit(row, "create", changed_fields({}, data))
         await self._count(spec, +1)
+        await self._emit(row, None, "create", {}, source)
         return row
 
     async def replace(self, spec: ResourceSpec, resource_id: str, body: Any, if_match: str | None) -> ResourceRow:
@@ -312,13 +328,15 @@ class ResourceStore:
         self._check_version(row, if_match)
         data = validated_body(spec, new_body(row.data))
         await self.check_references(spec, data)
-        changes = changed_fields(row.data, data)
+        before = row.data
+        changes = changed_fields(before, data)
         if changes:
             row.data, row.version = data, row.version + 1
             row.updated_by, row.updated_at = self.caller.actor, utcnow()
             self.db.add(row)
             await self.db.flush()
             self._audit(row, action, changes)
+            await self._emit(row, before, action, changes)
         return row
 
     async def delete(self, spec: ResourceSpec, resource_id: str, if_match: str | None) -> ResourceRow:
@@ -332,6 +350,7 @@ class ResourceStore:
         await self.db.flush()
         self._audit(row, "delete", {})
         await self._count(spec, -1)
+        await self._emit(row, row.data, DELETE, {"deletedAt": {"from": None, "to": iso_z(row.deleted_at)}})
         return row
 
     async def audit(self, spec: ResourceSpec, resource_id: str, limit: int, offset: int,

@@ -13,8 +13,9 @@ from pydantic import BaseModel, TypeAdapter
 from api.app import create_app
 from api.common.openapi import api_routes
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.outbox_support import delete_relay_schedule, failed_event, notify_to, running_relay
 from tests.e2e.platform_v1.support import V1
-from tests.e2e.platform_v1.world import call_for, create, resource_of, seed, v1_routes
+from tests.e2e.platform_v1.world import EVENT, call_for, create, resource_of, seed, v1_routes
 
 WORD = "contract"
 
@@ -34,10 +35,23 @@ def undocumented(model: Any, body: Any, where: str = "body") -> list[str]:
     return found
 
 
-async def test_every_answer_is_the_model_its_route_documents(api, settings, workspaces, worker, agent_node):
+async def test_every_answer_is_the_model_its_route_documents(api, settings, workspaces, db_engine, temporal_client,
+                                                             notification_receiver, agent_node):
+    try:
+        async with running_relay(temporal_client, settings):  # the notification test's workflow runs on it
+            await _check_every_answer(api, settings, workspaces, db_engine, notification_receiver, agent_node)
+    finally:
+        await delete_relay_schedule(temporal_client, settings)
+
+
+async def _check_every_answer(api, settings, workspaces, db_engine, receiver, agent_node) -> None:
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
     ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    await admin.post("/alerts", json={"title": "Disk full", "severity": "error"})  # an event with deliveries:
+    await notify_to(admin, receiver)                                                # listed by the outbox
+    await admin.post("/alerts", json={"title": "Disk fuller", "severity": "critical"})
+    ids[EVENT] = await failed_event(db_engine, a)  # what the outbox failure retry retries
     models = {(method, route.path_format): route.response_model for route in api_routes(create_app(settings).routes)
               for method in route.methods}
     failures: list[str] = []

@@ -20,9 +20,11 @@ from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.outbox_support import delete_relay_schedule, failed_event, notify_to, running_relay
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.platform_v1.world import (
     ENROLLMENT_REFUSED,
+    EVENT,
     PUBLIC,
     call_for,
     create,
@@ -36,9 +38,21 @@ WORD = "rolecall"
 #: The edge agent's routes outside ``/edge-agent/``.
 EDGE_AGENT_ROUTES = {f"{V1_PREFIX}/events/ingest"}
 ROLES_LINE = re.compile(r"\*\*Roles:\*\* (?P<roles>[^(]*)\((?P<scope>[^)]*)\)\.")
+OUTBOX_RETRY = ("POST", f"{V1_PREFIX}/agent-runtime/outbox-failures/{{event_id}}/retry")
+NOTIFICATION_TEST = ("POST", f"{V1_PREFIX}/integrations/notifications/test")
 
 
-async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, worker, agent_node):
+async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, db_engine, temporal_client,
+                                                                notification_receiver, agent_node):
+    try:
+        async with running_relay(temporal_client, settings):  # the notification test's workflow runs on it
+            await _walk_every_route_as_every_role(api, settings, workspaces, db_engine, notification_receiver,
+                                                  agent_node)
+    finally:
+        await delete_relay_schedule(temporal_client, settings)
+
+
+async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, receiver, agent_node) -> None:
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
     ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
@@ -53,6 +67,10 @@ async def test_every_route_answers_every_role_as_the_table_says(api, settings, w
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
             if role in access.roles:
                 call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
+            if (method, path) == OUTBOX_RETRY and role in access.roles:
+                call_ids[EVENT] = await failed_event(db_engine, a)  # each retry its own failed event
+            if (method, path) == NOTIFICATION_TEST and role in access.roles:
+                await notify_to(admin, receiver, secret=None)  # the walk's settings replace may have removed it
             call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
             response = await call.send(caller)
             if (role, method, path) in ENROLLMENT_REFUSED:

@@ -24,8 +24,11 @@ from api.platform_v1.access import ROUTE_ACCESS
 from models.platform_v1.catalog import BY_NAME, RESOURCES
 from models.platform_v1.roles import ANY_WORKSPACE_ROLES, Role
 from tests.e2e.platform_v1.engine_world import seed_engine
+from tests.e2e.platform_v1.outbox_support import failed_event
 from tests.e2e.platform_v1.support import V1
 from tests.e2e.platform_v1.world import (
+    EVENT,
+    NO_EVENT,
     OTHER_SUCCESS,
     Ids,
     body_of,
@@ -37,6 +40,7 @@ from tests.e2e.platform_v1.world import (
     v1_routes,
 )
 
+NOTIFICATION_TEST = ("POST", "/api/v1/integrations/notifications/test")
 #: Every role that may act only in the workspaces its token names.
 WORKSPACE_BOUND_ROLES = sorted(set(Role) - ANY_WORKSPACE_ROLES)
 B_WORD, A_WORD = "zebracorn", "aardvark"
@@ -64,14 +68,15 @@ async def _state_of(owner: V1, ids: Ids) -> dict[str, Any]:
             response = await owner.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
             state[path] = response.json()
-    for path in ("/workspace/settings", "/workspace/secrets", "/events/ingest-batches", "/edge-agent/ingest-status"):
+    for path in ("/workspace/settings", "/workspace/secrets", "/events/ingest-batches", "/edge-agent/ingest-status",
+                 "/events/outbox"):
         response = await owner.get(path)
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
         state[path] = response.json()
     return state
 
 
-async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, settings, workspaces, worker,
+async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, settings, workspaces, db_engine, worker,
                                                                       agent_node):
     a, b = workspaces
     owner_b = V1(api, *WORKSPACE_BOUND_ROLES, workspace=b, sub="owner-of-b")
@@ -80,7 +85,9 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
     for spec in RESOURCES:
         deleted_b[spec.name] = await create(owner_b, spec.name, ids_b, B_WORD)
         assert (await owner_b.delete(f"/{spec.name}/{deleted_b[spec.name]}")).status_code == 204
-    assert (await owner_b.put("/workspace/settings", json={"settings": {"owner": B_WORD}})).status_code == 200
+    b_settings = {"owner": B_WORD, "integrations": {"notifications": {"url": f"http://{B_WORD}.example/hook"}}}
+    assert (await owner_b.put("/workspace/settings", json={"settings": b_settings})).status_code == 200
+    b_event = await failed_event(db_engine, b)  # B's outbox: a failed event A must neither see nor retry
     assert (await owner_b.post(f"/workspace/secrets/{B_WORD}-key", json={"value": "b-only"})).status_code == 201
     ingested = await owner_b.post("/events/ingest", json={"source": f"{B_WORD}-rmm", "events": [
         {"id": f"{B_WORD}-1", "type": "alert.triggered", "data": {"title": f"{B_WORD} disk", "severity": "error",
@@ -90,7 +97,7 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
 
     outsider = V1(api, *WORKSPACE_BOUND_ROLES, workspace=a, workspaces=[a])
     ids_a = {**await seed(outsider, A_WORD), **await seed_engine(outsider, agent_node.url, A_WORD)}
-    b_marks = [B_WORD, b, *(value for key, value in ids_b.items() if key != "agentBaseUrl")]
+    b_marks = [B_WORD, b, b_event, *(value for key, value in ids_b.items() if key != "agentBaseUrl")]
     routes = v1_routes(settings)
     tenant = [(method, path) for method, path, access in routes if access.tenant]
     assert len(tenant) >= 7 * len(RESOURCES), "the walk found too few tenant routes: is app.routes walked?"
@@ -107,7 +114,19 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
         # In A, naming B's records: B's ids in the path, a body valid in A.
         call = call_for(method, path, workspace=a, ids=ids_b, word=A_WORD, body_ids=ids_a)
         response = await call.send(outsider)
-        if "{resource_id}" in path:
+        if "{event_id}" in path:
+            # B's event from A: the answer of an event that never existed.
+            from_a = await call_for(method, path, workspace=a, ids={EVENT: b_event}, word=A_WORD).send(outsider)
+            nowhere_event = await call_for(method, path, workspace=a, ids={}, word=A_WORD).send(outsider)
+            expect("B's event from A", from_a, 404, "not_found")
+            expect("an event of no workspace, from A", nowhere_event, 404, "not_found")
+            if from_a.status_code == nowhere_event.status_code == 404 and \
+                    from_a.json()["detail"].replace(b_event, NO_EVENT) != nowhere_event.json()["detail"]:
+                failures.append(f"{call}: B's event answers {from_a.json()['detail']!r}")
+        elif (method, path) == NOTIFICATION_TEST:
+            # B has an adapter, A none: A's test is A's, never sent to B's adapter.
+            expect("a notification test in A", response, 409, "adapter_not_configured")
+        elif "{resource_id}" in path:
             expect("B's id from A", response, 404, "not_found")
             # The answer of an id that never existed, and of one B deleted (not 410: that would say it was B's).
             for what, other_id in (("an id of no record", f"{BY_NAME[resource].prefix}_{uuid.uuid4().hex}"),

@@ -37,6 +37,8 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
     ("POST", f"{V1_PREFIX}/events/ingest"): lambda word: {"source": f"{word}-rmm", "events": [
         {"id": f"{word}-{uuid.uuid4().hex}", "type": "telemetry", "data": {"note": word}}]},
+    ("POST", f"{V1_PREFIX}/agent-runtime/outbox-failures/{{event_id}}/retry"): lambda word: {},
+    ("POST", f"{V1_PREFIX}/integrations/notifications/test"): lambda word: {"message": f"{word} says hello"},
 }
 #: The success status of a mutating route that is not a resource's, where it is not 201 (POST) or 200.
 OTHER_SUCCESS: dict[tuple[str, str], int] = {("POST", f"{V1_PREFIX}/events/ingest"): 202}
@@ -44,6 +46,9 @@ OTHER_SUCCESS: dict[tuple[str, str], int] = {("POST", f"{V1_PREFIX}/events/inges
 #: ``endpoint_agent`` ingests only with its workspace's enrollment token (403 ``enrollment_invalid``), and no
 #: workspace can issue one until the enrollment routes exist (then: rotate one and send it, expect 202).
 ENROLLMENT_REFUSED = {("endpoint_agent", "POST", f"{V1_PREFIX}/events/ingest")}
+#: The id of an outbox event in ``Ids`` (a failed one, ``outbox_support.failed_event``).
+EVENT = "event"
+NO_EVENT = f"evt_{'0' * 32}"
 
 
 #: A valid body of each engine route (executions, agents), which needs the ids of the engine's seed
@@ -129,7 +134,7 @@ def call_for(method: str, template: str, *, workspace: str, ids: Ids, word: str,
     """A valid request of ``method template``: path ids from ``ids`` (``workspace`` for a workspace id),
     the body's references from ``body_ids`` (``ids`` unless given)."""
     resource = resource_of(template)
-    values = {"workspace_id": workspace, "key": SECRET_KEY}
+    values = {"workspace_id": workspace, "key": SECRET_KEY, "event_id": ids.get(EVENT, NO_EVENT)}
     values.update({name: ids[key] for name, key in ENGINE_PARAMETERS.items() if key in ids})
     if resource is not None:
         values["resource_id"] = ids[resource]

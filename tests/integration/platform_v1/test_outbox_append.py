@@ -1,5 +1,5 @@
-"""``append_event`` writes an event with one pending delivery per subscriber in the caller's transaction:
-the timers' topics go to Temporal, the workspace's chosen topics to its notification adapter."""
+"""``append_event`` writes an event with one pending delivery per subscriber in the caller's transaction: the
+workspace's chosen topics to its notification adapter (the timers' ``temporal`` deliveries come with the timers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from capstan.db import create_session_factory, session_scope
-from integrations.stores.platform_events import append_event
+from integrations.stores.platform_events import append_event, events_to_deliver
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from models.platform_v1.events import EventTopic, SubjectType
 from models.platform_v1.tables import SettingsRow, WorkspaceRow
@@ -37,14 +37,14 @@ async def emit(sessions, topic: EventTopic, subject_id: str = "tkt_1") -> tuple[
     return event, sorted(deliveries, key=lambda row: row.subscriber)
 
 
-async def test_timer_topics_go_to_temporal_and_seed_topics_to_the_adapter(sessions):
+async def test_seed_topics_go_to_the_adapter_and_no_delivery_waits_for_the_timers(sessions):
     await workspace(sessions, {"integrations": {"notifications": {"url": "http://127.0.0.1:9/hook"}}})
     created, deliveries = await emit(sessions, EventTopic.TICKET_CREATED)
     assert created.status == "pending" and created.correlation_id == "corr-1"
-    assert [(d.subscriber, d.status, d.attempts) for d in deliveries] == \
-        [("notifications", "pending", 0), ("temporal", "pending", 0)]
-    updated, deliveries = await emit(sessions, EventTopic.TICKET_UPDATED)  # not a seed topic
-    assert [d.subscriber for d in deliveries] == ["temporal"]
+    assert [(d.subscriber, d.status, d.attempts) for d in deliveries] == [("notifications", "pending", 0)]
+    # Not a seed topic, and the timers that will receive it do not exist yet: nothing left pending.
+    updated, deliveries = await emit(sessions, EventTopic.TICKET_UPDATED)
+    assert (updated.status, deliveries) == ("delivered", [])
 
 
 async def test_an_event_nobody_receives_is_delivered_at_once(sessions):
@@ -71,3 +71,13 @@ async def test_a_rolled_back_change_leaves_no_event(sessions):
             raise RuntimeError("the change failed")
     async with sessions() as session:
         assert (await session.exec(select(EventRow))).all() == []
+
+
+async def test_only_an_event_with_a_delivery_to_make_asks_for_the_relay(sessions):
+    await workspace(sessions, {"integrations": {"notifications": {"url": "http://127.0.0.1:9/hook"}}})
+    async with session_scope(sessions) as session:
+        received = await append_event(session, workspace_id="ws_outbox", topic=EventTopic.TICKET_CREATED,
+                                      subject_type=SubjectType.TICKET, subject_id="tkt_1", data={}, correlation_id=None)
+        await append_event(session, workspace_id="ws_outbox", topic=EventTopic.TICKET_UPDATED,
+                           subject_type=SubjectType.TICKET, subject_id="tkt_1", data={}, correlation_id=None)
+        assert events_to_deliver(session) == [received]

@@ -1,7 +1,7 @@
 """``AgentExecutionWorkflow`` driven with stub activities: the workflow tests and the replay test's histories.
 
-``python -m tests.workflows.platform_v1.execution_scenarios`` records ``execution_histories/*.json`` anew: only for a deliberate
-change of the workflow's commands, once no running execution can meet the old code path (else guard the
+``python -m tests.workflows.platform_v1.execution_scenarios`` records ``execution_histories/*.json`` anew: only for
+a deliberate change of the workflow's commands, once no running execution can meet the old code path (else guard the
 change with ``workflow.patched``).
 """
 
