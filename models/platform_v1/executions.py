@@ -11,6 +11,8 @@ import hashlib
 import re
 from enum import StrEnum
 
+from models.platform_v1.workflow_ids import workspace_workflow_id
+
 
 class ExecutionType(StrEnum):
     AGENT = "agent"
@@ -88,8 +90,8 @@ def derived_id(prefix: str, *parts: str) -> str:
 
 
 def execution_workflow_id(queue: str, workspace_id: str, execution_id: str) -> str:
-    """An execution's Temporal workflow id: prefixed by the surface's queue and naming its workspace."""
-    return f"{queue}:ws:{workspace_id}:execution:{execution_id}"
+    """An execution's Temporal workflow id: ``<queue>:ws:<workspace>:execution:<wex id>``."""
+    return workspace_workflow_id(queue, workspace_id, "execution", execution_id)
 
 
 def artifact_path(artifact_id: str) -> str:
