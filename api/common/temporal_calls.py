@@ -90,10 +90,9 @@ StartFactory = Callable[[], Awaitable[WorkflowStart]]
 
 
 async def temporal_unreachable(client: Client) -> bool:
-    """Whether the client cannot reach Temporal, asked the public way: the server's health. A client that
-    cannot connect (a lazy one whose first connect fails) raises a bare ``RuntimeError`` on every call,
-    which the SDK gives no type of its own, so a ``RuntimeError`` is classified by asking this, never by
-    its text: when Temporal answers, the error was something else and is raised as it is."""
+    """Whether the client cannot reach Temporal, asked the public way: the server's health. A client that cannot
+    connect raises a bare ``RuntimeError`` on every call (no type of its own), so a ``RuntimeError`` is classified
+    by asking this, never by its text: when Temporal answers, the error was something else and is raised as is."""
     try:
         async with asyncio.timeout(HEALTH_CHECK_SECONDS):
             return not await client.service_client.check_health(timeout=timedelta(seconds=HEALTH_CHECK_SECONDS))
@@ -137,8 +136,7 @@ async def signal_or_start(client: Client, workflow_id: str, signal: str, args: S
                           start: StartFactory, *, unavailable_detail: str = "the workflow service is unavailable; "
                                                                             "try again",
                           retry_after: int = RETRY_AFTER_SECONDS, closed_detail: str = CLOSED_DETAIL) -> None:
-    """Signal the running workflow; signal-with-start it from ``start()`` when none is running (409
-    ``workflow_closed`` when the start's ``id_reuse_policy`` refuses one)."""
+    """Signal the running workflow; signal-with-start it from ``start()`` when none runs (409 ``workflow_closed``)."""
     try:
         try:
             await client.get_workflow_handle(workflow_id).signal(signal, *args)
@@ -161,13 +159,10 @@ async def signal_or_start(client: Client, workflow_id: str, signal: str, args: S
 async def update_or_start(client: Client, workflow_id: str, update: str, args: Sequence[Any],
                           start: StartFactory, *, timeout: float, result_type: type[R],
                           rejections: Rejections, closed_detail: str = CLOSED_DETAIL) -> R:
-    """Run an Update on the workflow, starting it from ``start()`` when it is not running (409
-    ``workflow_closed`` when the start's ``id_reuse_policy`` refuses one), and return its result,
-    all within ``timeout`` seconds (then 503 ``no_worker`` or ``action_pending``).
-
-    One RPC when all goes well: the Update is sent waiting for its completion. Only when that times
-    out does a second call (same update id, so the same Update) ask whether a worker accepted it.
-    """
+    """Run an Update on the workflow, starting it from ``start()`` when it is not running (409 ``workflow_closed``
+    when the start's ``id_reuse_policy`` refuses one), and return its result, all within ``timeout`` seconds (then
+    503 ``no_worker`` or ``action_pending``). One RPC when all goes well; only when that times out does a second
+    call (same update id, so the same Update) ask whether a worker accepted it."""
     update_id = str(uuid.uuid4())
     try:
         async with asyncio.timeout(timeout):
@@ -250,9 +245,8 @@ def _rejection(exc: WorkflowUpdateFailedError, rejections: Rejections) -> ApiErr
 
 
 async def run_workflow(client: Client, start: WorkflowStart, *, timeout: float, result_type: type[R]) -> R:
-    """Start a short workflow and wait for its result, within ``timeout`` seconds (then 503
-    ``no_worker``: it goes on, and its records show when it finished). For operator actions whose
-    answer is the workflow's result (a dispatch, a sync, a poll), never for a hot path."""
+    """Start a short workflow and wait for its result within ``timeout`` seconds (then 503 ``no_worker``: it goes
+    on). For operator actions whose answer is the workflow's result (a dispatch, a sync, a poll, the smoke check)."""
     try:
         async with asyncio.timeout(timeout):
             handle = await client.start_workflow(start.workflow, start.arg, result_type=result_type,
@@ -315,9 +309,9 @@ async def _unreachable(client: Client, exc: RPCError | RuntimeError, what: str) 
 
 async def start_with_update(client: Client, start: WorkflowStart, update: str, args: Sequence[Any], *,
                             timeout: float, result_type: type[R], refusals: Refusals) -> R:
-    """Start a new workflow together with its first Update (update-with-start, one RPC) and return the
-    Update's answer, all within ``timeout`` seconds. A refused Update raises its refusal; one not
-    finished in time is 503 ``action_pending`` (it will be applied) or ``no_worker``."""
+    """Start a new workflow together with its first Update (update-with-start, one RPC) and return the Update's
+    answer, all within ``timeout`` seconds. A refused Update raises its refusal; one not finished in time is 503
+    ``action_pending`` (it will be applied) or ``no_worker``; a start the ``id_reuse_policy`` refuses is 409."""
     workflow_id = str(start.options["id"])
     update_id = str(uuid.uuid4())
     rpc_timeout = timedelta(seconds=timeout)
@@ -330,6 +324,8 @@ async def start_with_update(client: Client, start: WorkflowStart, update: str, a
             return await handle.result(rpc_timeout=rpc_timeout)
     except WorkflowUpdateFailedError as exc:
         raise _refused(exc, refusals) from None
+    except WorkflowAlreadyStartedError:
+        raise workflow_closed() from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         await _not_finished(client, workflow_id, update, list(args), update_id, result_type, timeout)
         raise unavailable(f"the request was accepted but not finished within {timeout:.0f}s (a database write or "
@@ -341,8 +337,8 @@ async def start_with_update(client: Client, start: WorkflowStart, update: str, a
 
 async def update_if_running(client: Client, workflow_id: str, update: str, args: Sequence[Any], *,
                             timeout: float, result_type: type[R], refusals: Refusals) -> UpdateOutcome:
-    """Run an Update on the workflow if one with that id is open, never starting one (an action on a run
-    whose workflow has closed is answered from the run's record by the caller)."""
+    """Run an Update on the workflow if one with that id is open, never starting one (an action on a run whose
+    workflow has closed is answered from the run's record by the caller)."""
     update_id = str(uuid.uuid4())
     rpc_timeout = timedelta(seconds=timeout)
     try:
@@ -355,19 +351,16 @@ async def update_if_running(client: Client, workflow_id: str, update: str, args:
         raise _refused(exc, refusals) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         return await _not_finished(client, workflow_id, update, list(args), update_id, result_type, timeout)
-    except RPCError as exc:
-        if is_not_found(exc):  # never started, or closed ("workflow execution already completed")
+    except (RPCError, RuntimeError) as exc:
+        if isinstance(exc, RPCError) and is_not_found(exc):  # never started, or closed ("… already completed")
             return UpdateOutcome("not_running")
-        raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None
-    except RuntimeError as exc:
         raise await _unreachable(client, exc, f"update {update} of {workflow_id}") from None
 
 
 async def start_new_workflow(client: Client, start: WorkflowStart, *, timeout: float) -> bool:
-    """Start the workflow as a new execution, answered as soon as Temporal has it (no worker needed):
-    ``True``; ``False`` when an execution with its id is running (``id_conflict_policy`` FAIL, whatever
-    ``start_options`` says) or ran before and the start's ``id_reuse_policy`` refuses another. Temporal
-    unreachable, or not answering within ``timeout`` seconds → 503 with ``Retry-After``."""
+    """Start the workflow as a new execution, answered once Temporal has it (no worker needed): ``True``; ``False``
+    when one with its id runs (``id_conflict_policy`` FAIL) or ran and its ``id_reuse_policy`` refuses another.
+    Temporal unreachable, or not answering within ``timeout`` seconds → 503 with ``Retry-After``."""
     workflow_id = str(start.options["id"])
     options = {**start.options, "id_conflict_policy": WorkflowIDConflictPolicy.FAIL}
     try:
@@ -383,10 +376,20 @@ async def start_new_workflow(client: Client, start: WorkflowStart, *, timeout: f
         raise await _unreachable(client, exc, f"start of {workflow_id}") from None
 
 
+async def cancel_workflow(client: Client, workflow_id: str, run_id: str | None = None) -> bool:
+    """Ask Temporal to cancel the run (``True``); ``False`` when it is not running. The workflow decides the rest."""
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).cancel()
+        return True
+    except (RPCError, RuntimeError) as exc:
+        if isinstance(exc, RPCError) and is_not_found(exc):
+            return False
+        raise await _unreachable(client, exc, f"cancel of {workflow_id}") from None
+
+
 async def nudge_schedule(client: Client, schedule_id: str, *, timeout: float = 1.0) -> bool:
-    """Run the schedule's action now, or once after the run in progress (``BUFFER_ONE``): a hint that never
-    fails its caller (Temporal down, no such schedule yet: the schedule's own period catches up). Whether
-    Temporal took it."""
+    """Run the schedule's action now, or once after the run in progress (``BUFFER_ONE``): a hint that never fails
+    its caller (Temporal down, no such schedule yet: its own period catches up). Whether Temporal took it."""
     try:
         async with asyncio.timeout(timeout):
             await client.get_schedule_handle(schedule_id).trigger(

@@ -6,7 +6,8 @@ its entry (``api.platform_v1.routing.platform_route`` registers them and writes 
 route's OpenAPI description). ``current_caller`` (``CallerDep``, the typed caller a route and its services
 get) checks the entry before anything else of the route: 403 without one of its roles; then, for a tenant
 route, 400 without ``x-workspace-id`` and 404 for a workspace that does not exist or that the caller may not
-act in, never a hint which. A mutating route's ``Idempotency-Key`` depends on the caller, so a refused caller
+act in, never a hint which. A signed webhook (``Access.signed``) has no caller: its gate checks the signature. A
+mutating route's ``Idempotency-Key`` depends on the caller, so a refused caller
 never reserves or replays a key. ``docs/api/platform-v1-roles.md`` is rendered from the same table
 (``roles_markdown``).
 
@@ -14,10 +15,10 @@ The roles, from their descriptions: ``viewer`` reads operational data; ``ops_eng
 writes it; ``billing`` owns the financial resources (contracts, quotes, invoices, payments) and reads
 the client directory; ``integration_admin`` reads what the accounting adapters sync and manages the
 workspace's secrets; ``data_admin`` writes broadly; ``automation_operator`` reads operational data
-(it executes agents, in a later API); ``platform_admin`` only the non-tenant configuration
-(workspaces, platform settings and secrets); ``endpoint_agent`` has only its own routes (the ingest, with
-its enrollment token, and ``/edge-agent/…``), ``client_portal`` only the portal's. ``msp_admin`` may do
-everything.
+and executes agents (execute, retry, cancel, the agent registry); ``platform_admin`` only the non-tenant
+configuration (workspaces, platform settings and secrets); ``endpoint_agent`` has only its own routes (the
+ingest, with its enrollment token, and ``/edge-agent/…``), ``client_portal`` only the portal's. ``msp_admin``
+may do everything.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ FINANCIAL_WRITE = frozenset({R.MSP_ADMIN, R.BILLING, R.DATA_ADMIN})
 #: The client directory: read by everyone who works for clients, billing and the accounting adapters too.
 DIRECTORY = frozenset({"clients", "contacts"})
 PLATFORM_CONFIG = frozenset({R.MSP_ADMIN, R.PLATFORM_ADMIN})
+#: Who runs agents: starts, retries and cancels executions, registers agents and their heartbeats.
+EXECUTE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.AUTOMATION_OPERATOR})
 #: The edge agent's own routes, and who else reads them.
 EDGE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.ENDPOINT_AGENT})
 #: Who sends events in (an ``endpoint_agent`` with its enrollment token too).
@@ -62,6 +65,13 @@ class Access:
     roles: frozenset[Role]
     #: Acts in the workspace of ``x-workspace-id`` (required).
     tenant: bool
+    #: A signed webhook: no token and no role, no ``Idempotency-Key``; its gate checks the signature over the
+    #: raw body (``api.platform_v1.webhook_signature``) and its delivery id takes the key's place.
+    signed: bool = False
+
+
+#: The entry of a signed webhook.
+SIGNED = Access(frozenset(), tenant=False, signed=True)
 
 
 def _resource_access() -> dict[tuple[str, str], Access]:
@@ -106,6 +116,19 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
         frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN}), tenant=True),
     ("POST", f"{V1}/integrations/notifications/test"): Access(ADAPTERS, tenant=True),
     **_resource_access(),
+    ("GET", f"{V1}/workflow-executions"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/workflow-executions/{{execution_id}}"): Access(OPERATIONAL_READ, tenant=True),
+    ("POST", f"{V1}/workflow-executions/{{execution_id}}/retry"): Access(EXECUTE, tenant=True),
+    ("POST", f"{V1}/workflow-executions/{{execution_id}}/cancel"): Access(EXECUTE, tenant=True),
+    ("GET", f"{V1}/artifacts/{{artifact_id}}"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/agent-runtime/agents"): Access(OPERATIONAL_READ, tenant=True),
+    ("PUT", f"{V1}/agent-runtime/agents/{{agent_id}}"): Access(EXECUTE, tenant=True),
+    ("POST", f"{V1}/agent-runtime/agents/{{agent_id}}/heartbeat"): Access(EXECUTE, tenant=True),
+    ("POST", f"{V1}/execute/{{target}}"): Access(EXECUTE, tenant=True),
+    ("GET", f"{V1}/agent-runtime/health"): Access(OPERATIONAL_READ, tenant=True),
+    ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
+    ("POST", f"{V1}/agent-runtime/smoke"): Access(frozenset({R.MSP_ADMIN, R.OPS_ENGINEER}), tenant=True),
+    ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
 }
 
 
@@ -152,6 +175,8 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 def roles_text(access: Access) -> str:
+    if access.signed:
+        return "**Access:** the signature of the raw body only: no token, no role, no `Idempotency-Key`."
     scope = f"in the workspace of `{WORKSPACE_HEADER}`" if access.tenant else "outside any workspace"
     return f"**Roles:** {', '.join(f'`{role}`' for role in sorted(access.roles))} ({scope})."
 
@@ -163,5 +188,7 @@ def roles_markdown() -> str:
             "|---|---|" + "---|" * len(roles)]
     for (method, path), access in sorted(ROUTE_ACCESS.items(), key=lambda item: (item[0][1], item[0][0])):
         marks = " | ".join("✓" if role in access.roles else "" for role in roles)
+        if access.signed:
+            marks = " | ".join("signature" for _ in roles)
         rows.append(f"| `{method} {path}` | {'yes' if access.tenant else 'no'} | {marks} |")
     return "\n".join(rows) + "\n"

@@ -8,10 +8,25 @@ from fastapi import APIRouter
 from api.common.openapi import SecurityScheme
 from api.common.surface import ApiSurface
 from api.platform_v1.auth import PLATFORM_JWT, PlatformJwt
-from api.platform_v1.routes import configuration, edge_agent, ingest, notifications, outbox, resources, workspaces
+from api.platform_v1.routes import (
+    agents,
+    artifacts,
+    configuration,
+    edge_agent,
+    executions,
+    ingest,
+    notifications,
+    outbox,
+    resources,
+    runtime,
+    webhooks,
+    workspaces,
+)
+from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, edge_agent, resources, ingest, outbox, notifications):
+for module in (workspaces, configuration, edge_agent, resources, ingest, outbox, notifications, executions, agents,
+               runtime, artifacts, webhooks):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -26,10 +41,20 @@ surface = ApiSurface(
                                           "(the events changes emitted, and their deliveries)."},
         {"name": "edge-agent", "description": "The edge agent's policy, its enrollment token and what it sent in."},
         {"name": "integrations", "description": "The workspace's adapters (notifications)."},
+        {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
+                                              "workflow-completed webhook."},
+        {"name": "agents", "description": "The workspace's agent registry and heartbeats."},
     ],
-    gates={"/api/v1": PlatformJwt()},
+    gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AgentFieldSignature()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
-        enforced=lambda settings: settings.platform.auth_mode == "enabled")],
+        enforced=lambda settings: settings.platform.auth_mode == "enabled"),
+        SecurityScheme(AGENTFIELD_SIGNATURE, {
+            "type": "apiKey", "in": "header", "name": "x-agentfield-signature",
+            "description": "`sha256=` + hex HMAC-SHA256(CAPSTAN_AGENTFIELD_WEBHOOK_SECRET, raw body) "
+                           "(`POST /api/v1/webhooks/workflow-completed`)."},
+            # Without the secret the webhook refuses every delivery (503), unless authentication is disabled.
+            enforced=lambda settings: bool(settings.platform.agentfield_webhook_secret)
+            or settings.platform.auth_mode == "enabled")],
 )

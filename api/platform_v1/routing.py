@@ -1,7 +1,8 @@
 """``platform_route``: how every ``/api/v1`` route is registered.
 
 A route is a ``PlatformRoute`` (its ``ROUTE_ACCESS`` entry, checked by ``CallerDep`` before anything else), or,
-for a mutating method, an ``IdempotentRoute`` (its ``Idempotency-Key`` reserved once the caller is allowed).
+for a mutating method, an ``IdempotentRoute`` (its ``Idempotency-Key`` reserved once the caller is allowed). A
+signed webhook's route has neither check: its gate verifies the signature, its delivery id replaces the key.
 Unknown query parameters are refused. The route's OpenAPI operation gets the headers the checks read, the
 answers they give and the roles of its entry.
 """
@@ -25,6 +26,8 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def _header_parameters(method: str, access: Access) -> list[dict[str, Any]]:
     """The headers a route reads, for its OpenAPI operation (the gate and the checks read them, not FastAPI)."""
     headers = []
+    if access.signed:
+        return headers
     if access.tenant:
         headers.append({"name": WORKSPACE_HEADER, "in": "header", "required": True,
                         "schema": {"type": "string", "maxLength": 64},
@@ -42,6 +45,8 @@ def _header_parameters(method: str, access: Access) -> list[dict[str, Any]]:
 
 def _access_responses(method: str, access: Access) -> dict[int | str, dict[str, Any]]:
     """The answers the access check and the idempotency key give on a route, for its OpenAPI operation."""
+    if access.signed:
+        return {}
     responses: dict[int | str, dict[str, Any]] = {
         403: {"description": "`forbidden_role`: the token has none of the route's roles"}}
     if access.tenant:
@@ -61,11 +66,13 @@ def platform_route(router: APIRouter, method: str, path: str, *, description: st
     access = ROUTE_ACCESS[(method, path)]
 
     def register(endpoint: F) -> F:
-        route_class = IdempotentRoute if method in MUTATING else PlatformRoute
+        route_class = IdempotentRoute if method in MUTATING and not access.signed else PlatformRoute
         openapi_extra = dict(options.pop("openapi_extra", None) or {})
         openapi_extra["parameters"] = [*_header_parameters(method, access), *openapi_extra.get("parameters", [])]
         responses = {**_access_responses(method, access), **(options.pop("responses", None) or {})}
-        checks = [Depends(current_caller), Depends(refuse_unknown_query_parameters)]
+        checks = [Depends(refuse_unknown_query_parameters)]
+        if not access.signed:
+            checks.insert(0, Depends(current_caller))
         router.add_api_route(path, endpoint, methods=[method], dependencies=checks,
                              description="\n\n".join(part for part in (description, roles_text(access)) if part),
                              operation_id=options.pop("operation_id", None) or f"{endpoint.__name__}",

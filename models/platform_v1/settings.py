@@ -12,7 +12,8 @@ from models.common.settings import SettingsBase, env_aliases
 
 
 class PlatformSettings(SettingsBase):
-    """The platform API v1 (``/api/v1``): JWT authentication, tenancy and idempotency (``docs/api/platform-v1.md``)."""
+    """The platform API v1 (``/api/v1``): JWT authentication, tenancy, idempotency, agent executions and
+    artifacts (``docs/api/platform-v1.md``)."""
 
     auth_mode: Literal["enabled", "disabled"] = Field(
         "enabled", validation_alias=env_aliases("AUTH_MODE", "AUTH_MODE"),
@@ -48,6 +49,19 @@ class PlatformSettings(SettingsBase):
         2.0, validation_alias=env_aliases("OUTBOX_SWEEP_SECONDS"), ge=1, le=3600,
         description="Period of the outbox relay's sweep (`OutboxRelayWorkflow` on a Temporal Schedule); the API "
                     "also nudges it after each write that emitted an event.")
+    agentfield_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=env_aliases("AGENTFIELD_WEBHOOK_SECRET", "AGENTFIELD_WEBHOOK_SECRET"),
+        description="HMAC-SHA256 key of `POST /api/v1/webhooks/workflow-completed` (`x-agentfield-signature`). "
+                    "Unset: the webhook answers 503, unless `CAPSTAN_AUTH_MODE=disabled` (then unsigned calls pass).")
+    agent_stale_seconds: float = Field(
+        90.0, validation_alias=env_aliases("AGENT_STALE_SECONDS"), gt=0, le=86400,
+        description="An agent whose last heartbeat is older than this is `stale` (execute answers 503).")
+    agent_call_max_attempts: int = Field(
+        3, validation_alias=env_aliases("AGENT_CALL_MAX_ATTEMPTS"), ge=1, le=20,
+        description="Tries per agent call on a connection error, 429 or 5xx, with backoff 1 s, 2 s, 4 s, ….")
+    artifact_retention_days: float = Field(
+        30.0, validation_alias=env_aliases("ARTIFACT_RETENTION_DAYS"), gt=0, le=36500,
+        description="Artifacts older than this answer `410 gone`.")
 
     def public_key_pem(self) -> str | None:
         return self.jwt_public_key.replace("\\n", "\n") if self.jwt_public_key else None

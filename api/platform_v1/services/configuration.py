@@ -24,6 +24,7 @@ from api.common.pagination import ListPage, Sort, SortFields, SortOrder, list_pa
 from api.platform_v1.caller import Caller
 from api.platform_v1.services.resources import PreconditionFailed, if_match_holds
 from capstan.secrets import SecretBox
+from integrations.stores.platform_secrets import PLATFORM_SCOPE, WORKSPACE_SCOPE_PREFIX, workspace_secret_scope
 from models.common.base import utcnow
 from models.platform_v1.changes import merge_patch
 from models.platform_v1.contracts import (
@@ -37,8 +38,8 @@ from models.platform_v1.contracts import (
 from models.platform_v1.tables import SecretEventRow, SecretRow, SettingsRow
 from models.platform_v1.workspace_settings import settings_errors
 
-PLATFORM = "platform"
-WORKSPACE_PREFIX = "workspace:"
+PLATFORM = PLATFORM_SCOPE
+WORKSPACE_PREFIX = WORKSPACE_SCOPE_PREFIX
 SECRET_SORTS = SortFields(columns={"key": SecretRow.key, "createdAt": SecretRow.created_at,
                                    "updatedAt": SecretRow.updated_at}, default_by="key")
 #: Who set which secret: newest first; ``at`` ties (one transaction) go by sequence.
@@ -55,7 +56,7 @@ def scope_of(caller: Caller, platform: bool) -> str:
 
 
 def workspace_scope(workspace_id: str) -> str:
-    return f"{WORKSPACE_PREFIX}{workspace_id}"
+    return workspace_secret_scope(workspace_id)
 
 
 def _scope_view(scope: str) -> tuple[ScopeName, str | None]:

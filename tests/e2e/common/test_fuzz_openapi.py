@@ -34,6 +34,7 @@ from tests.e2e.maintenance.support import git_release_source, upstream_and_fork,
 from tests.e2e.platform_v1.support import JWT_SECRET, token
 from tests.e2e.protocols.support import step_file
 from tests.e2e.tasks.support import WEBHOOK_SECRET
+from tests.fakes.agent_node import FakeAgentNode
 from tests.fakes.github import FakeGitHub
 from tests.support import make_bare_remote
 
@@ -58,6 +59,10 @@ def fuzz_environment(stack: Stack, root: Path, github: FakeGitHub) -> dict[str, 
         **github.env(),
         "CAPSTAN_TASKS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CAPSTAN_JWT_SECRET": JWT_SECRET,
+        # The workflow-completed webhook: signed (the fuzzer cannot sign: 401), never 503 for want of a secret.
+        "CAPSTAN_AGENTFIELD_WEBHOOK_SECRET": "fuzz-agentfield-secret",
+        # The seeded agent stays healthy for the whole run (a stale one is a 503 by contract).
+        "CAPSTAN_AGENT_STALE_SECONDS": "86400",
         "CAPSTAN_DATABASE_URL": stack.database_url,
         "CAPSTAN_TEMPORAL_ADDRESS": stack.temporal_address,
         "CAPSTAN_TEMPORAL_TASK_QUEUE": f"fuzz-{uuid.uuid4().hex[:12]}",
@@ -112,17 +117,25 @@ def seed_tasks(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, s
     return {"task_id": task["id"], "owner": "acme", "repo": "widgets", "number": 1}
 
 
-def seed_platform_v1(api: httpx.Client) -> dict[str, str]:
-    """A workspace of the platform API and a client in it (the fuzzer's JWT may act in every workspace)."""
+def seed_platform_v1(api: httpx.Client, agent_node: FakeAgentNode) -> dict[str, str]:
+    """A workspace of the platform API, a client in it, an agent on the fake agent node and a succeeded execution
+    of it (the fuzzer's JWT may act in every workspace)."""
     v1 = {"Authorization": f"Bearer {token('msp_admin')}"}
     workspace = api.post("/api/v1/workspaces", json={"name": "Fuzz"}, headers={
         **v1, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()["id"]
     client = api.post("/api/v1/clients", json={"name": "Fuzz Inc"}, headers={
         **v1, "x-workspace-id": workspace, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()
-    return {"workspace_id": workspace, "resource_id": client["id"], "key": "fuzz-key"}
+    in_it = {**v1, "x-workspace-id": workspace}
+    api.put("/api/v1/agent-runtime/agents/fuzz-agent", json={"baseUrl": agent_node.url, "reasoners": [{"id": "echo"}]},
+            headers={**in_it, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
+    ran = api.post("/api/v1/execute/fuzz-agent.echo", json={"input": {"seed": True}},
+                   headers={**in_it, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()
+    assert ran["status"] == "succeeded", ran
+    return {"workspace_id": workspace, "resource_id": client["id"], "key": "fuzz-key", "execution_id": ran["id"],
+            "artifact_id": ran["outputRef"].rsplit("/", 1)[1], "agent_id": "fuzz-agent", "target": "fuzz-agent.echo"}
 
 
-def seed(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, int | str]:
+def seed(api: httpx.Client, github: FakeGitHub, root: Path, agent_node: FakeAgentNode) -> dict[str, int | str]:
     """A project with a real remote, a protocol run and a step, a dispatched flow event with its
     attempt and run, and a coding task: the ids the fuzzer also tries."""
     remote = make_bare_remote(root, {"README.md": "fuzz\n",
@@ -132,15 +145,16 @@ def seed(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, int | s
     run = run.raise_for_status().json()
     step = api.post(f"/protocols/{run['id']}/steps", json={"step_index": 0, "step_name": "hand-made"})
     return {"project_id": project["id"], "protocol_run_id": run["id"], "step_id": step.raise_for_status().json()["id"],
-            **seed_maintenance(api), **seed_tasks(api, github, root), **seed_platform_v1(api)}
+            **seed_maintenance(api), **seed_tasks(api, github, root), **seed_platform_v1(api, agent_node)}
 
 
 @pytest.fixture(scope="module")
 def live_api(stack: Stack, tmp_path_factory) -> Iterator[tuple[LiveApi, dict[str, int], str]]:
     root = tmp_path_factory.mktemp("fuzz")
-    with FakeGitHub() as github, LiveApi(fuzz_environment(stack, root, github), log_dir=root) as live:
+    with FakeGitHub() as github, FakeAgentNode() as agent_node, \
+            LiveApi(fuzz_environment(stack, root, github), log_dir=root) as live:
         with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as api:
-            ids = seed(api, github, root)
+            ids = seed(api, github, root, agent_node)
             session = api.cookies["capstan_session"]
         yield live, ids, session
 

@@ -24,6 +24,9 @@ from capstan.settings import ApiSettings, Settings
 from models.platform_v1.settings import PlatformSettings
 from models.protocols.settings import ForgeSettings
 from models.tasks.settings import TasksSettings
+from tests.e2e.platform_v1.engine_world import WEBHOOK as AGENTFIELD_WEBHOOK
+from tests.e2e.platform_v1.engine_world import WEBHOOK_SECRET as AGENTFIELD_SECRET
+from tests.e2e.platform_v1.engine_world import signature as agentfield_signature
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, new_workspace, token
 from tests.e2e.protocols.support import add_step, create_project, create_run
 from tests.e2e.tasks.support import WEBHOOK_SECRET, github_world, signature
@@ -62,7 +65,13 @@ class Walk:
         return route.path_format.format(**{**self.ids, **{k: str(v) for k, v in bad.items()}})
 
     async def send(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
-        if url.startswith("/api/v1/"):  # the platform API's JWT, workspace and idempotency key
+        if url == AGENTFIELD_WEBHOOK:  # signed, with a delivery id, so the bad input reaches the JSON reader
+            body = kwargs.pop("content", None) or json.dumps(kwargs.pop("json", None)).encode()
+            kwargs["content"] = body
+            kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json",
+                                 "x-agentfield-delivery": uuid.uuid4().hex,
+                                 "x-agentfield-signature": agentfield_signature(body)}
+        elif url.startswith("/api/v1/"):  # the platform API's JWT, workspace and idempotency key
             kwargs["headers"] = {**kwargs.get("headers", {}), **self.v1_headers}
         if url == "/api/webhooks/github":  # signed as GitHub signs, so the bad input reaches the JSON reader
             body = kwargs.pop("content", None) or json.dumps(kwargs.pop("json", None)).encode()
@@ -171,7 +180,7 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
     secured.tasks = TasksSettings(webhook_secret=WEBHOOK_SECRET)
     secured.github_app = fake_github.github_app_settings()
     secured.forge = ForgeSettings(github_api_url=fake_github.url)
-    secured.platform = PlatformSettings(jwt_secret=JWT_SECRET)
+    secured.platform = PlatformSettings(jwt_secret=JWT_SECRET, agentfield_webhook_secret=AGENTFIELD_SECRET)
     app = create_app(secured)
     async with api_factory(secured) as api:
         api.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -189,7 +198,10 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
                         # Coding tasks: a task of the signed-in user's repository (none recorded) and its issue.
                         "task_id": "acme%2Fwidgets%2311", "owner": "acme", "repo": "widgets", "number": 11,
                         # Platform API v1: a workspace and a client of it, and a secret's key.
-                        "workspace_id": workspace, "resource_id": client.json()["id"], "key": "hostile-key"},
+                        "workspace_id": workspace, "resource_id": client.json()["id"], "key": "hostile-key",
+                        # The engine: no execution, artifact or agent of these (404 past every check).
+                        "execution_id": "wex_" + "0" * 32, "artifact_id": "art_" + "0" * 32,
+                        "agent_id": "hostile-agent", "target": "hostile-agent.echo"},
                    v1_token=token("msp_admin"))
 
 

@@ -19,6 +19,7 @@ import jwt
 from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
+from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
 from tests.e2e.platform_v1.outbox_support import delete_relay_schedule, failed_event, notify_to, running_relay
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.platform_v1.world import (
@@ -42,18 +43,19 @@ NOTIFICATION_TEST = ("POST", f"{V1_PREFIX}/integrations/notifications/test")
 
 
 async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, db_engine, temporal_client,
-                                                                notification_receiver):
+                                                                notification_receiver, agent_node):
     try:
         async with running_relay(temporal_client, settings):  # the notification test's workflow runs on it
-            await _walk_every_route_as_every_role(api, settings, workspaces, db_engine, notification_receiver)
+            await _walk_every_route_as_every_role(api, settings, workspaces, db_engine, notification_receiver,
+                                                  agent_node)
     finally:
         await delete_relay_schedule(temporal_client, settings)
 
 
-async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, receiver) -> None:
+async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, receiver, agent_node) -> None:
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = await seed(admin, WORD)
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
     routes = v1_routes(settings)
     failures: list[str] = []
     for method, path, access in routes:
@@ -63,6 +65,8 @@ async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, 
             resource = resource_of(path)
             if method == "DELETE" and resource is not None and role in access.roles:
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
+            if role in access.roles:
+                call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
             if (method, path) == OUTBOX_RETRY and role in access.roles:
                 call_ids[EVENT] = await failed_event(db_engine, a)  # each retry its own failed event
             if (method, path) == NOTIFICATION_TEST and role in access.roles:
@@ -93,6 +97,9 @@ def test_the_table_follows_the_role_descriptions():
     """What models/platform_v1/roles.py and the access module's docstring promise of each role."""
     for (method, path), access in ROUTE_ACCESS.items():
         route = f"{method} {path}"
+        if access.signed:
+            assert not access.roles and not access.tenant, f"{route}: a signed webhook has no role and no workspace"
+            continue
         assert Role.MSP_ADMIN in access.roles, f"{route}: msp_admin may do everything"
         assert Role.CLIENT_PORTAL not in access.roles, f"{route}: not the portal's"
         # The edge agent reads its /edge-agent/ routes but never issues its own enrollment token.
@@ -101,7 +108,11 @@ def test_the_table_follows_the_role_descriptions():
         assert (Role.PLATFORM_ADMIN in access.roles) == (not access.tenant), \
             f"{route}: platform_admin has exactly the non-tenant configuration"
         if method != "GET":
-            assert not access.roles & {Role.VIEWER, Role.AUTOMATION_OPERATOR}, f"{route}: a read-only role writes"
+            assert Role.VIEWER not in access.roles, f"{route}: a read-only role writes"
+            executes = path.startswith((f"{V1_PREFIX}/execute/", f"{V1_PREFIX}/workflow-executions/",
+                                        f"{V1_PREFIX}/agent-runtime/agents/"))
+            assert (Role.AUTOMATION_OPERATOR in access.roles) == executes, \
+                f"{route}: automation_operator writes only what runs agents"
         resource = resource_of(path)
         if resource is not None:
             financial = resource in {"contracts", "quotes", "invoices", "payments"}
@@ -119,6 +130,10 @@ async def test_the_openapi_description_of_each_route_names_exactly_its_roles(api
     failures = []
     for (method, path), access in sorted(ROUTE_ACCESS.items()):
         operation = document["paths"].get(path, {}).get(method.lower())
+        if access.signed:
+            if operation is None or "**Access:** the signature" not in operation.get("description", ""):
+                failures.append(f"{method} {path}: the description does not say it is signed, not role-checked")
+            continue
         if operation is None:
             failures.append(f"{method} {path}: not in /api/v1/openapi")
             continue
@@ -143,9 +158,11 @@ def _none_token(workspace: str) -> str:
                        "exp": now + 600}, None, algorithm="none")
 
 
-async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces):
+async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces, worker,
+                                                                               agent_node):
     a, _ = workspaces
-    ids = await seed(V1(api, "msp_admin", workspace=a), WORD)
+    admin = V1(api, "msp_admin", workspace=a)
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
     everything = [role.value for role in Role]
     bad_tokens = {
         "no token": None,

@@ -23,6 +23,7 @@ from typing import Any
 from api.platform_v1.access import ROUTE_ACCESS
 from models.platform_v1.catalog import BY_NAME, RESOURCES
 from models.platform_v1.roles import ANY_WORKSPACE_ROLES, Role
+from tests.e2e.platform_v1.engine_world import seed_engine
 from tests.e2e.platform_v1.outbox_support import failed_event
 from tests.e2e.platform_v1.support import V1
 from tests.e2e.platform_v1.world import (
@@ -55,7 +56,14 @@ def _error(response) -> str | None:
 async def _state_of(owner: V1, ids: Ids) -> dict[str, Any]:
     """Everything of B a change could touch: each record, its audit trail, each list, settings, secrets."""
     state: dict[str, Any] = {}
+    for path in (f"/workflow-executions/{ids['executions']}", "/workflow-executions", "/agent-runtime/agents",
+                 f"/artifacts/{ids['artifacts']}"):
+        response = await owner.get(path)
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        state[path] = response.json()
     for resource, resource_id in ids.items():
+        if resource not in BY_NAME:
+            continue
         for path in (f"/{resource}/{resource_id}", f"/{resource}/{resource_id}/audit", f"/{resource}"):
             response = await owner.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
@@ -68,10 +76,11 @@ async def _state_of(owner: V1, ids: Ids) -> dict[str, Any]:
     return state
 
 
-async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, settings, workspaces, db_engine):
+async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, settings, workspaces, db_engine, worker,
+                                                                      agent_node):
     a, b = workspaces
     owner_b = V1(api, *WORKSPACE_BOUND_ROLES, workspace=b, sub="owner-of-b")
-    ids_b = await seed(owner_b, B_WORD)
+    ids_b = {**await seed(owner_b, B_WORD), **await seed_engine(owner_b, agent_node.url, B_WORD)}
     deleted_b = {}
     for spec in RESOURCES:
         deleted_b[spec.name] = await create(owner_b, spec.name, ids_b, B_WORD)
@@ -87,8 +96,8 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
     before = await _state_of(owner_b, ids_b)
 
     outsider = V1(api, *WORKSPACE_BOUND_ROLES, workspace=a, workspaces=[a])
-    ids_a = await seed(outsider, A_WORD)
-    b_marks = [B_WORD, b, b_event, *ids_b.values()]
+    ids_a = {**await seed(outsider, A_WORD), **await seed_engine(outsider, agent_node.url, A_WORD)}
+    b_marks = [B_WORD, b, b_event, *(value for key, value in ids_b.items() if key != "agentBaseUrl")]
     routes = v1_routes(settings)
     tenant = [(method, path) for method, path, access in routes if access.tenant]
     assert len(tenant) >= 7 * len(RESOURCES), "the walk found too few tenant routes: is app.routes walked?"
@@ -129,6 +138,16 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
                         response.json()["detail"].replace(ids_b[resource], other_id) != other.json()["detail"]:
                     failures.append(f"{call}: B's id answers {response.json()['detail']!r}, {what} "
                                     f"{other.json()['detail']!r}")
+        elif "{execution_id}" in path or "{artifact_id}" in path:
+            expect("B's execution or artifact from A", response, 404, "not_found")
+        elif method == "POST" and ("{agent_id}" in path or "{target}" in path or path.endswith("/smoke")):
+            # Agent ids are names in each workspace's own registry: B's agent is no agent of A's.
+            expect("B's agent from A", response, 404, "agent_not_found")
+        elif method == "PUT" and "{agent_id}" in path:
+            # The same name registers an agent of A's own, and B's is untouched (B's state is compared below).
+            expect("an agent of A's named as B's", response, 201)
+            if response.status_code == 201 and response.json()["workspaceId"] != a:
+                failures.append(f"PUT {call.path} from A registered {response.json()}")
         elif method == "GET":
             expect("a read in A", response, 200)
             leaked = [mark for mark in b_marks if mark in response.text]

@@ -53,6 +53,23 @@ EVENT = "event"
 NO_EVENT = f"evt_{'0' * 32}"
 
 
+#: A valid body of each engine route (executions, agents), which needs the ids of the engine's seed
+#: (``engine_world.seed_engine``: the agent and its fake node's URL).
+ENGINE_BODIES: dict[tuple[str, str], Callable[[str, Ids], dict[str, Any] | None]] = {
+    ("POST", f"{V1_PREFIX}/workflow-executions/{{execution_id}}/retry"): lambda word, ids: {},
+    ("POST", f"{V1_PREFIX}/workflow-executions/{{execution_id}}/cancel"): lambda word, ids: {},
+    ("PUT", f"{V1_PREFIX}/agent-runtime/agents/{{agent_id}}"): lambda word, ids: {
+        "baseUrl": ids["agentBaseUrl"], "version": f"{word}-1",
+        "reasoners": [{"id": name} for name in ("echo", "reject", "hold", "later", "flaky")]},
+    ("POST", f"{V1_PREFIX}/agent-runtime/agents/{{agent_id}}/heartbeat"): lambda word, ids: {"version": f"{word}-2"},
+    ("POST", f"{V1_PREFIX}/execute/{{target}}"): lambda word, ids: {"input": {"word": word}, "mode": "async"},
+    ("POST", f"{V1_PREFIX}/agent-runtime/smoke"): lambda word, ids: {"target": ids["target"], "input": {"w": word}},
+}
+#: The engine's path parameters, from the ids of its seed.
+ENGINE_PARAMETERS = {"execution_id": "executions", "artifact_id": "artifacts", "agent_id": "agents",
+                     "target": "target"}
+
+
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
     """The resource's template (``records.TEMPLATES``) with ``word`` in a text field ``q`` searches and every
     reference it has pointing at ``ids`` (records of the resources created before it, catalog order)."""
@@ -86,9 +103,10 @@ def served_v1_routes(settings: Settings) -> set[tuple[str, str]]:
 
 
 def v1_routes(settings: Settings) -> list[tuple[str, str, Access]]:
-    """The served /api/v1 routes that have a role table entry, with it, in a stable order."""
+    """The served /api/v1 routes that have a role table entry (signed webhooks aside: no token, no role), with
+    it, in a stable order."""
     return [(method, path, ROUTE_ACCESS[(method, path)]) for method, path in sorted(served_v1_routes(settings))
-            if (method, path) in ROUTE_ACCESS]
+            if (method, path) in ROUTE_ACCESS and not ROUTE_ACCESS[(method, path)].signed]
 
 
 def resource_of(path: str) -> str | None:
@@ -119,6 +137,7 @@ def call_for(method: str, template: str, *, workspace: str, ids: Ids, word: str,
     the body's references from ``body_ids`` (``ids`` unless given)."""
     resource = resource_of(template)
     values = {"workspace_id": workspace, "key": SECRET_KEY, "event_id": ids.get(EVENT, NO_EVENT)}
+    values.update({name: ids[key] for name, key in ENGINE_PARAMETERS.items() if key in ids})
     if resource is not None:
         values["resource_id"] = ids[resource]
     try:
@@ -129,6 +148,8 @@ def call_for(method: str, template: str, *, workspace: str, ids: Ids, word: str,
     if method in MUTATING and method != "DELETE":
         if resource is not None:
             body = body_of(resource, body_ids if body_ids is not None else ids, word)
+        elif (method, template) in ENGINE_BODIES:
+            body = ENGINE_BODIES[(method, template)](word, ids)
         else:
             assert (method, template) in OTHER_BODIES, \
                 f"{method} {template}: add a valid body to OTHER_BODIES in {__name__}"

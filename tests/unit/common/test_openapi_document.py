@@ -14,6 +14,7 @@ from api.common.deps import ReaderDep, TemporalDep
 from api.protocols.deps import RunDep
 from capstan.settings import ApiSettings, Settings
 from models.maintenance.settings import PatchSettings
+from models.platform_v1.settings import PlatformSettings
 from models.protocols.settings import WebhookSettings
 from models.tasks.settings import TasksSettings
 
@@ -23,6 +24,8 @@ WEBHOOKS = {"/webhooks/github": "githubSignature", "/webhooks/gitlab": "gitlabTo
 TASKS_OPEN = {"/api/auth/github", "/api/auth/github/callback", "/api/auth/github/installed", "/api/auth/logout",
               "/api/startup/check", "/api/rate-limit"}
 TASKS_SIGNED = {"/api/webhooks/github": "tasksGithubSignature", "/api/callbacks/complete": "tasksCallbackToken"}
+#: The platform API's signed webhooks: their signature, no JWT.
+PLATFORM_SIGNED = {"/api/v1/webhooks/workflow-completed": "agentfieldSignature"}
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 #: Error statuses whose body the route documents itself: a maintenance retry or replay whose dispatch failed
 #: answers 502 with the same dispatch record a 202 carries (docs/api/maintenance.md).
@@ -42,7 +45,8 @@ def operations(spec: dict[str, Any]):
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     return document(api=ApiSettings(api_token="t0ken"), webhooks=WebhookSettings(token="s3cret"),
-                    patch=PatchSettings(admin_token="adm1n"), tasks=TasksSettings(webhook_secret="h00k"))
+                    patch=PatchSettings(admin_token="adm1n"), tasks=TasksSettings(webhook_secret="h00k"),
+                    platform=PlatformSettings(agentfield_webhook_secret="agentf1eld"))
 
 
 def test_security_schemes_are_declared(spec):
@@ -79,6 +83,8 @@ def test_every_operation_says_who_may_call_it(spec):
             assert security == [], path
         elif path in TASKS_SIGNED:
             assert security == [{TASKS_SIGNED[path]: []}], path
+        elif path in PLATFORM_SIGNED:
+            assert security == [{PLATFORM_SIGNED[path]: []}], path
         elif path.startswith("/api/v1/"):
             assert security == [{"platformJwt": []}], (method, path)
         elif path.startswith("/api/"):
