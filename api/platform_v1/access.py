@@ -110,6 +110,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/agent-runtime/health"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
+    ("POST", f"{V1}/integrations/github/webhook"): SIGNED,
 }
 
 
