@@ -91,7 +91,7 @@ def why_ignored(payload: WorkflowRunPayload) -> str | None:
     if payload.action != "completed":
         return f"a workflow_run {payload.action}, not completed"
     if payload.workflow_run.conclusion not in FAILED_CONCLUSIONS:
-        return f"a workflow_run completed with conclusion {payload.workflow_run.conclusion}, not a failure"
+        return f"a workflow_run completed with conclusion {payload.workflow_run.conclusion or 'none'}, not a failure"
     return None
 
 
