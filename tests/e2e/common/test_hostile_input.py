@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_app
@@ -21,6 +22,7 @@ from api.common.openapi import api_routes
 from api.common.pagination import MAX_OFFSET
 from capstan.settings import ApiSettings, Settings
 from models.maintenance.settings import PatchSettings
+from models.platform_v1.settings import PlatformSettings
 from models.protocols.workflow_io import project_setup_workflow_id
 from models.tasks.settings import TasksSettings
 from tests.e2e.protocols.support import add_step, create_project, create_run
@@ -57,10 +59,14 @@ async def test_credentials_are_checked_before_the_body_on_every_route_but_signed
     posts = [route.path_format for route in api_routes(app.routes) if "POST" in route.methods]
     assert len(posts) > 10
     ids = {"project_id": 1, "protocol_run_id": 1, "step_id": 1, "event_id": "e", "attempt_id": "a", "source_id": "s",
-           "task_id": "acme%2Fwidgets%231", "workspace_id": "ws_x", "resource_id": "cli_x", "key": "k"}
+           "task_id": "acme%2Fwidgets%231", "workspace_id": "ws_x", "resource_id": "cli_x", "key": "k",
+           "execution_id": "wex_x", "artifact_id": "art_x", "agent_id": "a", "target": "a.b"}
     guarded = with_api_token(settings, "t0ken")
     guarded.patch = PatchSettings(admin_token="adm1n")  # the maintenance routes' own token
     guarded.tasks = TasksSettings(webhook_secret="h00k")  # the coding-tasks webhook's signature key
+    guarded.platform = PlatformSettings(agentfield_webhook_secret="f1eld")  # the workflow-completed webhook's
+    guarded.platform.github_webhook_enabled = True  # GitHub's webhook, on and signed: 401 before the body too
+    guarded.platform.github_webhook_secret = SecretStr("g1thub")
     gates = app.state.gates
     async with api_factory(guarded) as api:
         for path in posts:
@@ -68,8 +74,9 @@ async def test_credentials_are_checked_before_the_body_on_every_route_but_signed
             gate = gates.gate_for(path)
             if isinstance(gate, SignedWebhook | Public):  # the signature covers the body, which is read first
                 assert_error(response, 400, "json_too_deep")
-            elif path == "/api/webhooks/github":  # its gate checks the signature on the raw body, before JSON
-                assert_error(response, 401, "invalid_signature")
+            elif path in ("/api/webhooks/github", "/api/v1/webhooks/workflow-completed",
+                          "/api/v1/integrations/github/webhook"):
+                assert_error(response, 401, "invalid_signature")  # the gate checks the raw body, before JSON
             else:
                 assert_error(response, 401, "unauthorized")
         authorized = {**JSON, "Authorization": "Bearer t0ken"}
