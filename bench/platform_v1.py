@@ -21,6 +21,10 @@ others), and what ``Idempotency-Key`` costs a create.
             heartbeat in ten), then a mix with alerts, asset status changes and a pipeline failure per batch;
             one client then --clients; then the same batches again (all duplicates). Needs no ticket data
             (``--only ingest`` loads none). Target: ≥ 2,000 events/s (``bench/platform_v1_ingest.py``).
+4. execute  ``POST /api/v1/execute/{agent}.{reasoner}`` against a fake agent node that answers at once, sync
+            and async, beside the same call sent to the agent directly; one client then --clients, --seconds
+            or --executes each. Needs no ticket data. Target: sync overhead p50 ≤ 30 ms
+            (``bench/platform_v1_execute.py``).
 
 It starts its own stack (``python -m capstan dev`` on free loopback ports, a temporary data dir, a generated
 ``CAPSTAN_JWT_SECRET`` it signs its tokens with) and stops it at the end.
@@ -29,6 +33,7 @@ It starts its own stack (``python -m capstan dev`` on free loopback ports, a tem
     make bench-platform-v1 ARGS="--tickets 5000 --other-tickets 5000 --seconds 2 --creates 100"
     make bench-platform-v1 ARGS="--only lists --seconds 5 --json /tmp/platform-v1.json"
     make bench-platform-v1 ARGS="--only ingest --seconds 5"
+    make bench-platform-v1 ARGS="--only execute --seconds 10"
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ from bench.stack import (  # noqa: E402
     process_tree,
 )
 
-MEASUREMENTS = ("lists", "creates", "ingest")
+MEASUREMENTS = ("lists", "creates", "ingest", "execute")
 #: Settings inherited from the caller's shell that would change what is measured.
 DROPPED_ENV = ("CAPSTAN_AUTH_MODE", "AUTH_MODE", "CAPSTAN_JWT_SECRET", "JWT_SECRET", "CAPSTAN_JWT_PUBLIC_KEY",
                "JWT_PUBLIC_KEY", "CAPSTAN_JWT_JWKS_URL", "JWT_JWKS_URL", "CAPSTAN_JWT_ISSUER", "JWT_ISSUER",
@@ -156,7 +161,8 @@ def render(report: dict[str, Any]) -> str:
         lines += ["", "0. Data", *render_data(report["data"])]
     titles = {"lists": "1. Lists: GET /api/v1/tickets of the big workspace (and of a small one)",
               "creates": "2. Creates: POST /api/v1/tickets with an Idempotency-Key",
-              "ingest": "3. Ingest: POST /api/v1/events/ingest in batches"}
+              "ingest": "3. Ingest: POST /api/v1/events/ingest in batches",
+              "execute": "4. Execute: POST /api/v1/execute/{agent}.{reasoner} against an agent that answers at once"}
     for key in MEASUREMENTS:
         data = report.get(key)
         if data is None:
@@ -170,6 +176,10 @@ def render(report: dict[str, Any]) -> str:
             from bench.platform_v1_ingest import render_ingest
 
             lines += render_ingest(data)
+        elif key == "execute":
+            from bench.platform_v1_execute import render_execute
+
+            lines += render_execute(data)
         else:
             lines += render_creates(data, report.get("keys"), report.get("keyed_ratio"))
     for warning in report.get("warnings", []):
@@ -185,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                      epilog="See docs/performance.md, section Platform API v1, for what the "
                                             "figures mean.")
-    parser.add_argument("--only", default="lists,creates,ingest", help="lists, creates and/or ingest")
+    parser.add_argument("--only", default="lists,creates,ingest,execute",
+                        help="lists, creates, ingest and/or execute")
     parser.add_argument("--batch-events", type=int, default=100, help="ingest: events per batch")
+    parser.add_argument("--executes", type=int, default=500, help="execute: requests per phase at most")
     parser.add_argument("--tickets", type=int, default=100_000, help="tickets loaded in the big workspace")
     parser.add_argument("--other-tickets", type=int, default=100_000, help="tickets spread over the other workspaces")
     parser.add_argument("--workspaces", type=int, default=11, help="workspaces, the big one included")
@@ -227,6 +239,11 @@ async def run(args: argparse.Namespace, only: list[str], stack: DevStackProcess,
                 from bench.platform_v1_ingest import measure_ingest
 
                 report["ingest"] = await measure_ingest(api, args, conninfo, sampler)
+            elif key == "execute":  # needs no tickets either: an agent of the last workspace
+                from bench.platform_v1_execute import measure_execute
+
+                report["execute"] = await measure_execute(api, workspaces[-1], args, sampler,
+                                                           stack.temporal_address)
             elif key == "lists":
                 report["lists"] = await measure_lists(api, loaded, args, conninfo, sampler)
             else:
@@ -256,6 +273,7 @@ def other_work(report: dict[str, Any]) -> float | None:
     ingest = report.get("ingest") or {}
     phases += [ingest[mix][label] for mix in ("telemetry", "mixed") if mix in ingest
                for label in ("sequential", "concurrent", "duplicates")]
+    phases += execute_phases(report)
     weighted = [(p["cpu_percent_of_one_core"].get("other", 0.0), p["wall_seconds"]) for p in phases
                 if p.get("cpu_percent_of_one_core")]
     wall = sum(w for _, w in weighted)
@@ -265,20 +283,27 @@ def other_work(report: dict[str, Any]) -> float | None:
     return report["other_work_percent_of_one_core"]
 
 
+def execute_phases(report: dict[str, Any]) -> list[dict[str, Any]]:
+    execute = report.get("execute") or {}
+    return [execute[label][kind] for label in ("sequential", "concurrent") if label in execute
+            for kind in ("direct", "sync", "async")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     chosen = {x.strip() for x in args.only.split(",") if x.strip()}
     only = [x for x in MEASUREMENTS if x in chosen]
     if not only or chosen - set(MEASUREMENTS):
-        parser.error("--only takes lists, creates and/or ingest")
+        parser.error("--only takes lists, creates, ingest and/or execute")
     if not (100 <= args.tickets <= 10_000_000 and 0 <= args.other_tickets <= 10_000_000
             and 2 <= args.workspaces <= 100 and 1 <= args.client_records <= 100_000
             and 1 <= args.other_client_records <= 100_000 and 1 <= args.clients <= 64 and args.seconds > 0
-            and 10 <= args.creates <= 100_000 and 0 <= args.workers <= 16 and 1 <= args.batch_events <= 500):
+            and 10 <= args.creates <= 100_000 and 10 <= args.executes <= 100_000 and 0 <= args.workers <= 16
+            and 1 <= args.batch_events <= 500):
         parser.error("out-of-range option: --tickets 100-10000000, --other-tickets 0-10000000, --workspaces 2-100, "
                      "--client-records and --other-client-records 1-100000, --clients 1-64, --seconds > 0, "
-                     "--creates 10-100000, --workers 0-16, --batch-events 1-500")
+                     "--creates 10-100000, --executes 10-100000, --workers 0-16, --batch-events 1-500")
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the run like Ctrl-C: the stack is stopped
     work_dir = Path(tempfile.mkdtemp(prefix="capstan-platform-v1-"))
     os.chmod(work_dir, 0o755)  # embedded Postgres may run as its own system user under root

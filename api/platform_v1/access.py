@@ -129,6 +129,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
     ("POST", f"{V1}/agent-runtime/smoke"): Access(frozenset({R.MSP_ADMIN, R.OPS_ENGINEER}), tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
+    ("POST", f"{V1}/integrations/github/webhook"): SIGNED,
 }
 
 

@@ -14,6 +14,7 @@ from api.platform_v1.routes import (
     configuration,
     edge_agent,
     executions,
+    github_webhook,
     ingest,
     notifications,
     outbox,
@@ -22,11 +23,11 @@ from api.platform_v1.routes import (
     webhooks,
     workspaces,
 )
-from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
+from api.platform_v1.webhook_signature import AGENTFIELD_GATE, AGENTFIELD_SIGNATURE, GITHUB_GATE, GITHUB_SIGNATURE
 
 router = APIRouter()
 for module in (workspaces, configuration, edge_agent, resources, ingest, outbox, notifications, executions, agents,
-               runtime, artifacts, webhooks):
+               runtime, artifacts, webhooks, github_webhook):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -44,8 +45,11 @@ surface = ApiSurface(
         {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
                                               "workflow-completed webhook."},
         {"name": "agents", "description": "The workspace's agent registry and heartbeats."},
+        {"name": "integrations", "description": "Outside systems reporting to a workspace (GitHub's signed "
+                                                "webhook)."},
     ],
-    gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AgentFieldSignature()},
+    gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AGENTFIELD_GATE,
+           "/api/v1/integrations/github/webhook": GITHUB_GATE},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A JWT with `sub`, `roles` and `workspaces` (platform API v1, `/api/v1`)."},
@@ -56,5 +60,11 @@ surface = ApiSurface(
                            "(`POST /api/v1/webhooks/workflow-completed`)."},
             # Without the secret the webhook refuses every delivery (503), unless authentication is disabled.
             enforced=lambda settings: bool(settings.platform.agentfield_webhook_secret)
-            or settings.platform.auth_mode == "enabled")],
+            or settings.platform.auth_mode == "enabled"),
+        SecurityScheme(GITHUB_SIGNATURE, {
+            "type": "apiKey", "in": "header", "name": "x-hub-signature-256",
+            "description": "`sha256=` + hex HMAC-SHA256(CAPSTAN_GITHUB_WEBHOOK_SECRET, raw body) "
+                           "(`POST /api/v1/integrations/github/webhook`)."},
+            # Never accepted unsigned: switched off it is 404, enabled without a secret 503.
+            enforced=lambda settings: True)],
 )

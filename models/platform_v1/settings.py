@@ -53,6 +53,13 @@ class PlatformSettings(SettingsBase):
         None, validation_alias=env_aliases("AGENTFIELD_WEBHOOK_SECRET", "AGENTFIELD_WEBHOOK_SECRET"),
         description="HMAC-SHA256 key of `POST /api/v1/webhooks/workflow-completed` (`x-agentfield-signature`). "
                     "Unset: the webhook answers 503, unless `CAPSTAN_AUTH_MODE=disabled` (then unsigned calls pass).")
+    github_webhook_enabled: bool = Field(
+        False, validation_alias=env_aliases("GITHUB_WEBHOOK_ENABLED", "GITHUB_WEBHOOK_ENABLED"),
+        description="Serves `POST /api/v1/integrations/github/webhook`; `false`: it answers 404 to every request.")
+    github_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=env_aliases("GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET"),
+        description="HMAC-SHA256 key of `POST /api/v1/integrations/github/webhook` (`x-hub-signature-256`). "
+                    "Enabled without it: the webhook answers 503.")
     agent_stale_seconds: float = Field(
         90.0, validation_alias=env_aliases("AGENT_STALE_SECONDS"), gt=0, le=86400,
         description="An agent whose last heartbeat is older than this is `stale` (execute answers 503).")

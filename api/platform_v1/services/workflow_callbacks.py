@@ -16,8 +16,6 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
@@ -25,8 +23,8 @@ from api.common import temporal_calls
 from api.common.errors import BadRequest, NotFound
 from capstan.strict_json import JsonRejected, read_json
 from integrations.stores import platform_executions as store
+from integrations.stores import webhook_deliveries as deliveries
 from models.common.base import utcnow
-from models.platform_v1.engine_tables import WebhookDeliveryRow
 from models.platform_v1.execution_contracts import WebhookAnswer, WorkflowCompletedPayload
 from models.platform_v1.executions import ACTIVE, ARTIFACT_PREFIX, ENDED, derived_id
 from models.platform_v1.workflow_io import (
@@ -50,10 +48,11 @@ class _Ignored(Exception):  # noqa: N818 - the answer's name
         self.reason = reason
 
 
-def delivery_id_of(header: str | None) -> str:
+def delivery_id_of(header: str | None, name: str = DELIVERY_HEADER) -> str:
+    """The delivery id of header ``name``'s value: 1–255 printable characters, else 400 ``delivery_required``."""
     value = header.strip() if header is not None else ""
     if not value or len(value) > DELIVERY_MAX or not value.isprintable():
-        raise BadRequest(f"{DELIVERY_HEADER} is required: 1–{DELIVERY_MAX} printable characters, one per delivery "
+        raise BadRequest(f"{name} is required: 1–{DELIVERY_MAX} printable characters, one per delivery "
                          "(the same when the delivery is sent again)", code="delivery_required")
     return value
 
@@ -75,20 +74,16 @@ def _payload(raw: bytes) -> WorkflowCompletedPayload:
 
 
 async def _answered_before(db: AsyncSession, delivery_id: str) -> bool:
-    found = (await db.exec(select(WebhookDeliveryRow.id).where(
-        WebhookDeliveryRow.source == SOURCE, WebhookDeliveryRow.delivery_id == delivery_id))).first()
-    return found is not None
+    return await deliveries.delivery_seen(db, SOURCE, delivery_id)
 
 
 async def _record_delivery(db: AsyncSession, delivery_id: str, workspace_id: str, execution_id: str,
                            outcome: str) -> bool:
     """Whether this delivery is the first answered under its id (the unique row decides)."""
-    written = (await db.exec(insert(WebhookDeliveryRow).values(
-        source=SOURCE, delivery_id=delivery_id, workspace_id=workspace_id, subject_id=execution_id, outcome=outcome,
-        received_at=utcnow()).on_conflict_do_nothing(constraint="uq_platform_webhook_deliveries")
-        .returning(col(WebhookDeliveryRow.id)))).first()
+    written = await deliveries.record_delivery(db, source=SOURCE, delivery_id=delivery_id, workspace_id=workspace_id,
+                                               subject_id=execution_id, outcome=outcome)
     await db.commit()
-    return written is not None
+    return written
 
 
 def _ignored(error: Any) -> Exception:

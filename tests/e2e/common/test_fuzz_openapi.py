@@ -61,6 +61,9 @@ def fuzz_environment(stack: Stack, root: Path, github: FakeGitHub) -> dict[str, 
         "CAPSTAN_JWT_SECRET": JWT_SECRET,
         # The workflow-completed webhook: signed (the fuzzer cannot sign: 401), never 503 for want of a secret.
         "CAPSTAN_AGENTFIELD_WEBHOOK_SECRET": "fuzz-agentfield-secret",
+        # GitHub's webhook: switched on and signed (the fuzzer cannot sign: 401), not a 404 that tells nothing.
+        "CAPSTAN_GITHUB_WEBHOOK_ENABLED": "true",
+        "CAPSTAN_GITHUB_WEBHOOK_SECRET": "fuzz-github-secret",
         # The seeded agent stays healthy for the whole run (a stale one is a 503 by contract).
         "CAPSTAN_AGENT_STALE_SECONDS": "86400",
         "CAPSTAN_DATABASE_URL": stack.database_url,

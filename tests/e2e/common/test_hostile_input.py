@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_app
@@ -64,6 +65,8 @@ async def test_credentials_are_checked_before_the_body_on_every_route_but_signed
     guarded.patch = PatchSettings(admin_token="adm1n")  # the maintenance routes' own token
     guarded.tasks = TasksSettings(webhook_secret="h00k")  # the coding-tasks webhook's signature key
     guarded.platform = PlatformSettings(agentfield_webhook_secret="f1eld")  # the workflow-completed webhook's
+    guarded.platform.github_webhook_enabled = True  # GitHub's webhook, on and signed: 401 before the body too
+    guarded.platform.github_webhook_secret = SecretStr("g1thub")
     gates = app.state.gates
     async with api_factory(guarded) as api:
         for path in posts:
@@ -71,7 +74,8 @@ async def test_credentials_are_checked_before_the_body_on_every_route_but_signed
             gate = gates.gate_for(path)
             if isinstance(gate, SignedWebhook | Public):  # the signature covers the body, which is read first
                 assert_error(response, 400, "json_too_deep")
-            elif path in ("/api/webhooks/github", "/api/v1/webhooks/workflow-completed"):
+            elif path in ("/api/webhooks/github", "/api/v1/webhooks/workflow-completed",
+                          "/api/v1/integrations/github/webhook"):
                 assert_error(response, 401, "invalid_signature")  # the gate checks the raw body, before JSON
             else:
                 assert_error(response, 401, "unauthorized")

@@ -27,6 +27,9 @@ from models.tasks.settings import TasksSettings
 from tests.e2e.platform_v1.engine_world import WEBHOOK as AGENTFIELD_WEBHOOK
 from tests.e2e.platform_v1.engine_world import WEBHOOK_SECRET as AGENTFIELD_SECRET
 from tests.e2e.platform_v1.engine_world import signature as agentfield_signature
+from tests.e2e.platform_v1.github_world import SECRET as GITHUB_SECRET
+from tests.e2e.platform_v1.github_world import WEBHOOK as GITHUB_WEBHOOK
+from tests.e2e.platform_v1.github_world import sign as github_signature
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, new_workspace, token
 from tests.e2e.protocols.support import add_step, create_project, create_run
 from tests.e2e.tasks.support import WEBHOOK_SECRET, github_world, signature
@@ -71,6 +74,14 @@ class Walk:
             kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json",
                                  "x-agentfield-delivery": uuid.uuid4().hex,
                                  "x-agentfield-signature": agentfield_signature(body)}
+        elif url.startswith(GITHUB_WEBHOOK):  # signed as GitHub signs, to a workspace: bad input reaches the reader
+            body = kwargs.pop("content", None) or json.dumps(kwargs.pop("json", None)).encode()
+            kwargs["content"] = body
+            kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json",
+                                 "x-github-delivery": uuid.uuid4().hex, "x-github-event": "workflow_run",
+                                 "x-hub-signature-256": github_signature(body, GITHUB_SECRET)}
+            if "?" not in url:
+                kwargs["params"] = kwargs.get("params") or {"workspaceId": self.ids["workspace_id"]}
         elif url.startswith("/api/v1/"):  # the platform API's JWT, workspace and idempotency key
             kwargs["headers"] = {**kwargs.get("headers", {}), **self.v1_headers}
         if url == "/api/webhooks/github":  # signed as GitHub signs, so the bad input reaches the JSON reader
@@ -180,7 +191,8 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
     secured.tasks = TasksSettings(webhook_secret=WEBHOOK_SECRET)
     secured.github_app = fake_github.github_app_settings()
     secured.forge = ForgeSettings(github_api_url=fake_github.url)
-    secured.platform = PlatformSettings(jwt_secret=JWT_SECRET, agentfield_webhook_secret=AGENTFIELD_SECRET)
+    secured.platform = PlatformSettings(jwt_secret=JWT_SECRET, agentfield_webhook_secret=AGENTFIELD_SECRET,
+                                        github_webhook_enabled=True, github_webhook_secret=GITHUB_SECRET)
     app = create_app(secured)
     async with api_factory(secured) as api:
         api.headers["Authorization"] = f"Bearer {TOKEN}"

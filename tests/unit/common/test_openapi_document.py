@@ -25,7 +25,8 @@ TASKS_OPEN = {"/api/auth/github", "/api/auth/github/callback", "/api/auth/github
               "/api/startup/check", "/api/rate-limit"}
 TASKS_SIGNED = {"/api/webhooks/github": "tasksGithubSignature", "/api/callbacks/complete": "tasksCallbackToken"}
 #: The platform API's signed webhooks: their signature, no JWT.
-PLATFORM_SIGNED = {"/api/v1/webhooks/workflow-completed": "agentfieldSignature"}
+PLATFORM_SIGNED = {"/api/v1/webhooks/workflow-completed": "agentfieldSignature",
+                   "/api/v1/integrations/github/webhook": "platformGithubSignature"}
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 #: Error statuses whose body the route documents itself: a maintenance retry or replay whose dispatch failed
 #: answers 502 with the same dispatch record a 202 carries (docs/api/maintenance.md).
