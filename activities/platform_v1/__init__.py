@@ -6,12 +6,16 @@ from collections.abc import Callable
 
 from activities.common.resources import WorkerResources
 from activities.platform_v1.executions import ExecutionActivities
+from activities.platform_v1.jobs import JobActivities
 
 
 def platform_v1_activities(resources: WorkerResources) -> list[Callable]:
     """Every activity the platform v1 workflows call, on the ``capstan-platform_v1`` task queue."""
     executions = ExecutionActivities(resources.sessions, resources.secret_box)
+    jobs = JobActivities(resources.sessions, resources.secret_box)
     return [
         executions.record_platform_execution_queued, executions.record_platform_execution_running,
         executions.record_platform_execution_ended, executions.call_platform_agent,
+        jobs.record_platform_job_queued, jobs.record_platform_job_ended, jobs.run_platform_import,
+        jobs.run_platform_export, jobs.call_platform_accounting, jobs.apply_platform_accounting,
     ]

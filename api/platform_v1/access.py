@@ -51,6 +51,14 @@ DIRECTORY = frozenset({"clients", "contacts"})
 PLATFORM_CONFIG = frozenset({R.MSP_ADMIN, R.PLATFORM_ADMIN})
 #: Who runs agents: starts, retries and cancels executions, registers agents and their heartbeats.
 EXECUTE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.AUTOMATION_OPERATOR})
+#: Who configures and runs the outside systems' adapters (an accounting sync).
+ADAPTERS = frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN})
+#: Who imports and exports a workspace's records.
+DATA = frozenset({R.MSP_ADMIN, R.DATA_ADMIN})
+#: Who reads jobs.
+JOB_READERS = frozenset({R.MSP_ADMIN, R.DATA_ADMIN, R.INTEGRATION_ADMIN, R.OPS_ENGINEER})
+#: Who retries a failed job.
+JOB_RETRIERS = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.DATA_ADMIN, R.INTEGRATION_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{V1}/agent-runtime/health"): Access(OPERATIONAL_READ, tenant=True),
     ("GET", f"{V1}/agent-runtime/queues"): Access(OPERATIONAL_READ, tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
+    ("POST", f"{V1}/imports"): Access(DATA, tenant=True),
+    ("POST", f"{V1}/exports"): Access(DATA, tenant=True),
+    ("GET", f"{V1}/jobs"): Access(JOB_READERS, tenant=True),
+    ("GET", f"{V1}/jobs/{{job_id}}"): Access(JOB_READERS, tenant=True),
+    ("POST", f"{V1}/agent-runtime/job-failures/{{job_id}}/retry"): Access(JOB_RETRIERS, tenant=True),
+    ("GET", f"{V1}/agent-runtime/failures"): Access(OPERATIONAL_READ, tenant=True),
+    ("POST", f"{V1}/integrations/accounting/sync"): Access(ADAPTERS, tenant=True),
 }
 
 

@@ -13,6 +13,7 @@ from api.platform_v1.routes import (
     artifacts,
     configuration,
     executions,
+    jobs,
     resources,
     runtime,
     webhooks,
@@ -21,7 +22,7 @@ from api.platform_v1.routes import (
 from api.platform_v1.webhook_signature import AGENTFIELD_SIGNATURE, AgentFieldSignature
 
 router = APIRouter()
-for module in (workspaces, configuration, resources, executions, agents, runtime, artifacts, webhooks):
+for module in (workspaces, configuration, resources, executions, agents, runtime, artifacts, webhooks, jobs):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -34,6 +35,7 @@ surface = ApiSurface(
         {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
                                               "workflow-completed webhook."},
         {"name": "agents", "description": "The workspace's agent registry and heartbeats."},
+        {"name": "jobs", "description": "Imports, exports and accounting syncs: each the view of its execution."},
     ],
     gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AgentFieldSignature()},
     security_schemes=[SecurityScheme(PLATFORM_JWT, {
