@@ -67,7 +67,7 @@ async def failure_page(db: AsyncSession, caller: Caller, *, limit: int, offset: 
     parts = {FailureKind.EXECUTION: _executions, FailureKind.JOB: _jobs, FailureKind.OUTBOX: _events}
     chosen = [build(caller.tenant) for name, build in parts.items() if kind is None or kind == name]
     items = union_all(*chosen).subquery() if len(chosen) > 1 else chosen[0].subquery()
-    total = (await db.exec(select(cast(func.count(), Integer)).select_from(items))).one()
+    total = (await db.exec(select(cast(func.count(), Integer)).select_from(items))).one()[0]  # type: ignore[call-overload]
     desc = sort.order == SortOrder.DESC
     ordered = select(items).order_by(items.c.failed_at.desc() if desc else items.c.failed_at.asc(),
                                      items.c.id.desc() if desc else items.c.id.asc()).limit(limit).offset(offset)

@@ -33,10 +33,10 @@ async def created(client: V1, resource: str, body: dict[str, Any]) -> dict[str, 
 
 
 async def billing_world(client: V1) -> dict[str, Any]:
-    """A client with an issued invoice of 100.10, an overdue one of 50 and a draft one."""
+    """A client with an issued invoice of 100.80, an overdue one of 50 and a draft one."""
     customer = await created(client, "clients", {"name": "Globex", "email": "ap@globex.example"})
     invoices = {}
-    for number, status, amount in (("INV-1", "issued", 100.10), ("INV-2", "overdue", 50), ("INV-3", "draft", 10)):
+    for number, status, amount in (("INV-1", "issued", 100.80), ("INV-2", "overdue", 50), ("INV-3", "draft", 10)):
         invoices[number] = await created(client, "invoices", {
             "clientId": customer["id"], "number": number, "status": status, "issueDate": "2026-11-01",
             "dueDate": "2026-12-01", "amount": amount, "currency": "USD"})
