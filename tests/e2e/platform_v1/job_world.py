@@ -56,3 +56,40 @@ async def configure_accounting(admin: V1, base_url: str, token: str | None = ACC
 def payment(external_id: str, invoice_id: str, amount: Any, **extra: Any) -> dict[str, Any]:
     return {"externalId": external_id, "invoiceId": invoice_id, "amount": amount, "currency": "USD",
             "method": "bank_transfer", "receivedAt": "2026-12-02T10:00:00Z", **extra}
+
+
+IMPORTS = "/api/v1/imports"
+SYNC_ROUTE = "/api/v1/integrations/accounting/sync"
+JOB_RETRY = "/api/v1/agent-runtime/job-failures/{job_id}/retry"
+
+
+async def failed_import(client: V1, word: str) -> str:
+    """A job failed ``invalid_reference`` (an asset naming a client that does not exist)."""
+    answer = await client.post("/imports", json={"resource": "assets", "records": [
+        {"clientId": "cli_" + "0" * 32, "name": f"{word} laptop", "type": "laptop"}]})
+    assert answer.status_code == 202, answer.text
+    await job_settled(client, answer.json()["id"], "failed")
+    return answer.json()["id"]
+
+
+async def seed_jobs(client: V1, accounting_url: str, word: str) -> dict[str, str]:
+    """A succeeded import job and the workspace's accounting adapter on the fake: the ids the job routes take."""
+    answer = await client.post("/imports", json={"resource": "runbooks", "records": [
+        {"title": f"{word} restart the spooler", "steps": ["stop", "start"]}]})
+    assert answer.status_code == 202, answer.text
+    await job_settled(client, answer.json()["id"], "succeeded")
+    await configure_accounting(client, accounting_url)
+    return {"jobs": answer.json()["id"], "accountingUrl": accounting_url}
+
+
+async def job_call_ids(client: V1, method: str, path: str, ids: dict[str, str]) -> dict[str, str]:
+    """``ids`` ready for a job route's allowed call: a failed job of its own to retry; for a sync, the adapter
+    configured (a PUT of the settings may have replaced it) and no other sync queued or running."""
+    if (method, path) == ("POST", JOB_RETRY):
+        return {**ids, "jobs": await failed_import(client, "retry")}
+    if (method, path) == ("POST", SYNC_ROUTE):
+        await configure_accounting(client, ids["accountingUrl"], token=None)
+        for status in ("queued", "running"):
+            for job in (await client.get("/jobs", params={"type": "accounting_sync", "status": status})).json()["data"]:
+                await job_settled(client, job["id"])
+    return ids

@@ -5,25 +5,14 @@ code, ``adapter_not_configured`` and ``sync_in_progress``, and the retry of a fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.e2e.platform_v1.engine_world import count_rows
 from tests.e2e.platform_v1.job_world import ACCOUNTING_TOKEN, billing_world, configure_accounting, job_settled, payment
 from tests.e2e.platform_v1.support import V1
-from tests.fakes.accounting import FakeAccounting, Reply
+from tests.fakes.accounting import Reply
 
 SYNC = "/integrations/accounting/sync"
-
-
-@pytest.fixture
-def accounting() -> Iterator[FakeAccounting]:
-    fake = FakeAccounting().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 async def _synced(client: V1) -> dict:

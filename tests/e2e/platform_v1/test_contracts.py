@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from api.app import create_app
 from api.common.openapi import api_routes
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.job_world import job_call_ids, seed_jobs
 from tests.e2e.platform_v1.support import V1
 from tests.e2e.platform_v1.world import call_for, create, resource_of, seed, v1_routes
 
@@ -34,10 +35,12 @@ def undocumented(model: Any, body: Any, where: str = "body") -> list[str]:
     return found
 
 
-async def test_every_answer_is_the_model_its_route_documents(api, settings, workspaces, worker, agent_node):
+async def test_every_answer_is_the_model_its_route_documents(api, settings, workspaces, worker, agent_node,
+                                                            accounting):
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     models = {(method, route.path_format): route.response_model for route in api_routes(create_app(settings).routes)
               for method in route.methods}
     failures: list[str] = []
@@ -47,6 +50,7 @@ async def test_every_answer_is_the_model_its_route_documents(api, settings, work
         if method == "DELETE" and resource is not None:
             call_ids[resource] = await create(admin, resource, ids, WORD)
         call_ids = await fresh_ids(admin, method, path, call_ids)
+        call_ids = await job_call_ids(admin, method, path, call_ids)
         call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
         response = await call.send(V1(api, "msp_admin", workspace=a if access.tenant else None))
         assert 200 <= response.status_code < 300, f"{call} -> {response.status_code} {response.text[:300]}"

@@ -20,6 +20,7 @@ from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.job_world import job_call_ids, seed_jobs
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.platform_v1.world import PUBLIC, call_for, create, resource_of, seed, served_v1_routes, v1_routes
 
@@ -27,10 +28,12 @@ WORD = "rolecall"
 ROLES_LINE = re.compile(r"\*\*Roles:\*\* (?P<roles>[^(]*)\((?P<scope>[^)]*)\)\.")
 
 
-async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, worker, agent_node):
+async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, worker, agent_node,
+                                                               accounting):
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     routes = v1_routes(settings)
     failures: list[str] = []
     for method, path, access in routes:
@@ -42,6 +45,7 @@ async def test_every_route_answers_every_role_as_the_table_says(api, settings, w
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
             if role in access.roles:
                 call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
+                call_ids = await job_call_ids(admin, method, path, call_ids)  # each job retry its own failed job
             call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
             response = await call.send(caller)
             if role in access.roles:
@@ -123,10 +127,11 @@ def _none_token(workspace: str) -> str:
 
 
 async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces, worker,
-                                                                               agent_node):
+                                                                               agent_node, accounting):
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     everything = [role.value for role in Role]
     bad_tokens = {
         "no token": None,

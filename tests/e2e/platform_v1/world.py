@@ -35,6 +35,11 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
     ("PUT", f"{V1_PREFIX}/workspace/settings"): lambda word: {"settings": {"timezone": "Europe/London",
                                                                             "owner": word}},
     ("POST", f"{V1_PREFIX}/workspace/secrets/{{key}}"): lambda word: {"value": f"{word}-workspace-secret"},
+    ("POST", f"{V1_PREFIX}/imports"): lambda word: {"resource": "runbooks", "records": [
+        {"title": f"{word} imported runbook", "steps": ["look", "fix"]}]},
+    ("POST", f"{V1_PREFIX}/exports"): lambda word: {"resource": "clients", "format": "csv", "q": word},
+    ("POST", f"{V1_PREFIX}/integrations/accounting/sync"): lambda word: {},
+    ("POST", f"{V1_PREFIX}/agent-runtime/job-failures/{{job_id}}/retry"): lambda word: {},
 }
 
 
@@ -51,7 +56,7 @@ ENGINE_BODIES: dict[tuple[str, str], Callable[[str, Ids], dict[str, Any] | None]
 }
 #: The engine's path parameters, from the ids of its seed.
 ENGINE_PARAMETERS = {"execution_id": "executions", "artifact_id": "artifacts", "agent_id": "agents",
-                     "target": "target"}
+                     "target": "target", "job_id": "jobs"}
 
 
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
