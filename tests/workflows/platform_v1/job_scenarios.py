@@ -24,7 +24,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from models.platform_v1.job_io import (
-    SYNC_IN_PROGRESS,
     WORKFLOW_OF,
     AdapterAttempt,
     AdapterOutcome,
