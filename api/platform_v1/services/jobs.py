@@ -65,6 +65,14 @@ class AdapterNotConfigured(Conflict):
     code = "adapter_not_configured"
 
 
+class JobNotRetryable(InvalidTransition):
+    """409 ``invalid_transition`` with ``currentStatus``, worded for a job."""
+
+    def __init__(self, current: str | None) -> None:
+        super().__init__(current, "retry")
+        self.detail = f"only a failed job is retried; this one is {current}"
+
+
 def job_location(job_id: str) -> str:
     return f"/api/v1/jobs/{job_id}"
 
@@ -222,7 +230,7 @@ async def retry_job(db: AsyncSession, temporal: Client, settings: Settings, call
     row = await job_row(db, caller, job_id)
     await hand_back(db)
     if row.status != ExecutionStatus.FAILED:
-        raise InvalidTransition(row.status, "retry")
+        raise JobNotRetryable(row.status)
     return await retry_job_execution(db, temporal, settings, row)
 
 
