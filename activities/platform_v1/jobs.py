@@ -157,7 +157,7 @@ class JobActivities:
             answer_id = derived_id(ARTIFACT_PREFIX, run.execution_id, step.run_id, str(step.attempt), "answer")
             async with session_scope(self.sessions) as session:
                 await executions.put_artifact(session, artifact_id=answer_id, workspace_id=run.workspace_id,
-                                              kind="payload", content=reply.body, execution_id=run.execution_id)
+                                              kind="accounting", content=reply.body, execution_id=run.execution_id)
         return AdapterAttempt(attempt=step.attempt, outcome=reply.outcome, started_at=started,
                               duration_ms=int((time.monotonic() - clock) * 1000), http_status=reply.http_status,
                               error=reply.error, response_artifact_id=answer_id)

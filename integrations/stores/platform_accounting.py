@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, cast, func, literal_column
+from sqlalchemy import Numeric, cast, func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,10 +98,10 @@ async def apply_payments(session: AsyncSession, writer: Writer, payments: list[R
         }).model_dump(mode="json", exclude_none=True)
         record["amount"] = _json_amount(payment.amount)
         [row] = await create_records(session, writer, PAYMENTS, [record], source="accounting")
-        await session.exec(AccountingPaymentRow.__table__.update().where(  # type: ignore[attr-defined]
-            AccountingPaymentRow.__table__.c.workspace_id == writer.workspace_id,  # type: ignore[attr-defined]
-            AccountingPaymentRow.__table__.c.invoice_id == invoice.id,  # type: ignore[attr-defined]
-            AccountingPaymentRow.__table__.c.external_id == payment.externalId,  # type: ignore[attr-defined]
+        await session.exec(update(AccountingPaymentRow).where(
+            col(AccountingPaymentRow.workspace_id) == writer.workspace_id,
+            col(AccountingPaymentRow.invoice_id) == invoice.id,
+            col(AccountingPaymentRow.external_id) == payment.externalId,
         ).values(payment_id=row.id))
         applied.created += 1
     for invoice in touched.values():

@@ -80,7 +80,8 @@ class ArtifactRow(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     workspace_id: str = Field(sa_column=Column(Text, ForeignKey("platform_workspaces.id"), nullable=False))
-    #: ``payload`` (an execution's input or output), ``evidence`` or ``export``: who may read it.
+    #: ``payload`` (an execution's input or output), ``evidence``, ``export``, ``import`` (an import's records) or
+    #: ``accounting`` (an accounting answer): who may read it.
     kind: str = Field(sa_column=Column(Text, nullable=False))
     content_type: str = Field(sa_column=Column(Text, nullable=False))
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -160,7 +160,7 @@ async def _start(db: AsyncSession, temporal: Client, settings: Settings, caller:
     input_id = None
     if records is not None:
         input_id = derived_id(ARTIFACT_PREFIX, execution_id, "input")
-        await store.put_artifact(db, artifact_id=input_id, workspace_id=caller.tenant, kind="payload",
+        await store.put_artifact(db, artifact_id=input_id, workspace_id=caller.tenant, kind="import",
                                  content=json.dumps(records, separators=(",", ":")).encode(), execution_id=execution_id)
         await db.commit()
     await hand_back(db)

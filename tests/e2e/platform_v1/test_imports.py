@@ -32,8 +32,14 @@ async def test_an_import_writes_every_record_audited_as_its_creator_with_their_e
     assert [(entry["action"], entry["actor"]) for entry in audit] == [("create", "importer")]
     assert await count_rows(db_engine, "platform_events", "workspace_id = :ws AND topic = 'ticket.created' "
                             "AND data->>'source' = 'import'", ws=a) == 3
-    execution = (await data.get("/jobs")).json()["data"][0]["executionId"]
-    assert execution == done["executionId"]
+    execution = (await V1(api, "viewer", workspace=a).get(f"/workflow-executions/{done['executionId']}")).json()
+    assert (execution["jobId"], execution["type"], execution["status"]) == (job["id"], "import", "succeeded")
+    records_path = execution["inputRef"].removeprefix("/api/v1")
+    stored = await data.get(records_path)
+    assert stored.status_code == 200 and [r["title"] for r in stored.json()] == [r["title"] for r in records]
+    for role in ("viewer", "ops_engineer"):  # an import's records hold any kind of record: data roles only
+        refused = await V1(api, role, workspace=a).get(records_path)
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden_role"), role
 
 
 async def test_a_bad_record_is_named_and_no_job_is_made(api, worker, workspaces, db_engine):
