@@ -64,12 +64,16 @@ def _json_amount(amount: Decimal) -> Any:
     return int(normalized) if normalized == normalized.to_integral_value() else float(normalized)
 
 
-async def _paid_so_far(session: AsyncSession, workspace_id: str, invoice_id: str) -> Decimal:
-    total = (await session.exec(select(func.coalesce(func.sum(cast(literal_column(field_text("amount")), Numeric)), 0))
-                                .select_from(ResourceRow).where(
-        ResourceRow.workspace_id == workspace_id, ResourceRow.kind == "payments",
-        col(ResourceRow.deleted_at).is_(None), literal_column(field_text("invoiceId")) == invoice_id))).one()
-    return Decimal(total)
+async def _paid_in_full(session: AsyncSession, workspace_id: str, invoice_id: str) -> bool:
+    """Whether the invoice's live payments reach its amount, both summed and compared as ``numeric`` in Postgres
+    (from the JSON text: never floats)."""
+    amount = cast(literal_column(field_text("amount")), Numeric)
+    paid = select(func.coalesce(func.sum(amount), 0)).select_from(ResourceRow).where(
+        ResourceRow.workspace_id == workspace_id, ResourceRow.kind == "payments", col(ResourceRow.deleted_at).is_(None),
+        literal_column(field_text("invoiceId")) == invoice_id).scalar_subquery()
+    owed = select(amount).select_from(ResourceRow).where(ResourceRow.id == invoice_id,
+                                                         ResourceRow.workspace_id == workspace_id).scalar_subquery()
+    return bool((await session.exec(select(paid >= owed))).one())
 
 
 async def apply_payments(session: AsyncSession, writer: Writer, payments: list[ReportedPayment],
@@ -105,7 +109,6 @@ async def apply_payments(session: AsyncSession, writer: Writer, payments: list[R
         ).values(payment_id=row.id))
         applied.created += 1
     for invoice in touched.values():
-        if invoice.data.get("status") in PAYABLE and \
-                await _paid_so_far(session, writer.workspace_id, invoice.id) >= Decimal(str(invoice.data["amount"])):
+        if invoice.data.get("status") in PAYABLE and await _paid_in_full(session, writer.workspace_id, invoice.id):
             await update_record(session, writer, invoice, {**invoice.data, "status": "paid"})
     return applied
