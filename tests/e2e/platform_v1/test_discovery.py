@@ -123,4 +123,4 @@ async def test_v1_openapi_is_the_v1_part_of_the_document_with_its_security(api):
     used_schemas = set(refs(document["paths"])) | set(refs(schemas))
     assert used_schemas == set(schemas), "every schema of the document is used, and every one used is there"
     assert {tag["name"] for tag in document["tags"]} <= {"resources", "workspaces", "settings", "health",
-                                                         "executions", "agents"}
+                                                         "executions", "agents", "jobs"}

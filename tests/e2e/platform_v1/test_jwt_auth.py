@@ -434,7 +434,7 @@ async def test_auth_disabled_every_route_answers_without_a_token_as_the_local_pr
             real = "/clients/" in path and method != "DELETE"  # the client's routes act on it; DELETE on none
             url = path.format(resource_id=client.json()["id"] if real else "none-such",
                               workspace_id=workspace, key="SMTP_PASSWORD", execution_id="none-such",
-                              artifact_id="none-such", agent_id="none-such", target="none-such")
+                              artifact_id="none-such", agent_id="none-such", target="none-such", job_id="none-such")
             headers = dict(in_it) if access.tenant else {}
             if method in MUTATING:
                 headers["Idempotency-Key"] = f"walk-{method}-{path}"
