@@ -9,6 +9,8 @@ import csv
 import io
 import json
 
+from sqlalchemy import text
+
 from tests.e2e.platform_v1.engine_world import count_rows
 from tests.e2e.platform_v1.job_world import created, job_settled
 from tests.e2e.platform_v1.support import V1
@@ -80,3 +82,20 @@ async def test_a_bad_filter_is_refused_up_front(api, worker, workspaces, db_engi
         assert refused.status_code == 400, (body, refused.text)
         assert refused.json()["error"] in ("validation_error", "nul_byte"), refused.text
     assert await count_rows(db_engine, "platform_executions", "workspace_id = :ws", ws=a) == 0
+
+
+async def test_more_than_100000_records_fail_the_export_too_large(api, worker, workspaces, db_engine):
+    a, _ = workspaces
+    data = V1(api, "data_admin", workspace=a)
+    async with db_engine.begin() as conn:  # 100,001 runbooks, written as the resource engine stores them
+        await conn.execute(text(
+            "INSERT INTO platform_resources (id, workspace_id, kind, data, version, created_at, updated_at) "
+            "SELECT 'rbk_' || md5(:ws || n::text), :ws, 'runbooks', "
+            "jsonb_build_object('title', 'Runbook ' || n, 'steps', jsonb_build_array('look')), 1, now(), now() "
+            "FROM generate_series(1, 100001) AS n"), {"ws": a})
+    answer = await data.post("/exports", json={"resource": "runbooks"})
+    assert answer.status_code == 202, answer.text
+    done = await job_settled(data, answer.json()["id"], timeout=120)
+    assert (done["status"], done["errorCode"], done["artifactUrl"], done["result"]) == \
+        ("failed", "export_too_large", None, None)
+    assert "100000" in done["errorMessage"]
