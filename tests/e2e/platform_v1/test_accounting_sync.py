@@ -122,3 +122,17 @@ async def test_a_failed_sync_is_retried_as_a_new_run_and_leaves_the_failures(api
         (409, "invalid_transition", "succeeded")
     for missing in ("job_" + "0" * 32, "nope"):
         assert (await admin.post(f"/agent-runtime/job-failures/{missing}/retry")).status_code == 404
+
+
+async def test_a_cancelled_sync_ends_cancelled_and_frees_the_workspace(api, worker, workspaces, accounting):
+    a, _ = workspaces
+    admin = V1(api, "msp_admin", workspace=a)
+    await configure_accounting(admin, accounting.url, timeout_seconds=30)
+    accounting.script(Reply(200, delay=4))
+    job = (await admin.post(SYNC)).json()
+    await job_settled(admin, job["id"], "running")
+    cancelled = await V1(api, "ops_engineer", workspace=a).post(f"/workflow-executions/{job['executionId']}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    done = await job_settled(admin, job["id"], "cancelled", timeout=10)
+    assert done["completedAt"] and done["result"] is None and done["errorCode"] is None
+    assert (await _synced(admin))["status"] == "succeeded"  # no sync was queued or running any more
