@@ -90,8 +90,8 @@ async def test_no_adapter_no_sync_and_one_sync_at_a_time(api, worker, workspaces
     assert (busy.status_code, busy.json()["error"]) == (409, "sync_in_progress"), busy.text
     assert await count_rows(db_engine, "platform_executions", "workspace_id = :ws", ws=a) == 1
     await job_settled(admin, first.json()["id"])
-    assert (await admin.post(SYNC)).status_code == 202
     assert (await admin.post(SYNC, json={"full": True})).status_code == 400
+    assert (await _synced(admin))["status"] == "succeeded"
 
 
 async def test_a_failed_sync_is_retried_as_a_new_run_and_leaves_the_failures(api, worker, workspaces, accounting):
