@@ -19,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from integrations.http import outside_client
 from models.platform_v1.job_io import AdapterOutcome
@@ -45,10 +44,11 @@ class ReportedPayment(BaseModel):
 
     externalId: str = Field(min_length=1, max_length=100)
     invoiceId: str = Field(min_length=1, max_length=64)
-    amount: Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False)]
+    #: A JSON number (read as ``Decimal``), not a string.
+    amount: Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False, strict=True)]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     method: PaymentMethod
-    receivedAt: datetime
+    receivedAt: AwareDatetime
 
 
 class SyncAnswer(BaseModel):
