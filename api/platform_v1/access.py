@@ -58,6 +58,12 @@ EDGE = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.ENDPOINT_AGENT})
 INGEST = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.INTEGRATION_ADMIN, R.ENDPOINT_AGENT})
 #: The workspace's adapters (accounting, notifications).
 ADAPTERS = frozenset({R.MSP_ADMIN, R.INTEGRATION_ADMIN})
+#: Who imports and exports a workspace's records.
+DATA = frozenset({R.MSP_ADMIN, R.DATA_ADMIN})
+#: Who reads jobs.
+JOB_READERS = frozenset({R.MSP_ADMIN, R.DATA_ADMIN, R.INTEGRATION_ADMIN, R.OPS_ENGINEER})
+#: Who retries a failed job.
+JOB_RETRIERS = frozenset({R.MSP_ADMIN, R.OPS_ENGINEER, R.DATA_ADMIN, R.INTEGRATION_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{V1}/agent-runtime/smoke"): Access(frozenset({R.MSP_ADMIN, R.OPS_ENGINEER}), tenant=True),
     ("POST", f"{V1}/webhooks/workflow-completed"): SIGNED,
     ("POST", f"{V1}/integrations/github/webhook"): SIGNED,
+    ("POST", f"{V1}/imports"): Access(DATA, tenant=True),
+    ("POST", f"{V1}/exports"): Access(DATA, tenant=True),
+    ("GET", f"{V1}/jobs"): Access(JOB_READERS, tenant=True),
+    ("GET", f"{V1}/jobs/{{job_id}}"): Access(JOB_READERS, tenant=True),
+    ("POST", f"{V1}/agent-runtime/job-failures/{{job_id}}/retry"): Access(JOB_RETRIERS, tenant=True),
+    ("GET", f"{V1}/agent-runtime/failures"): Access(OPERATIONAL_READ, tenant=True),
+    ("POST", f"{V1}/integrations/accounting/sync"): Access(ADAPTERS, tenant=True),
 }
 
 

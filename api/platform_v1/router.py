@@ -16,6 +16,7 @@ from api.platform_v1.routes import (
     executions,
     github_webhook,
     ingest,
+    jobs,
     notifications,
     outbox,
     resources,
@@ -27,7 +28,7 @@ from api.platform_v1.webhook_signature import AGENTFIELD_GATE, AGENTFIELD_SIGNAT
 
 router = APIRouter()
 for module in (workspaces, configuration, edge_agent, resources, ingest, outbox, notifications, executions, agents,
-               runtime, artifacts, webhooks, github_webhook):
+               runtime, artifacts, webhooks, github_webhook, jobs):
     router.include_router(module.router)
 
 surface = ApiSurface(
@@ -41,12 +42,12 @@ surface = ApiSurface(
                                           "pipeline failures, and its batches) and the transactional outbox "
                                           "(the events changes emitted, and their deliveries)."},
         {"name": "edge-agent", "description": "The edge agent's policy, its enrollment token and what it sent in."},
-        {"name": "integrations", "description": "The workspace's adapters (notifications)."},
         {"name": "executions", "description": "Workflow executions, execute, their artifacts and the signed "
                                               "workflow-completed webhook."},
         {"name": "agents", "description": "The workspace's agent registry and heartbeats."},
-        {"name": "integrations", "description": "Outside systems reporting to a workspace (GitHub's signed "
-                                                "webhook)."},
+        {"name": "integrations", "description": "Outside systems and the workspace's adapters: GitHub's signed "
+                                                "webhook, the accounting sync, the notification test."},
+        {"name": "jobs", "description": "Imports, exports and accounting syncs: each the view of its execution."},
     ],
     gates={"/api/v1": PlatformJwt(), "/api/v1/webhooks/workflow-completed": AGENTFIELD_GATE,
            "/api/v1/integrations/github/webhook": GITHUB_GATE},

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -37,6 +37,10 @@ class ExecutionRow(SQLModel, table=True):
         Index("ix_platform_executions_list", "workspace_id", "created_at", "id"),
         Index("ix_platform_executions_status", "workspace_id", "status"),
         Index("ix_platform_executions_agent", "workspace_id", "agent_id"),
+        # Jobs (migration 0016): a job id names one execution; one accounting sync at a time per workspace.
+        Index("uq_platform_executions_job", "job_id", unique=True, postgresql_where=text("job_id IS NOT NULL")),
+        Index("uq_platform_executions_active_sync", "workspace_id", unique=True,
+              postgresql_where=text("type = 'accounting_sync' AND status IN ('queued', 'running')")),
     )
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
@@ -64,6 +68,10 @@ class ExecutionRow(SQLModel, table=True):
     correlation_id: str | None = _text()
     workflow_id: str | None = _text()
     run_id: str | None = _text()
+    #: A job's: the resource of an import or export, what was asked, what it came to (migration 0016).
+    resource: str | None = _text()
+    params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class ArtifactRow(SQLModel, table=True):
@@ -72,7 +80,8 @@ class ArtifactRow(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     workspace_id: str = Field(sa_column=Column(Text, ForeignKey("platform_workspaces.id"), nullable=False))
-    #: ``payload`` (an execution's input or output), ``evidence`` or ``export``: who may read it.
+    #: ``payload`` (an execution's input or output), ``evidence``, ``export``, ``import`` (an import's records) or
+    #: ``accounting`` (an accounting answer): who may read it.
     kind: str = Field(sa_column=Column(Text, nullable=False))
     content_type: str = Field(sa_column=Column(Text, nullable=False))
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

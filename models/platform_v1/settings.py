@@ -66,6 +66,10 @@ class PlatformSettings(SettingsBase):
     agent_call_max_attempts: int = Field(
         3, validation_alias=env_aliases("AGENT_CALL_MAX_ATTEMPTS"), ge=1, le=20,
         description="Tries per agent call on a connection error, 429 or 5xx, with backoff 1 s, 2 s, 4 s, ….")
+    adapter_max_attempts: int = Field(
+        3, validation_alias=env_aliases("ADAPTER_MAX_ATTEMPTS"), ge=1, le=20,
+        description="Tries per accounting sync call on a connection error, timeout, 429 or 5xx, with backoff 1 s, "
+                    "2 s, 4 s, ….")
     artifact_retention_days: float = Field(
         30.0, validation_alias=env_aliases("ARTIFACT_RETENTION_DAYS"), gt=0, le=36500,
         description="Artifacts older than this answer `410 gone`.")

@@ -19,8 +19,10 @@ from models.platform_v1.roles import Role
 
 router = APIRouter(tags=["executions"])
 
-#: Who may read an export file (other artifacts: whoever may read the workspace's executions).
+#: Who may read an export file, an import's records or an accounting answer (other artifacts: whoever may read
+#: the workspace's executions): they hold records of any kind, financial ones too.
 EXPORT_READERS = frozenset({Role.MSP_ADMIN, Role.DATA_ADMIN})
+DATA_KINDS = frozenset({"export", "import", "accounting"})
 
 
 class Gone(ApiError):
@@ -49,8 +51,8 @@ async def get_artifact(artifact_id: Annotated[str, Path(max_length=64, descripti
     if row.created_at < utcnow() - timedelta(days=settings.platform.artifact_retention_days):
         raise Gone(f"artifact {artifact_id} is older than the retention of "
                    f"{settings.platform.artifact_retention_days:g} days")
-    if row.kind == "export" and not caller.principal.roles & EXPORT_READERS:
-        raise Forbidden("export files are readable by msp_admin and data_admin only", code="forbidden_role")
+    if row.kind in DATA_KINDS and not caller.principal.roles & EXPORT_READERS:
+        raise Forbidden(f"{row.kind} files are readable by msp_admin and data_admin only", code="forbidden_role")
     etag = f'"{row.sha256}"'
     headers = {"ETag": etag}
     if row.kind == "export":

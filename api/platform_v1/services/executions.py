@@ -117,6 +117,11 @@ async def retry_execution(db: AsyncSession, temporal: Client, settings: Settings
     """A new run of the execution's workflow, with the same input and ``retryCount`` + 1, recorded ``queued`` by
     that run before this answers (its ``register`` Update, update-with-start)."""
     row = await execution_row(db, caller, execution_id)
+    if row.job_id is not None and may_move(row.status, ExecutionStatus.QUEUED):
+        # Retrying a job's execution retries the job (its own workflow); imported here, as jobs build on this.
+        from api.platform_v1.services.jobs import retry_job_execution
+        await hand_back(db)
+        return await retry_job_execution(db, temporal, settings, row)
     if not may_move(row.status, ExecutionStatus.QUEUED) or row.type != ExecutionType.AGENT:
         raise InvalidTransition(row.status, "retry")
     assert row.agent_id is not None and row.reasoner is not None and row.input_artifact_id is not None

@@ -121,8 +121,8 @@ def seed_tasks(api: httpx.Client, github: FakeGitHub, root: Path) -> dict[str, s
 
 
 def seed_platform_v1(api: httpx.Client, agent_node: FakeAgentNode) -> dict[str, str]:
-    """A workspace of the platform API, a client in it, an agent on the fake agent node and a succeeded execution
-    of it (the fuzzer's JWT may act in every workspace)."""
+    """A workspace of the platform API, a client in it, an agent on the fake agent node, a succeeded execution
+    of it and an import job (the fuzzer's JWT may act in every workspace)."""
     v1 = {"Authorization": f"Bearer {token('msp_admin')}"}
     workspace = api.post("/api/v1/workspaces", json={"name": "Fuzz"}, headers={
         **v1, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()["id"]
@@ -134,8 +134,11 @@ def seed_platform_v1(api: httpx.Client, agent_node: FakeAgentNode) -> dict[str, 
     ran = api.post("/api/v1/execute/fuzz-agent.echo", json={"input": {"seed": True}},
                    headers={**in_it, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()
     assert ran["status"] == "succeeded", ran
+    job = api.post("/api/v1/imports", json={"resource": "runbooks", "records": [{"title": "Fuzz", "steps": ["a"]}]},
+                   headers={**in_it, "Idempotency-Key": uuid.uuid4().hex}).raise_for_status().json()
     return {"workspace_id": workspace, "resource_id": client["id"], "key": "fuzz-key", "execution_id": ran["id"],
-            "artifact_id": ran["outputRef"].rsplit("/", 1)[1], "agent_id": "fuzz-agent", "target": "fuzz-agent.echo"}
+            "artifact_id": ran["outputRef"].rsplit("/", 1)[1], "agent_id": "fuzz-agent", "target": "fuzz-agent.echo",
+            "job_id": job["id"]}
 
 
 def seed(api: httpx.Client, github: FakeGitHub, root: Path, agent_node: FakeAgentNode) -> dict[str, int | str]:

@@ -213,7 +213,7 @@ async def walk(settings, worker, api_factory, fake_github, tmp_path):
                         "workspace_id": workspace, "resource_id": client.json()["id"], "key": "hostile-key",
                         # The engine: no execution, artifact or agent of these (404 past every check).
                         "execution_id": "wex_" + "0" * 32, "artifact_id": "art_" + "0" * 32,
-                        "agent_id": "hostile-agent", "target": "hostile-agent.echo"},
+                        "agent_id": "hostile-agent", "target": "hostile-agent.echo", "job_id": "job_" + "0" * 32},
                    v1_token=token("msp_admin"))
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the platform API v1 tests: the test's settings with a JWT key, two workspaces, a fake agent node."""
+"""Fixtures of the platform API v1 tests: the test's settings with a JWT key, two workspaces, a fake agent node,
+a fake accounting system."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from capstan.settings import Settings
 from models.platform_v1.settings import PlatformSettings
 from tests.e2e.platform_v1.support import JWT_SECRET, new_workspace
+from tests.fakes.accounting import FakeAccounting
 from tests.fakes.agent_node import FakeAgentNode
 
 
@@ -33,3 +35,13 @@ def agent_node() -> Iterator[FakeAgentNode]:
     finally:
         node.release()
         node.stop()
+
+
+@pytest.fixture
+def accounting() -> Iterator[FakeAccounting]:
+    """A fake accounting system on a free port (``tests.fakes.accounting``)."""
+    fake = FakeAccounting().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

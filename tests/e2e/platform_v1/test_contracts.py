@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from api.app import create_app
 from api.common.openapi import api_routes
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.job_world import job_call_ids, seed_jobs
 from tests.e2e.platform_v1.outbox_support import delete_relay_schedule, failed_event, notify_to, running_relay
 from tests.e2e.platform_v1.support import V1
 from tests.e2e.platform_v1.world import EVENT, call_for, create, resource_of, seed, v1_routes
@@ -36,18 +37,20 @@ def undocumented(model: Any, body: Any, where: str = "body") -> list[str]:
 
 
 async def test_every_answer_is_the_model_its_route_documents(api, settings, workspaces, db_engine, temporal_client,
-                                                             notification_receiver, agent_node):
+                                                             notification_receiver, agent_node, accounting):
     try:
         async with running_relay(temporal_client, settings):  # the notification test's workflow runs on it
-            await _check_every_answer(api, settings, workspaces, db_engine, notification_receiver, agent_node)
+            await _check_every_answer(api, settings, workspaces, db_engine, notification_receiver, agent_node,
+                                      accounting)
     finally:
         await delete_relay_schedule(temporal_client, settings)
 
 
-async def _check_every_answer(api, settings, workspaces, db_engine, receiver, agent_node) -> None:
+async def _check_every_answer(api, settings, workspaces, db_engine, receiver, agent_node, accounting) -> None:
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     await admin.post("/alerts", json={"title": "Disk full", "severity": "error"})  # an event with deliveries:
     await notify_to(admin, receiver)                                                # listed by the outbox
     await admin.post("/alerts", json={"title": "Disk fuller", "severity": "critical"})
@@ -61,6 +64,7 @@ async def _check_every_answer(api, settings, workspaces, db_engine, receiver, ag
         if method == "DELETE" and resource is not None:
             call_ids[resource] = await create(admin, resource, ids, WORD)
         call_ids = await fresh_ids(admin, method, path, call_ids)
+        call_ids = await job_call_ids(admin, method, path, call_ids)
         call = call_for(method, path, workspace=a, ids=call_ids, word=WORD)
         response = await call.send(V1(api, "msp_admin", workspace=a if access.tenant else None))
         assert 200 <= response.status_code < 300, f"{call} -> {response.status_code} {response.text[:300]}"

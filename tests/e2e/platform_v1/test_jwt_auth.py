@@ -435,7 +435,7 @@ async def test_auth_disabled_every_route_answers_without_a_token_as_the_local_pr
             url = path.format(resource_id=client.json()["id"] if real else "none-such",
                               workspace_id=workspace, key="SMTP_PASSWORD", event_id="none-such",
                               execution_id="none-such", artifact_id="none-such", agent_id="none-such",
-                              target="none-such")
+                              target="none-such", job_id="none-such")
             headers = dict(in_it) if access.tenant else {}
             if method in MUTATING:
                 headers["Idempotency-Key"] = f"walk-{method}-{path}"

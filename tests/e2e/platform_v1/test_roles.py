@@ -20,6 +20,7 @@ from api.platform_v1.access import ROUTE_ACCESS
 from api.platform_v1.access import V1 as V1_PREFIX
 from models.platform_v1.roles import Role
 from tests.e2e.platform_v1.engine_world import fresh_ids, seed_engine
+from tests.e2e.platform_v1.job_world import job_call_ids, seed_jobs
 from tests.e2e.platform_v1.outbox_support import delete_relay_schedule, failed_event, notify_to, running_relay
 from tests.e2e.platform_v1.support import JWT_SECRET, V1, token
 from tests.e2e.platform_v1.world import (
@@ -43,19 +44,21 @@ NOTIFICATION_TEST = ("POST", f"{V1_PREFIX}/integrations/notifications/test")
 
 
 async def test_every_route_answers_every_role_as_the_table_says(api, settings, workspaces, db_engine, temporal_client,
-                                                                notification_receiver, agent_node):
+                                                                notification_receiver, agent_node, accounting):
     try:
         async with running_relay(temporal_client, settings):  # the notification test's workflow runs on it
             await _walk_every_route_as_every_role(api, settings, workspaces, db_engine, notification_receiver,
-                                                  agent_node)
+                                                  agent_node, accounting)
     finally:
         await delete_relay_schedule(temporal_client, settings)
 
 
-async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, receiver, agent_node) -> None:
+async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, receiver, agent_node,
+                                          accounting) -> None:
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     routes = v1_routes(settings)
     failures: list[str] = []
     for method, path, access in routes:
@@ -67,6 +70,7 @@ async def _walk_every_route_as_every_role(api, settings, workspaces, db_engine, 
                 call_ids[resource] = await create(admin, resource, ids, WORD)  # each delete its own record
             if role in access.roles:
                 call_ids = await fresh_ids(admin, method, path, call_ids)  # each retry or cancel its own execution
+                call_ids = await job_call_ids(admin, method, path, call_ids)  # each job retry its own failed job
             if (method, path) == OUTBOX_RETRY and role in access.roles:
                 call_ids[EVENT] = await failed_event(db_engine, a)  # each retry its own failed event
             if (method, path) == NOTIFICATION_TEST and role in access.roles:
@@ -159,10 +163,11 @@ def _none_token(workspace: str) -> str:
 
 
 async def test_every_route_refuses_a_missing_or_invalid_token_with_a_challenge(api, settings, workspaces, worker,
-                                                                               agent_node):
+                                                                               agent_node, accounting):
     a, _ = workspaces
     admin = V1(api, "msp_admin", workspace=a)
-    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD)}
+    ids = {**await seed(admin, WORD), **await seed_engine(admin, agent_node.url, WORD),
+           **await seed_jobs(admin, accounting.url, WORD)}
     everything = [role.value for role in Role]
     bad_tokens = {
         "no token": None,

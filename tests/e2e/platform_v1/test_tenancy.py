@@ -24,6 +24,7 @@ from api.platform_v1.access import ROUTE_ACCESS
 from models.platform_v1.catalog import BY_NAME, RESOURCES
 from models.platform_v1.roles import ANY_WORKSPACE_ROLES, Role
 from tests.e2e.platform_v1.engine_world import seed_engine
+from tests.e2e.platform_v1.job_world import seed_jobs
 from tests.e2e.platform_v1.outbox_support import failed_event
 from tests.e2e.platform_v1.support import V1
 from tests.e2e.platform_v1.world import (
@@ -77,10 +78,11 @@ async def _state_of(owner: V1, ids: Ids) -> dict[str, Any]:
 
 
 async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, settings, workspaces, db_engine, worker,
-                                                                      agent_node):
+                                                                      agent_node, accounting):
     a, b = workspaces
     owner_b = V1(api, *WORKSPACE_BOUND_ROLES, workspace=b, sub="owner-of-b")
-    ids_b = {**await seed(owner_b, B_WORD), **await seed_engine(owner_b, agent_node.url, B_WORD)}
+    ids_b = {**await seed(owner_b, B_WORD), **await seed_engine(owner_b, agent_node.url, B_WORD),
+             **await seed_jobs(owner_b, accounting.url, B_WORD)}
     deleted_b = {}
     for spec in RESOURCES:
         deleted_b[spec.name] = await create(owner_b, spec.name, ids_b, B_WORD)
@@ -97,7 +99,8 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
 
     outsider = V1(api, *WORKSPACE_BOUND_ROLES, workspace=a, workspaces=[a])
     ids_a = {**await seed(outsider, A_WORD), **await seed_engine(outsider, agent_node.url, A_WORD)}
-    b_marks = [B_WORD, b, b_event, *(value for key, value in ids_b.items() if key != "agentBaseUrl")]
+    b_marks = [B_WORD, b, b_event,
+               *(value for key, value in ids_b.items() if key not in ("agentBaseUrl", "accountingUrl"))]
     routes = v1_routes(settings)
     tenant = [(method, path) for method, path, access in routes if access.tenant]
     assert len(tenant) >= 7 * len(RESOURCES), "the walk found too few tenant routes: is app.routes walked?"
@@ -138,8 +141,15 @@ async def test_a_token_for_workspace_a_reaches_nothing_of_workspace_b(api, setti
                         response.json()["detail"].replace(ids_b[resource], other_id) != other.json()["detail"]:
                     failures.append(f"{call}: B's id answers {response.json()['detail']!r}, {what} "
                                     f"{other.json()['detail']!r}")
-        elif "{execution_id}" in path or "{artifact_id}" in path:
-            expect("B's execution or artifact from A", response, 404, "not_found")
+        elif "{execution_id}" in path or "{artifact_id}" in path or "{job_id}" in path:
+            expect("B's execution, artifact or job from A", response, 404, "not_found")
+        elif path.endswith("/integrations/accounting/sync"):
+            # B's accounting adapter is no adapter of A's.
+            expect("a sync in A, B's adapter set", response, 409, "adapter_not_configured")
+        elif path.endswith(("/imports", "/exports")):
+            expect("a job in A", response, 202)
+            if b in response.text:
+                failures.append(f"a job in A: {call} answers with B's id: {response.text[:300]}")
         elif method == "POST" and ("{agent_id}" in path or "{target}" in path or path.endswith("/smoke")):
             # Agent ids are names in each workspace's own registry: B's agent is no agent of A's.
             expect("B's agent from A", response, 404, "agent_not_found")

@@ -41,6 +41,11 @@ OTHER_BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any] | None]] = {
         {"id": f"{word}-{uuid.uuid4().hex}", "type": "telemetry", "data": {"note": word}}]},
     ("POST", f"{V1_PREFIX}/agent-runtime/outbox-failures/{{event_id}}/retry"): lambda word: {},
     ("POST", f"{V1_PREFIX}/integrations/notifications/test"): lambda word: {"message": f"{word} says hello"},
+    ("POST", f"{V1_PREFIX}/imports"): lambda word: {"resource": "runbooks", "records": [
+        {"title": f"{word} imported runbook", "steps": ["look", "fix"]}]},
+    ("POST", f"{V1_PREFIX}/exports"): lambda word: {"resource": "clients", "format": "csv", "q": word},
+    ("POST", f"{V1_PREFIX}/integrations/accounting/sync"): lambda word: {},
+    ("POST", f"{V1_PREFIX}/agent-runtime/job-failures/{{job_id}}/retry"): lambda word: {},
 }
 #: The success status of a mutating route that is not a resource's, where it is not 201 (POST) or 200.
 OTHER_SUCCESS: dict[tuple[str, str], int] = {("POST", f"{V1_PREFIX}/events/ingest"): 202}
@@ -67,7 +72,7 @@ ENGINE_BODIES: dict[tuple[str, str], Callable[[str, Ids], dict[str, Any] | None]
 }
 #: The engine's path parameters, from the ids of its seed.
 ENGINE_PARAMETERS = {"execution_id": "executions", "artifact_id": "artifacts", "agent_id": "agents",
-                     "target": "target"}
+                     "target": "target", "job_id": "jobs"}
 
 
 def body_of(resource: str, ids: Ids, word: str) -> dict[str, Any]:
