@@ -37,7 +37,7 @@ class ExecutionRow(SQLModel, table=True):
         Index("ix_platform_executions_list", "workspace_id", "created_at", "id"),
         Index("ix_platform_executions_status", "workspace_id", "status"),
         Index("ix_platform_executions_agent", "workspace_id", "agent_id"),
-        # Jobs (migration 0016): a job id names one execution; one accounting sync at a time per workspace.
+        # Jobs (migration 0014): a job id names one execution; one accounting sync at a time per workspace.
         Index("uq_platform_executions_job", "job_id", unique=True, postgresql_where=text("job_id IS NOT NULL")),
         Index("uq_platform_executions_active_sync", "workspace_id", unique=True,
               postgresql_where=text("type = 'accounting_sync' AND status IN ('queued', 'running')")),
@@ -68,7 +68,7 @@ class ExecutionRow(SQLModel, table=True):
     correlation_id: str | None = _text()
     workflow_id: str | None = _text()
     run_id: str | None = _text()
-    #: A job's: the resource of an import or export, what was asked, what it came to (migration 0016).
+    #: A job's: the resource of an import or export, what was asked, what it came to (migration 0014).
     resource: str | None = _text()
     params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))

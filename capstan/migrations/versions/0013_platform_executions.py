@@ -1,7 +1,7 @@
 """platform v1: workflow executions, artifacts (bytes in Postgres), the agent registry, signed webhook deliveries
 
-Revision ID: 0011
-Revises: 0015
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-08 00:30:00.000000
 """
 from collections.abc import Sequence
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0011'
+revision: str = '0013'
 # Chained after the outbox (0012) and the ingest (0015), which reached main first.
-down_revision: str | None = '0015'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """platform v1: the ingest (batches, and each accepted event id per workspace under a unique key)
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-08 00:50:00.000000
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0015'
-down_revision: str | None = '0012'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
