@@ -11,7 +11,6 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0013'
-# Chained after the outbox (0012) and the ingest (0015), which reached main first.
 down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
