@@ -21,12 +21,12 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from integrations.http import outside_client
+from integrations.http import outside_client, read_capped
+from models.common.urls import outside_url_problem
 from models.platform_v1.job_io import AdapterOutcome
 from models.platform_v1.schemas import PaymentMethod
 
@@ -68,13 +68,8 @@ def parse_answer(body: bytes) -> SyncAnswer:
 
 
 def usable_base_url(url: Any) -> str | None:
-    """``url`` when it is an http(s) URL with a host, no userinfo, at most 2000 characters; else ``None``."""
-    if not isinstance(url, str) or len(url) > 2000:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        return None
-    return url
+    """``url`` when it is one Capstan calls (``models.common.urls``); else ``None``."""
+    return url if outside_url_problem(url) is None else None
 
 
 @dataclass(frozen=True)
@@ -106,16 +101,6 @@ class SyncReply:
     error: str | None = None
 
 
-async def _read_capped(response: httpx.Response) -> bytes | None:
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _send(client: httpx.AsyncClient, request: SyncRequest, url: str) -> SyncReply:
     try:
         async with client.stream("POST", url, content=request.body, headers=request.headers()) as response:
@@ -124,7 +109,7 @@ async def _send(client: httpx.AsyncClient, request: SyncRequest, url: str) -> Sy
                 return SyncReply(AdapterOutcome.UNAVAILABLE, status, error=f"HTTP {status}")
             if not 200 <= status < 300:
                 return SyncReply(AdapterOutcome.REJECTED, status, error=f"HTTP {status}")
-            body = await _read_capped(response)
+            body = await read_capped(response, MAX_ANSWER_BYTES)
     except httpx.HTTPError as error:
         return SyncReply(AdapterOutcome.UNAVAILABLE, error=f"{type(error).__name__}: cannot reach {url}")
     if body is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from integrations.http import outside_client
+from integrations.http import outside_client, read_capped
 from models.platform_v1.workflow_io import CallOutcome
 
 #: The largest output a 200 may carry (1 MiB).
@@ -71,17 +71,6 @@ class AgentAnswer:
     error: str | None = None
 
 
-async def _read_capped(response: httpx.Response) -> bytes | None:
-    """The body, or ``None`` once it passes ``MAX_OUTPUT_BYTES`` (the rest is not read)."""
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_OUTPUT_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _send(client: httpx.AsyncClient, request: AgentRequest) -> AgentAnswer:
     try:
         async with client.stream("POST", request.url, content=request.body, headers=request.headers()) as response:
@@ -92,7 +81,7 @@ async def _send(client: httpx.AsyncClient, request: AgentRequest) -> AgentAnswer
                 return AgentAnswer(CallOutcome.UNAVAILABLE, status, error=f"HTTP {status}")
             if not 200 <= status < 300:
                 return AgentAnswer(CallOutcome.REJECTED, status, error=f"HTTP {status}")
-            body = await _read_capped(response)
+            body = await read_capped(response, MAX_OUTPUT_BYTES)
     except httpx.HTTPError as error:
         return AgentAnswer(CallOutcome.UNAVAILABLE, error=f"{type(error).__name__}: cannot reach {request.url}")
     if body is None:

@@ -23,3 +23,15 @@ def tls_context() -> ssl.SSLContext:
 def outside_client(**options: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` for an outside system, on the process's TLS context."""
     return httpx.AsyncClient(verify=tls_context(), **options)
+
+
+async def read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """A streamed response's (decoded) body, or ``None`` once it passes ``max_bytes``: the rest is never read,
+    so an outside system cannot make a worker hold more than that."""
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -27,13 +27,12 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from integrations.http import outside_client
+from models.common.urls import outside_url_problem
 
-MAX_URL_LENGTH = 2000
 #: Enough to see the status; an adapter's answer body is never used.
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_LENGTH = 300
@@ -44,19 +43,9 @@ class InvalidNotificationUrl(ValueError):
 
 
 def checked_url(url: str) -> str:
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise InvalidNotificationUrl(f"the notification URL must be 1-{MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        raise InvalidNotificationUrl("the notification URL is not a URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise InvalidNotificationUrl("the notification URL must be http(s) with a host")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise InvalidNotificationUrl("the notification URL must not carry userinfo")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in url):
-        raise InvalidNotificationUrl("the notification URL must not contain spaces or control characters")
+    """``url``, when it is one Capstan calls (``models.common.urls``)."""
+    if problem := outside_url_problem(url):
+        raise InvalidNotificationUrl(f"the notification URL {problem}")
     return url
 
 

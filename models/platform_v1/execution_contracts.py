@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.common.urls import outside_url_problem
 from models.platform_v1.contracts import Timestamp
 from models.platform_v1.executions import AGENT_NAME, ExecutionMode, ExecutionStatus, ExecutionType
 
@@ -84,9 +84,8 @@ class AgentBody(BaseModel):
     @field_validator("baseUrl")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-            raise ValueError("an http(s) URL with a host and no userinfo")
+        if problem := outside_url_problem(value):
+            raise ValueError(f"the URL {problem}")
         return value
 
     @field_validator("reasoners")

@@ -14,14 +14,14 @@ import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from models.common.urls import OUTSIDE_URL_MAX_LENGTH, outside_url_problem
 from models.platform_v1.events import SEED_TOPICS, EventTopic
 from models.platform_v1.schemas import TicketPriority
 
-URL_MAX_LENGTH = 2000
+URL_MAX_LENGTH = OUTSIDE_URL_MAX_LENGTH
 #: A ticket's resolution target by priority, in minutes, when ``ticketSla`` does not set it.
 DEFAULT_SLA_MINUTES: dict[TicketPriority, float] = {
     TicketPriority.CRITICAL: 240, TicketPriority.HIGH: 480, TicketPriority.MEDIUM: 1440, TicketPriority.LOW: 4320}
@@ -41,21 +41,9 @@ class Collector(StrEnum):
 
 
 def _adapter_url(url: str) -> str:
-    """An adapter's URL: http(s) with a host, no userinfo (credentials belong in the workspace's secrets),
-    no whitespace or control characters."""
-    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
-        raise ValueError("a URL holds no spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not a number raises here
-    except ValueError as error:
-        raise ValueError(f"not a URL: {error}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("the URL must be http or https")
-    if not parts.hostname:
-        raise ValueError("the URL needs a host")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValueError("the URL must not hold credentials (userinfo); keep them in the workspace's secrets")
+    """An adapter's URL, by the one rule of a URL Capstan calls (``models.common.urls``)."""
+    if problem := outside_url_problem(url):
+        raise ValueError(f"the URL {problem}")
     return url
 
 
