@@ -101,7 +101,7 @@ async def apply_payments(session: AsyncSession, writer: Writer, payments: list[R
             "method": payment.method, "receivedAt": payment.receivedAt, "reference": payment.externalId,
         }).model_dump(mode="json", exclude_none=True)
         record["amount"] = _json_amount(payment.amount)
-        [row] = await create_records(session, writer, PAYMENTS, [record], source="accounting")
+        [row] = await create_records(session, writer, PAYMENTS, [record])
         await session.exec(update(AccountingPaymentRow).where(
             col(AccountingPaymentRow.workspace_id) == writer.workspace_id,
             col(AccountingPaymentRow.invoice_id) == invoice.id,

@@ -18,7 +18,8 @@ from models.common.base import utcnow
 from models.platform_v1.event_tables import EventDeliveryRow, EventRow
 from models.platform_v1.events import DeliveryStatus, EventTopic, SubjectType, Subscriber, event_status
 from models.platform_v1.notification_adapter import notification_adapter
-from models.platform_v1.tables import SettingsRow
+from models.platform_v1.resource_events import TicketSource, resource_events
+from models.platform_v1.tables import ResourceRow, SettingsRow
 
 #: ``session.info`` key: the ids of the events this session appended with a delivery to make.
 _TO_DELIVER = "platform_events.to_deliver"
@@ -74,3 +75,15 @@ async def append_event(session: AsyncSession, *, workspace_id: str, topic: Event
         session.add(EventDeliveryRow(event_id=event.id, subscriber=str(subscriber), workspace_id=workspace_id,
                                      status=str(DeliveryStatus.PENDING), next_attempt_at=now, updated_at=now))
     return event.id
+
+
+async def append_resource_events(session: AsyncSession, row: ResourceRow, before: dict[str, Any] | None, action: str,
+                                 changes: dict[str, Any], *, correlation_id: str | None,
+                                 source: TicketSource = TicketSource.API) -> None:
+    """The events of one change of a resource record (``models.platform_v1.resource_events``: which topics,
+    which data, never an amount), appended in the change's transaction. Every writer of records (the API's
+    store, an ingest, an import, an accounting sync) emits through here, so they all emit the same events."""
+    for event in resource_events(row.kind, row.id, before, row.data, action, changes, source):
+        await append_event(session, workspace_id=row.workspace_id, topic=event.topic, subject_type=event.subject_type,
+                           subject_id=event.subject_id, data=event.data, correlation_id=correlation_id,
+                           occurred_at=row.updated_at)

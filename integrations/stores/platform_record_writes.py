@@ -19,11 +19,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from integrations.stores.platform_events import append_event
+from integrations.stores.platform_events import append_resource_events
 from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME
 from models.platform_v1.changes import changed_fields
-from models.platform_v1.events import EventTopic, SubjectType
+from models.platform_v1.resource_events import TicketSource
 from models.platform_v1.resource_spec import ResourceSpec
 from models.platform_v1.tables import AuditRow, ResourceCountRow, ResourceRow, field_text
 
@@ -80,30 +80,8 @@ async def _count(session: AsyncSession, writer: Writer, spec: ResourceSpec, chan
                                               set_={"live": ResourceCountRow.live + change}))
 
 
-async def created_event(session: AsyncSession, writer: Writer, row: ResourceRow, source: str) -> None:
-    """The event a new record of this kind emits (§ topics: tickets, alerts, invoices); none for the others."""
-    data, common = row.data, {"workspace_id": writer.workspace_id, "correlation_id": writer.correlation_id}
-    if row.kind == "tickets":
-        await append_event(session, topic=EventTopic.TICKET_CREATED, subject_type=SubjectType.TICKET, subject_id=row.id,
-                           data={"ticketId": row.id, "clientId": data.get("clientId"), "title": data.get("title"),
-                                 "priority": data.get("priority"), "status": data.get("status"), "source": source},
-                           **common)
-    elif row.kind == "alerts":
-        await append_event(session, topic=EventTopic.ALERT_TRIGGERED, subject_type=SubjectType.ALERT, subject_id=row.id,
-                           data={"alertId": row.id, "title": data.get("title"), "severity": data.get("severity"),
-                                 "clientId": data.get("clientId"), "assetId": data.get("assetId")}, **common)
-    elif row.kind == "invoices":
-        await append_event(session, topic=EventTopic.INVOICE_CREATED, subject_type=SubjectType.INVOICE,
-                           subject_id=row.id, data=_invoice_data(row), **common)
-
-
-def _invoice_data(row: ResourceRow) -> dict[str, Any]:
-    return {"invoiceId": row.id, "clientId": row.data.get("clientId"), "number": row.data.get("number"),
-            "status": row.data.get("status"), "dueDate": row.data.get("dueDate")}
-
-
 async def create_records(session: AsyncSession, writer: Writer, spec: ResourceSpec, records: list[dict[str, Any]],
-                         source: str = "import") -> list[ResourceRow]:
+                         source: TicketSource = TicketSource.IMPORT) -> list[ResourceRow]:
     """Create every record (already validated bodies) in the caller's transaction, each audited ``create`` by
     ``writer.actor`` with its usual event; ``BrokenReference`` before anything is written."""
     await check_references(session, writer, spec, records)
@@ -117,7 +95,8 @@ async def create_records(session: AsyncSession, writer: Writer, spec: ResourceSp
         session.add(AuditRow(workspace_id=writer.workspace_id, kind=row.kind, resource_id=row.id, action="create",
                              actor=writer.actor, changes=changed_fields({}, row.data), version=1,
                              correlation_id=writer.correlation_id))
-        await created_event(session, writer, row, source)
+        await append_resource_events(session, row, None, "create", {}, correlation_id=writer.correlation_id,
+                                     source=source)
     await _count(session, writer, spec, len(rows))
     return rows
 
@@ -125,7 +104,7 @@ async def create_records(session: AsyncSession, writer: Writer, spec: ResourceSp
 async def update_record(session: AsyncSession, writer: Writer, row: ResourceRow, data: dict[str, Any]) -> None:
     """A change of one record (already locked ``FOR UPDATE``): a new version, audited ``update``, and an
     ``invoice.updated`` event for an invoice."""
-    changes = changed_fields(row.data, data)
+    before, changes = row.data, changed_fields(row.data, data)
     if not changes:
         return
     row.data, row.version, row.updated_by, row.updated_at = data, row.version + 1, writer.actor, utcnow()
@@ -134,10 +113,7 @@ async def update_record(session: AsyncSession, writer: Writer, row: ResourceRow,
     session.add(AuditRow(workspace_id=writer.workspace_id, kind=row.kind, resource_id=row.id, action="update",
                          actor=writer.actor, changes=changes, version=row.version,
                          correlation_id=writer.correlation_id))
-    if row.kind == "invoices":
-        await append_event(session, workspace_id=writer.workspace_id, topic=EventTopic.INVOICE_UPDATED,
-                           subject_type=SubjectType.INVOICE, subject_id=row.id,
-                           data={**_invoice_data(row), "changes": changes}, correlation_id=writer.correlation_id)
+    await append_resource_events(session, row, before, "update", changes, correlation_id=writer.correlation_id)
 
 
 async def live_rows(session: AsyncSession, writer: Writer, spec: ResourceSpec, *, filters: dict[str, str],

@@ -10,10 +10,11 @@ checked in the same workspace (400 ``invalid_reference``), ``If-Match`` against 
 flushes the change and its audit record and returns the row; it does not commit: its caller does (a route
 commits with its answer stored under its ``Idempotency-Key``, so change, audit and answer are one transaction).
 
-Events: a create, change or delete appends the events it emits (``models.platform_v1.resource_events``: tickets,
-alerts, asset status, invoices) to the outbox in the same transaction (``append_event``), so a change is never
-committed without its event nor an event without its change. Once it has committed, the caller nudges the
-relay when one has a delivery to make (``events_to_deliver``, ``services.outbox.nudge_relay``).
+Events: a create, change or delete appends the events it emits (``models.platform_v1.resource_events``:
+tickets, alerts, asset status, invoices) to the outbox in the same transaction (``append_resource_events``,
+as every writer of records does), so a change is never committed without its event nor an event without
+its change. Once it has committed, the caller nudges the relay when one has a delivery to make
+(``events_to_deliver``, ``services.outbox.nudge_relay``).
 
 References hold the way a foreign key would: a write that names a record takes a ``FOR KEY SHARE`` lock
 on it, a delete takes ``FOR UPDATE`` on its record and then refuses (409 ``referenced``) while live
@@ -39,11 +40,11 @@ from api.common.errors import ApiError, BadRequest, Conflict, NotFound
 from api.common.pagination import ListPage, Sort, SortFields, SortOrder, list_page
 from api.platform_v1.caller import Caller
 from api.platform_v1.services.resource_bodies import validated_body
-from integrations.stores.platform_events import append_event
+from integrations.stores.platform_events import append_resource_events
 from models.common.base import iso_z, utcnow
 from models.platform_v1.catalog import BY_NAME, REFERENCED_BY
 from models.platform_v1.changes import changed_fields, merge_patch
-from models.platform_v1.resource_events import DELETE, TicketSource, resource_events
+from models.platform_v1.resource_events import DELETE, TicketSource
 from models.platform_v1.resource_spec import ResourceSpec
 from models.platform_v1.tables import (
     AuditRow,
@@ -289,10 +290,8 @@ class ResourceStore:
 
     async def _emit(self, row: ResourceRow, before: dict[str, Any] | None, action: str, changes: dict[str, Any],
                     source: TicketSource = TicketSource.API) -> None:
-        for event in resource_events(row.kind, row.id, before, row.data, action, changes, source):
-            await append_event(self.db, workspace_id=self.workspace_id, topic=event.topic,
-                               subject_type=event.subject_type, subject_id=event.subject_id, data=event.data,
-                               correlation_id=self.caller.correlation_id, occurred_at=row.updated_at)
+        await append_resource_events(self.db, row, before, action, changes,
+                                     correlation_id=self.caller.correlation_id, source=source)
 
     @staticmethod
     def _check_version(row: ResourceRow, if_match: str | None) -> None:
