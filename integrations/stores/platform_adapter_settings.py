@@ -1,6 +1,6 @@
-"""The one reader of a workspace's accounting adapter setting (``integrations.accounting``), defensive about
-what the settings hold: the API refuses a sync without it (``adapter_not_configured``) and the sync's
-activity reads it again for the call (never through the workflow's history)."""
+"""The accounting sync's reader of a workspace's accounting adapter setting (``integrations.accounting``, typed
+by ``models.platform_v1.workspace_settings``): the API refuses a sync without it (``adapter_not_configured``)
+and the sync's activity reads it again for the call (never through the workflow's history)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from integrations.accounting import usable_base_url
 from models.platform_v1.tables import SettingsRow
-
-DEFAULT_TIMEOUT_SECONDS = 10.0
+from models.platform_v1.workspace_settings import accounting_adapter as typed_accounting_adapter
 
 
 @dataclass(frozen=True)
@@ -22,19 +20,12 @@ class AccountingAdapter:
 
 
 def accounting_adapter_of(workspace_settings: Any) -> AccountingAdapter | None:
-    """The adapter a workspace's settings configure, or ``None`` (absent, or not a usable http(s) URL).
-    ``timeoutSeconds`` outside 1–60 falls back to the default."""
-    integrations = workspace_settings.get("integrations") if isinstance(workspace_settings, dict) else None
-    adapter = integrations.get("accounting") if isinstance(integrations, dict) else None
-    if not isinstance(adapter, dict):
+    """The adapter a workspace's settings configure, or ``None`` (absent, or a stored value the settings'
+    validation would refuse: ``models.platform_v1.workspace_settings``)."""
+    adapter = typed_accounting_adapter(workspace_settings if isinstance(workspace_settings, dict) else {})
+    if adapter is None:
         return None
-    base_url = usable_base_url(adapter.get("baseUrl"))
-    if base_url is None:
-        return None
-    timeout = adapter.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 60:
-        timeout = DEFAULT_TIMEOUT_SECONDS
-    return AccountingAdapter(base_url=base_url, timeout_seconds=float(timeout))
+    return AccountingAdapter(base_url=adapter.baseUrl, timeout_seconds=adapter.timeoutSeconds)
 
 
 async def accounting_adapter(session: AsyncSession, workspace_id: str) -> AccountingAdapter | None:

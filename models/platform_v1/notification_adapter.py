@@ -1,8 +1,7 @@
 """The workspace setting ``integrations.notifications`` as the outbox reads it: ``{url, topics?, timeoutSeconds?}``.
 
-Read defensively through this one function (a value that is not what the setting documents counts as no
-adapter, or its default): the typed validation of the workspace settings replaces the body of
-``notification_adapter`` and nothing else has to change.
+Read through the workspace settings' typed reader (``models.platform_v1.workspace_settings``), in the
+shape the relay and the notification test use.
 """
 
 from __future__ import annotations
@@ -10,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.platform_v1.events import SEED_TOPICS
+from models.platform_v1.workspace_settings import notifications_adapter
 
-DEFAULT_TIMEOUT_SECONDS = 10.0
-MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS = 1.0, 30.0
 #: The secret of the workspace whose value signs every notification (``x-capstan-signature``).
 SIGNING_SECRET_KEY = "notifications.signing_secret"
 
@@ -26,14 +23,10 @@ class NotificationAdapter:
 
 
 def notification_adapter(workspace_settings: dict[str, Any] | None) -> NotificationAdapter | None:
-    """The workspace's notification adapter, or ``None`` when its settings name no URL."""
-    integrations = (workspace_settings or {}).get("integrations")
-    adapter = integrations.get("notifications") if isinstance(integrations, dict) else None
-    if not isinstance(adapter, dict) or not isinstance(adapter.get("url"), str) or not adapter["url"]:
+    """The workspace's notification adapter, or ``None`` when its settings configure none (a stored value the
+    settings' validation would refuse counts as none: ``models.platform_v1.workspace_settings``)."""
+    adapter = notifications_adapter(workspace_settings or {})
+    if adapter is None:
         return None
-    topics = adapter.get("topics")
-    chosen = frozenset(t for t in topics if isinstance(t, str)) if isinstance(topics, list) else frozenset(SEED_TOPICS)
-    timeout = adapter.get("timeoutSeconds")
-    seconds = float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) \
-        and MIN_TIMEOUT_SECONDS <= timeout <= MAX_TIMEOUT_SECONDS else DEFAULT_TIMEOUT_SECONDS
-    return NotificationAdapter(url=adapter["url"], topics=chosen, timeout_seconds=seconds)
+    return NotificationAdapter(url=adapter.url, topics=frozenset(str(topic) for topic in adapter.topics),
+                               timeout_seconds=adapter.timeoutSeconds)
