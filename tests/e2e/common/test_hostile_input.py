@@ -60,7 +60,7 @@ async def test_credentials_are_checked_before_the_body_on_every_route_but_signed
     assert len(posts) > 10
     ids = {"project_id": 1, "protocol_run_id": 1, "step_id": 1, "event_id": "e", "attempt_id": "a", "source_id": "s",
            "task_id": "acme%2Fwidgets%231", "workspace_id": "ws_x", "resource_id": "cli_x", "key": "k",
-           "execution_id": "wex_x", "artifact_id": "art_x", "agent_id": "a", "target": "a.b"}
+           "execution_id": "wex_x", "artifact_id": "art_x", "agent_id": "a", "target": "a.b", "job_id": "job_x"}
     guarded = with_api_token(settings, "t0ken")
     guarded.patch = PatchSettings(admin_token="adm1n")  # the maintenance routes' own token
     guarded.tasks = TasksSettings(webhook_secret="h00k")  # the coding-tasks webhook's signature key
