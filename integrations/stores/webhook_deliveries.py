@@ -24,11 +24,21 @@ async def delivery_seen(db: AsyncSession, source: str, delivery_id: str) -> bool
 
 
 async def record_delivery(db: AsyncSession, *, source: str, delivery_id: str, workspace_id: str | None,
-                          subject_id: str | None, outcome: str) -> bool:
+                          subject_id: str | None, outcome: str, prevails: bool = False) -> bool:
     """Add the delivery's row to the session's transaction; whether it is the first under its id (the caller
-    rolls back its change when it is not, and commits otherwise)."""
-    written = (await db.exec(insert(WebhookDeliveryRow).values(
+    rolls back its change when it is not, and commits otherwise).
+
+    ``prevails``: this copy's outcome is the one that took effect (a callback the workflow accepted), and it
+    replaces the row of a concurrent copy that was answered before it was (an ``ignored`` one, refused because
+    this copy's outcome had just been taken): the row then says what happened, and this copy answers it."""
+    statement = insert(WebhookDeliveryRow).values(
         source=source, delivery_id=delivery_id, workspace_id=workspace_id, subject_id=subject_id, outcome=outcome,
-        received_at=utcnow()).on_conflict_do_nothing(constraint="uq_platform_webhook_deliveries")
-        .returning(col(WebhookDeliveryRow.id)))).first()
+        received_at=utcnow())
+    if prevails:
+        statement = statement.on_conflict_do_update(
+            constraint="uq_platform_webhook_deliveries", set_={"outcome": outcome},
+            where=col(WebhookDeliveryRow.outcome) != outcome)
+    else:
+        statement = statement.on_conflict_do_nothing(constraint="uq_platform_webhook_deliveries")
+    written = (await db.exec(statement.returning(col(WebhookDeliveryRow.id)))).first()
     return written is not None

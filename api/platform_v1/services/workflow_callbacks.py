@@ -79,9 +79,11 @@ async def _answered_before(db: AsyncSession, delivery_id: str) -> bool:
 
 async def _record_delivery(db: AsyncSession, delivery_id: str, workspace_id: str, execution_id: str,
                            outcome: str) -> bool:
-    """Whether this delivery is the first answered under its id (the unique row decides)."""
+    """Whether this delivery is the first answered under its id (the unique row decides), or the copy the
+    workflow accepted, answered after a concurrent copy it refused."""
     written = await deliveries.record_delivery(db, source=SOURCE, delivery_id=delivery_id, workspace_id=workspace_id,
-                                               subject_id=execution_id, outcome=outcome)
+                                               subject_id=execution_id, outcome=outcome,
+                                               prevails=outcome == "accepted")
     await db.commit()
     return written
 
