@@ -61,6 +61,8 @@ class StubActivities:
     running: list[RunningWrite] = field(default_factory=list)
     ended: list[EndedWrite] = field(default_factory=list)
     calls: list[AgentCall] = field(default_factory=list)
+    #: When set, the ending's write waits for it: the run stays open (ending) until the test lets it finish.
+    ending_gate: asyncio.Event | None = None
 
     @activity.defn(name=ActivityName.RECORD_EXECUTION_QUEUED)
     async def record_queued(self, write: QueuedWrite) -> Registered:
@@ -77,6 +79,8 @@ class StubActivities:
 
     @activity.defn(name=ActivityName.RECORD_EXECUTION_ENDED)
     async def record_ended(self, write: EndedWrite) -> bool:
+        if self.ending_gate is not None:
+            await self.ending_gate.wait()
         self.ended.append(write)
         return True
 

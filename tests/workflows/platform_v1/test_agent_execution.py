@@ -70,7 +70,8 @@ async def test_each_answer_ends_the_execution_as_the_contract_says(workflow_env,
 
 
 async def test_a_202_waits_for_one_callback_and_refuses_a_second(workflow_env):
-    stubs = StubActivities(outcomes=deque([CallOutcome.ACCEPTED]))
+    # The ending's write is held, so the second callback meets the run still open (not a closed workflow).
+    stubs = StubActivities(outcomes=deque([CallOutcome.ACCEPTED]), ending_gate=asyncio.Event())
     async with stub_worker(workflow_env.client, stubs) as queue:
         handle, registered = await register(workflow_env.client, queue, execution_input())
         assert not registered.ended
@@ -80,6 +81,8 @@ async def test_a_202_waits_for_one_callback_and_refuses_a_second(workflow_env):
         with pytest.raises(WorkflowUpdateFailedError) as second:
             await handle.execute_update(UpdateName.CALLBACK, callback(), result_type=dict)
         assert _refusal(second.value).type == ALREADY_ENDED
+        assert stubs.ending_gate is not None
+        stubs.ending_gate.set()
         assert await handle.result() == "failed"
     [ended] = stubs.ended
     assert (ended.failure_code, ended.failure_message) == ("agent_failed", "disk full")
