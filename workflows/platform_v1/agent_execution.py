@@ -23,7 +23,6 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -48,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.common.failures import failure_reason, raise_if_cancelled, update_refusal
     from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT
+    from workflows.common.retry import bounded_retry, pause_after
 
 #: A run whose ``register`` Update never came (lost with its API request) ends after this, recording nothing.
 REGISTER_WAIT = timedelta(minutes=10)
@@ -56,8 +56,7 @@ NOT_REGISTERED = "not_registered"
 #: The agent call's heartbeat: a worker lost mid-call is noticed after this, and the try made again.
 CALL_HEARTBEAT = timedelta(seconds=10)
 #: Tries of one agent call lost with its worker (heartbeat timeout), not of what the agent answered.
-WORKER_LOSS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                                maximum_interval=timedelta(seconds=10), maximum_attempts=5)
+WORKER_LOSS_RETRY = bounded_retry(5)
 #: Beyond the reasoner's timeout, for the activity to store the output and answer.
 CALL_MARGIN = timedelta(seconds=30)
 
@@ -75,11 +74,6 @@ class Ending:
     def __init__(self, status: ExecutionStatus, code: str | None = None, message: str | None = None,
                  output: str | None = None) -> None:
         self.status, self.code, self.message, self.output = status, code, message, output
-
-
-def backoff(attempt: int) -> timedelta:
-    """The pause after try ``attempt``: 1 s, 2 s, 4 s, … (at most 30 s)."""
-    return timedelta(seconds=min(30, 2 ** (attempt - 1)))
 
 
 @workflow.defn(name=WorkflowName.AGENT_EXECUTION)
@@ -217,7 +211,7 @@ class AgentExecutionWorkflow:
             self._attempts.append(result)
             if result.outcome != CallOutcome.UNAVAILABLE or attempt >= self._run.max_attempts:
                 return result
-            await workflow.sleep(backoff(attempt))
+            await workflow.sleep(pause_after(attempt))
 
     async def _await_callback(self) -> Ending:
         timeout = self._run.target.callback_timeout_seconds

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.common.failures import failure_reason, raise_if_cancelled, update_refusal
     from workflows.common.records import RECORDS_RETRY, RECORDS_TIMEOUT
+    from workflows.common.retry import bounded_retry, pause_after
 
 #: A run whose ``register`` Update never came ends after this, recording nothing.
 REGISTER_WAIT = timedelta(minutes=10)
@@ -52,8 +53,7 @@ NOT_REGISTERED = "not_registered"
 #: An import or an export: one transaction of up to 5000 records, or a file of up to 100,000.
 WORK_TIMEOUT = timedelta(minutes=10)
 #: The work's activity tried again when its worker is lost or Postgres fails; a refusal of the data is not.
-WORK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+WORK_RETRY = bounded_retry(5, maximum_interval=timedelta(seconds=30))
 #: One accounting call: the adapter's timeout is at most 60 s, and its answer is read within that.
 CALL_TIMEOUT = timedelta(seconds=90)
 CALL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
@@ -64,11 +64,6 @@ ADAPTER_FAILURES = {
     AdapterOutcome.INVALID: JobErrorCode.INVALID_ADAPTER_RESPONSE,
 }
 REFUSALS = frozenset({INVALID_TRANSITION, SYNC_IN_PROGRESS})
-
-
-def backoff(attempt: int) -> timedelta:
-    """The pause after try ``attempt``: 1 s, 2 s, 4 s, … (at most 30 s)."""
-    return timedelta(seconds=min(30, 2 ** (attempt - 1)))
 
 
 class JobRun:
@@ -253,4 +248,4 @@ class AccountingSyncWorkflow(JobRun):
                                                 self._step(attempt, tried.response_artifact_id))
             if tried.outcome != AdapterOutcome.UNAVAILABLE or attempt >= self._run.max_attempts:
                 return WorkOutcome(error_code=ADAPTER_FAILURES[tried.outcome], error_message=tried.error)
-            await workflow.sleep(backoff(attempt))
+            await workflow.sleep(pause_after(attempt))
