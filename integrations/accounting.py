@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from integrations.http import outside_client, read_capped
+from integrations.http import caller_headers, outside_client, read_capped
 from models.common.urls import outside_url_problem
 from models.platform_v1.job_io import AdapterOutcome
 from models.platform_v1.schemas import PaymentMethod
@@ -83,13 +83,9 @@ class SyncRequest:
     timeout_seconds: float
 
     def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", "idempotency-key": self.idempotency_key,
-                   "x-capstan-workspace-id": self.workspace_id}
-        if self.correlation_id:
-            headers["x-correlation-id"] = self.correlation_id
-        if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        return headers
+        return {"content-type": "application/json", "idempotency-key": self.idempotency_key,
+                "x-capstan-workspace-id": self.workspace_id,
+                **caller_headers(correlation_id=self.correlation_id, token=self.token)}
 
 
 @dataclass(frozen=True)

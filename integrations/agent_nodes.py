@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from integrations.http import outside_client, read_capped
+from integrations.http import caller_headers, outside_client, read_capped
 from models.platform_v1.workflow_io import CallOutcome
 
 #: The largest output a 200 may carry (1 MiB).
@@ -53,13 +53,9 @@ class AgentRequest:
         return f"{self.base_url.rstrip('/')}/reasoners/{self.reasoner}"
 
     def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", "x-execution-id": self.execution_id,
-                   "x-workspace-id": self.workspace_id, "x-attempt": str(self.attempt)}
-        if self.correlation_id:
-            headers["x-correlation-id"] = self.correlation_id
-        if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        return headers
+        return {"content-type": "application/json", "x-execution-id": self.execution_id,
+                "x-workspace-id": self.workspace_id, "x-attempt": str(self.attempt),
+                **caller_headers(correlation_id=self.correlation_id, token=self.token)}
 
 
 @dataclass(frozen=True)

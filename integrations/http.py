@@ -35,3 +35,12 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def caller_headers(*, correlation_id: str | None, token: str | None = None) -> dict[str, str]:
+    """What every call to an agent or adapter carries when it has it: the request's correlation id and the
+    workspace's bearer token."""
+    headers = {"x-correlation-id": correlation_id} if correlation_id else {}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers

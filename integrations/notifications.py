@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from integrations.http import outside_client
+from integrations.http import caller_headers, outside_client
 from models.common.urls import outside_url_problem
 
 #: Enough to see the status; an adapter's answer body is never used.
@@ -89,11 +89,10 @@ async def send_notification(client: httpx.AsyncClient, url: str, body: bytes, *,
         checked_url(url)
     except InvalidNotificationUrl as invalid:
         return outcome(False, None, str(invalid))
-    headers = {"content-type": "application/json", "x-capstan-event": topic, "x-capstan-delivery": delivery_id}
+    headers = {"content-type": "application/json", "x-capstan-event": topic, "x-capstan-delivery": delivery_id,
+               **caller_headers(correlation_id=correlation_id)}
     if secret:
         headers["x-capstan-signature"] = signature(secret, body)
-    if correlation_id:
-        headers["x-correlation-id"] = correlation_id
     try:
         async with asyncio.timeout(timeout_seconds):
             async with client.stream("POST", url, content=body, headers=headers,
